@@ -1,0 +1,35 @@
+# Sluice. `make run` starts Sluice; `make test` runs every test.
+GO      ?= go
+BIN     := bin/sluice
+PKGS    := ./...
+
+.PHONY: run build test test-unit bench lint fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/sluice
+
+run: build
+	./$(BIN) dev
+
+# Unit, golden and integration tests. Integration tests use a ClickHouse
+# server that scripts/test.sh starts from deploy/clickhouse (when
+# clickhouse-server is installed), the local Postgres, and in-process kfake.
+test:
+	bash scripts/test.sh
+
+test-unit:
+	$(GO) test $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./sql/... ./planner/... ./runtime/...
+
+lint:
+	gofmt -l . | (! grep .)
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest $(PKGS)
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParsePlan -fuzztime 2m ./planner/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,139 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/sluice-sql/sluice/planner/dag"
+)
+
+// Record is one raw input record, as a source reads it. Its byte slices
+// stay valid only until the next Poll of the source that returned it.
+type Record struct {
+	Key, Value []byte
+	Topic      string
+	Partition  int32
+	Offset     int64
+	Timestamp  int64 // nanoseconds since the Unix epoch
+}
+
+// Offsets maps a partition to the next offset to read in it.
+type Offsets map[int32]int64
+
+// Source reads one input stream. A Source is used by one goroutine.
+type Source interface {
+	// Poll blocks until records are available or ctx ends, and returns
+	// them in per-partition offset order. The slice is reused by the next
+	// Poll.
+	Poll(ctx context.Context) ([]Record, error)
+	// Partitions lists the partitions this source reads, including ones
+	// that have no records yet: each holds the watermark back until idle.
+	Partitions() []int32
+	// Commit records that every record before offs has been fully
+	// processed and its results durably written.
+	Commit(ctx context.Context, offs Offsets) error
+	// DeadLetter stores a record that could not be decoded, with the reason.
+	DeadLetter(ctx context.Context, rec *Record, reason string) error
+	Close() error
+}
+
+// SourceConfig is what a source is opened with.
+type SourceConfig struct {
+	Spec *dag.SourceSpec
+	// Group is the consumer group: <group_id>.<pipeline>.
+	Group string
+	// Resume, when not nil, is where to start reading (from a checkpoint);
+	// otherwise the group's committed offsets, else the start option.
+	Resume Offsets
+}
+
+// Sink writes the rows of a pipeline. A Sink is used by one goroutine.
+type Sink interface {
+	// Write durably writes b. It retries transient failures with backoff
+	// until ctx ends, so a slow or absent destination holds the pipeline
+	// back. token identifies the batch: a retry, or a replay after a crash,
+	// of the same rows carries the same token, for destinations that
+	// deduplicate inserts.
+	Write(ctx context.Context, b *Batch, token string) error
+	Close() error
+}
+
+// SinkConfig is what a sink is opened with.
+type SinkConfig struct {
+	Spec   *dag.SinkSpec
+	Schema dag.Schema // the rows written: the pipeline's output schema
+}
+
+// SourceOpener opens a source of one connector.
+type SourceOpener func(ctx context.Context, cfg SourceConfig) (Source, error)
+
+// SinkOpener opens a sink of one connector.
+type SinkOpener func(ctx context.Context, cfg SinkConfig) (Sink, error)
+
+var registry struct {
+	sync.RWMutex
+	sources map[string]SourceOpener
+	sinks   map[string]SinkOpener
+}
+
+// RegisterSource makes a source connector available by name. Connector
+// packages call it from init.
+func RegisterSource(connector string, open SourceOpener) {
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.sources == nil {
+		registry.sources = map[string]SourceOpener{}
+	}
+	registry.sources[connector] = open
+}
+
+// RegisterSink makes a sink connector available by name.
+func RegisterSink(connector string, open SinkOpener) {
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.sinks == nil {
+		registry.sinks = map[string]SinkOpener{}
+	}
+	registry.sinks[connector] = open
+}
+
+// OpenSource opens a source through its registered connector.
+func OpenSource(ctx context.Context, cfg SourceConfig) (Source, error) {
+	registry.RLock()
+	open := registry.sources[cfg.Spec.Connector]
+	registry.RUnlock()
+	if open == nil {
+		return nil, fmt.Errorf("source %q: no source connector %q (known: %v)", cfg.Spec.Name, cfg.Spec.Connector, connectorNames(true))
+	}
+	return open(ctx, cfg)
+}
+
+// OpenSink opens a sink through its registered connector.
+func OpenSink(ctx context.Context, cfg SinkConfig) (Sink, error) {
+	registry.RLock()
+	open := registry.sinks[cfg.Spec.Connector]
+	registry.RUnlock()
+	if open == nil {
+		return nil, fmt.Errorf("sink %q: no sink connector %q (known: %v)", cfg.Spec.Name, cfg.Spec.Connector, connectorNames(false))
+	}
+	return open(ctx, cfg)
+}
+
+func connectorNames(sources bool) []string {
+	registry.RLock()
+	defer registry.RUnlock()
+	var names []string
+	if sources {
+		for n := range registry.sources {
+			names = append(names, n)
+		}
+	} else {
+		for n := range registry.sinks {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
