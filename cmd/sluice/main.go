@@ -1,0 +1,110 @@
+// Command sluice is the Sluice binary: it explains and runs Sluice SQL
+// scripts, and (as `sluice dev`) starts a zero-setup demo.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `sluice — SQL-driven stream processing
+
+Usage:
+  sluice explain -f FILE        print the operator graph of every pipeline and
+                                SELECT in FILE; no server or broker needed
+  sluice run -f FILE [flags]    create FILE's sources and sinks in memory and
+                                run its pipelines in the foreground
+  sluice dev                    start the demo: an embedded Kafka-protocol broker,
+                                generated orders with duplicates, a dedup pipeline
+  sluice help                   this text
+
+Run 'sluice COMMAND -h' for the flags of a command.
+`
+
+// exitError carries an exit code through to main; its message is already
+// printed when the code is 1 from a rendered SQL error.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func main() {
+	err := dispatch(os.Args[1:], os.Stdout, os.Stderr)
+	if err == nil {
+		return
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(os.Stderr, "sluice:", ee.msg)
+		}
+		os.Exit(ee.code)
+	}
+	fmt.Fprintln(os.Stderr, "sluice:", err)
+	os.Exit(1)
+}
+
+func dispatch(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return &exitError{code: 2}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "explain":
+		return explainCmd(rest, stdout, stderr)
+	case "run":
+		return runCmd(rest, stdout, stderr)
+	case "dev":
+		return devCmd(rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return &exitError{code: 2, msg: fmt.Sprintf("unknown command %q", cmd)}
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("sluice "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags parses args, turning -h and bad flags into exit codes.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return &exitError{code: 0}
+		}
+		return &exitError{code: 2}
+	}
+	if fs.NArg() > 0 {
+		return &exitError{code: 2, msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// readScript reads the script named by -f; "-" is standard input.
+func readScript(path string) (string, error) {
+	if path == "" {
+		return "", &exitError{code: 2, msg: "-f FILE is required"}
+	}
+	var b []byte
+	var err error
+	if path == "-" {
+		b, err = io.ReadAll(os.Stdin)
+	} else {
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read script: %w", err)
+	}
+	return string(b), nil
+}

@@ -1,0 +1,90 @@
+// Package file is Sluice's file sink: it appends rows to a file as JSON
+// lines and registers itself as "file".
+package file
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sluice-sql/sluice/connectors/option"
+	"github.com/sluice-sql/sluice/connectors/rowjson"
+	"github.com/sluice-sql/sluice/runtime"
+)
+
+func init() { runtime.RegisterSink("file", OpenSink) }
+
+var _ runtime.Sink = (*Sink)(nil)
+
+// Sink appends one JSON object per row and line.
+type Sink struct {
+	name string
+	path string
+	f    *os.File
+	enc  *rowjson.Encoder
+	buf  []byte
+}
+
+// OpenSink opens a file sink. Options:
+//
+//   - path: required; the file rows are appended to, created (with its
+//     directory) if missing. Existing content is kept.
+//
+// Write returns once the rows are on disk (fsync), so the runtime may
+// commit the offsets they came from. A batch replayed after a crash is
+// appended again: a file has no insert deduplication.
+func OpenSink(_ context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) {
+	s, err := openSink(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open file sink %q: %w", cfg.Spec.Name, err)
+	}
+	return s, nil
+}
+
+func openSink(cfg runtime.SinkConfig) (*Sink, error) {
+	o, err := option.Resolve(cfg.Spec.Options, "path")
+	if err != nil {
+		return nil, err
+	}
+	path := o.Required("path", "/var/lib/sluice/out.jsonl")
+	if err := o.Err(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	// The directory entry of a new file must be durable too, or a crash
+	// can lose the whole file after Write said it was written.
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return &Sink{name: cfg.Spec.Name, path: path, f: f, enc: rowjson.NewEncoder(cfg.Schema)}, nil
+}
+
+// Write appends b's rows with one write call and syncs the file.
+func (s *Sink) Write(_ context.Context, b *runtime.Batch, _ string) error {
+	if b.Len == 0 {
+		return nil
+	}
+	s.buf = s.buf[:0]
+	for i := 0; i < b.Len; i++ {
+		s.buf = s.enc.AppendRow(s.buf, b, i)
+		s.buf = append(s.buf, '\n')
+	}
+	if _, err := s.f.Write(s.buf); err != nil {
+		return fmt.Errorf("file sink %q: write %s: %w", s.name, s.path, err)
+	}
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("file sink %q: sync %s: %w", s.name, s.path, err)
+	}
+	return nil
+}
+
+// Close closes the file.
+func (s *Sink) Close() error { return s.f.Close() }

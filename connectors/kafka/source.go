@@ -1,0 +1,288 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-sql/sluice/connectors/option"
+	"github.com/sluice-sql/sluice/runtime"
+)
+
+func init() {
+	runtime.RegisterSource("kafka", OpenSource)
+	runtime.RegisterSink("kafka", OpenSink)
+}
+
+var _ runtime.Source = (*Source)(nil)
+
+// The headers of a dead-letter record. Its key and value are the original
+// record's bytes, unchanged.
+const (
+	HeaderError     = "sluice.error"     // why the record could not be used
+	HeaderTopic     = "sluice.topic"     // where it was read
+	HeaderPartition = "sluice.partition" // decimal
+	HeaderOffset    = "sluice.offset"    // decimal
+)
+
+var sourceOptions = append([]string{"group_id", "start", "idle_timeout", "dlq_topic"}, clientOptions...)
+
+// Source reads one topic. Offsets are committed only by Commit: the runtime
+// calls it once the rows derived from the records are durably written, so a
+// crash replays instead of losing records.
+type Source struct {
+	name     string
+	topic    string
+	dlqTopic string
+	group    string
+	cl       *kgo.Client
+
+	parts []int32
+	recs  []runtime.Record
+
+	mu     sync.Mutex
+	resume runtime.Offsets // checkpoint offsets not yet applied to an assignment
+
+	dlqOnce sync.Once
+}
+
+// OpenSource opens a Kafka source. Besides the options of the package:
+//
+//   - group_id: the consumer group prefix; the runtime passes the group
+//     itself (<group_id>.<pipeline>, default prefix "sluice") in
+//     SourceConfig.Group. An empty group reads without a consumer group
+//     (previews) and Commit does nothing.
+//   - start: where a group without committed offsets starts: 'earliest'
+//     (default: a new pipeline processes the topic's whole history) or
+//     'latest' (only records produced from now on). A checkpoint
+//     (SourceConfig.Resume) wins over committed offsets, which win over start.
+//   - idle_timeout: how long a partition without records may hold the
+//     watermark back (default 5s). The planner reads it; it is checked here.
+//   - dlq_topic: where DeadLetter writes records that cannot be decoded
+//     (default '<topic>.dlq'); created with the broker's defaults if missing.
+func OpenSource(ctx context.Context, cfg runtime.SourceConfig) (runtime.Source, error) {
+	s, err := openSource(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open kafka source %q: %w", cfg.Spec.Name, err)
+	}
+	return s, nil
+}
+
+func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) {
+	o, err := option.Resolve(cfg.Spec.Options, sourceOptions...)
+	if err != nil {
+		return nil, err
+	}
+	conn := readConnection(o)
+	o.String("group_id", "sluice")
+	start := o.OneOf("start", "earliest", "earliest", "latest")
+	o.Duration("idle_timeout", 5*time.Second, 0)
+	s := &Source{name: cfg.Spec.Name, topic: conn.topic, group: cfg.Group}
+	s.dlqTopic = o.String("dlq_topic", s.topic+".dlq")
+	if err := o.Err(); err != nil {
+		return nil, err
+	}
+
+	// The partitions are needed before the consumer exists (to consume
+	// without a group) and for Partitions, which includes empty ones.
+	meta, err := kgo.NewClient(conn.opts...)
+	if err != nil {
+		return nil, err
+	}
+	s.parts, err = topicPartitions(ctx, meta, s.topic)
+	meta.Close()
+	if err != nil {
+		return nil, err
+	}
+
+	reset := kgo.NewOffset().AtStart()
+	if start == "latest" {
+		reset = kgo.NewOffset().AtEnd()
+	}
+	opts := append(conn.opts,
+		kgo.ConsumeResetOffset(reset),
+		// Records are handed to the runtime as they are; the runtime does
+		// its own batching, so there is no reason to wait for more.
+		kgo.FetchMaxWait(500*time.Millisecond),
+		kgo.ProducerLinger(0),
+	)
+	if s.group != "" {
+		s.resume = make(runtime.Offsets, len(cfg.Resume))
+		for p, off := range cfg.Resume {
+			s.resume[p] = off
+		}
+		opts = append(opts,
+			kgo.ConsumerGroup(s.group),
+			kgo.ConsumeTopics(s.topic),
+			kgo.DisableAutoCommit(),
+			kgo.AdjustFetchOffsetsFn(s.adjustOffsets),
+		)
+	} else {
+		offs := make(map[int32]kgo.Offset, len(s.parts))
+		for _, p := range s.parts {
+			if off, ok := cfg.Resume[p]; ok {
+				offs[p] = kgo.NewOffset().At(off)
+			} else {
+				offs[p] = reset
+			}
+		}
+		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: offs}))
+	}
+	s.cl, err = kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// adjustOffsets replaces the group's committed offsets by the checkpoint's
+// the first time a partition is assigned: the checkpoint holds the state
+// that matches its offsets, and committed offsets may be behind it (the
+// commit follows the checkpoint) or, after a failed checkpoint, ahead.
+// Later assignments (rebalances) use the committed offsets.
+func (s *Source) adjustOffsets(_ context.Context, assigned map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p := range assigned[s.topic] {
+		if off, ok := s.resume[p]; ok {
+			assigned[s.topic][p] = kgo.NewOffset().At(off).WithEpoch(-1)
+			delete(s.resume, p)
+		}
+	}
+	return assigned, nil
+}
+
+// Poll returns the next records, blocking until there are some or ctx ends.
+// Records returned by the client are never dropped, even when ctx ends
+// while they arrive: the client has moved past them.
+func (s *Source) Poll(ctx context.Context) ([]runtime.Record, error) {
+	for {
+		fs := s.cl.PollFetches(ctx)
+		if fs.IsClientClosed() {
+			return nil, fmt.Errorf("kafka source %q: closed", s.name)
+		}
+		s.recs = s.recs[:0]
+		var fatal error
+		fs.EachError(func(topic string, p int32, err error) {
+			if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+				return
+			}
+			var ke *kerr.Error
+			if errors.As(err, &ke) && !ke.Retriable && fatal == nil {
+				fatal = fmt.Errorf("kafka source %q: topic %q partition %d: %w", s.name, topic, p, err)
+				return
+			}
+			// The client retries everything else by itself.
+			slog.Warn("kafka fetch", "source", s.name, "topic", topic, "partition", p, "err", err)
+		})
+		fs.EachRecord(func(r *kgo.Record) {
+			s.recs = append(s.recs, runtime.Record{
+				Key:       r.Key,
+				Value:     r.Value,
+				Topic:     r.Topic,
+				Partition: r.Partition,
+				Offset:    r.Offset,
+				Timestamp: r.Timestamp.UnixNano(),
+			})
+		})
+		if len(s.recs) > 0 {
+			s.notePartitions()
+			return s.recs, nil
+		}
+		if fatal != nil {
+			return nil, fatal
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// notePartitions adds partitions created after open, which appear first as
+// records.
+func (s *Source) notePartitions() {
+	for i := range s.recs {
+		p := s.recs[i].Partition
+		if _, found := slices.BinarySearch(s.parts, p); !found {
+			s.parts = append(s.parts, p)
+			slices.Sort(s.parts)
+		}
+	}
+}
+
+// Partitions lists every partition of the topic, including empty ones.
+func (s *Source) Partitions() []int32 { return s.parts }
+
+// Commit commits exactly offs (the next offset to read per partition) for
+// the consumer group, and waits for the broker's answer.
+func (s *Source) Commit(ctx context.Context, offs runtime.Offsets) error {
+	if s.group == "" || len(offs) == 0 {
+		return nil
+	}
+	m := make(map[int32]kgo.EpochOffset, len(offs))
+	for p, off := range offs {
+		m[p] = kgo.EpochOffset{Epoch: -1, Offset: off}
+	}
+	var cerr error
+	s.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{s.topic: m},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			if err != nil {
+				cerr = err
+				return
+			}
+			for _, t := range resp.Topics {
+				for _, p := range t.Partitions {
+					if err := kerr.ErrorForCode(p.ErrorCode); err != nil && cerr == nil {
+						cerr = fmt.Errorf("partition %d: %w", p.Partition, err)
+					}
+				}
+			}
+		})
+	if cerr != nil {
+		return fmt.Errorf("kafka source %q: commit offsets of group %q: %w", s.name, s.group, cerr)
+	}
+	return nil
+}
+
+// DeadLetter produces rec's original key and value to the dead-letter topic,
+// with the reason and where it was read in headers, and waits until the
+// broker has it (acks from all in-sync replicas).
+func (s *Source) DeadLetter(ctx context.Context, rec *runtime.Record, reason string) error {
+	s.dlqOnce.Do(func() {
+		// Brokers often disallow auto-creation; a dead letter must not be
+		// lost because nobody created the topic.
+		if err := createTopic(ctx, s.cl, s.dlqTopic); err != nil {
+			slog.Warn("kafka dead-letter topic not created", "source", s.name, "topic", s.dlqTopic, "err", err)
+		}
+	})
+	r := &kgo.Record{
+		Topic: s.dlqTopic,
+		Key:   rec.Key,
+		Value: rec.Value,
+		Headers: []kgo.RecordHeader{
+			{Key: HeaderError, Value: []byte(reason)},
+			{Key: HeaderTopic, Value: []byte(rec.Topic)},
+			{Key: HeaderPartition, Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
+			{Key: HeaderOffset, Value: strconv.AppendInt(nil, rec.Offset, 10)},
+		},
+	}
+	if err := s.cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+		return fmt.Errorf("kafka source %q: dead-letter to topic %q: %w", s.name, s.dlqTopic, err)
+	}
+	return nil
+}
+
+// Close leaves the group without committing: only Commit commits.
+func (s *Source) Close() error {
+	s.cl.Close()
+	return nil
+}

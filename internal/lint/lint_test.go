@@ -1,0 +1,129 @@
+// Package lint holds tests that keep the architecture's rules true: which
+// top-level package may import which (see docs/architecture.md).
+package lint
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/sluice-sql/sluice"
+
+// forbidden maps a package tree to the trees it must not depend on, directly
+// or through other packages. The runtime sees the planner only through the
+// DAG, so it never learns SQL.
+var forbidden = map[string][]string{
+	"sql":         {"planner", "runtime", "connectors", "web"},
+	"planner":     {"runtime", "connectors", "web"},
+	"planner/dag": {"sql", "planner", "runtime", "connectors", "web"},
+	"runtime":     {"sql", "planner", "connectors", "web"},
+	"connectors":  {"sql", "web"},
+	"web":         {"connectors"},
+}
+
+// allowed lists exceptions to forbidden: the runtime and connectors may use
+// the DAG, which is pure data.
+var allowed = []string{"planner/dag"}
+
+// heavy are dependencies only the SQL front end may pull in: the TiDB parser
+// takes ~30 s to compile, and the data path must not pay for it.
+var heavy = map[string][]string{
+	"runtime":    {"github.com/pingcap/tidb"},
+	"connectors": {"github.com/pingcap/tidb"},
+}
+
+type pkg struct {
+	ImportPath string
+	Deps       []string
+}
+
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps=false", "-json", module+"/...")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatalf("decode go list output: %v", err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) == 0 {
+		t.Fatal("go list found no packages")
+	}
+	return pkgs
+}
+
+// tree returns the top-level tree of a project package path ("planner/dag"
+// is its own tree, being the contract), or "" for packages outside the module.
+func tree(path string) string {
+	rel, ok := strings.CutPrefix(path, module+"/")
+	if !ok {
+		return ""
+	}
+	if rel == "planner/dag" || strings.HasPrefix(rel, "planner/dag/") {
+		return "planner/dag"
+	}
+	top, _, _ := strings.Cut(rel, "/")
+	return top
+}
+
+func TestImportRules(t *testing.T) {
+	for _, p := range listPackages(t) {
+		from := tree(p.ImportPath)
+		for _, dep := range p.Deps {
+			to := tree(dep)
+			if to != "" && to != from {
+				for _, f := range forbidden[from] {
+					if to == f && !isAllowed(from, to) {
+						t.Errorf("%s depends on %s: %s must not import %s", p.ImportPath, dep, from, f)
+					}
+				}
+			}
+			for _, h := range heavy[from] {
+				if strings.HasPrefix(dep, h) {
+					t.Errorf("%s depends on %s: only the SQL front end may use it", p.ImportPath, dep)
+				}
+			}
+		}
+	}
+}
+
+func isAllowed(from, to string) bool {
+	if from == "planner/dag" {
+		return false
+	}
+	for _, a := range allowed {
+		if to == a {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTreeClassification pins the helper the rules rely on, so a rename of
+// the module or of a folder cannot silently turn the rules off.
+func TestTreeClassification(t *testing.T) {
+	for path, want := range map[string]string{
+		module + "/sql":                    "sql",
+		module + "/planner":                "planner",
+		module + "/planner/dag":            "planner/dag",
+		module + "/runtime":                "runtime",
+		module + "/connectors/kafka":       "connectors",
+		module + "/web":                    "web",
+		"github.com/twmb/franz-go/pkg/kgo": "",
+	} {
+		if got := tree(path); got != want {
+			t.Errorf("tree(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
