@@ -1,0 +1,66 @@
+package planner
+
+import (
+	"testing"
+
+	"github.com/sluice-sql/sluice/sql"
+)
+
+// readmePipeline is the pipeline of SQL.md's README example.
+const readmePipeline = `CREATE PIPELINE enrich_orders AS
+INSERT INTO orders_enriched
+SELECT o.order_id, o.amount, u.email, o.created_at
+FROM orders AS o
+JOIN users AS u ON o.user_id = u.user_id WITHIN INTERVAL 1 HOUR
+WHERE o.amount > 0
+DEDUPLICATE BY o.order_id WITHIN INTERVAL 10 MINUTE;`
+
+const readmeObjects = `CREATE SOURCE orders (
+    order_id   String,
+    user_id    UInt64,
+    amount     Float64,
+    created_at DateTime64(3),
+    WATERMARK FOR created_at AS created_at - INTERVAL 5 SECOND
+) WITH (connector = 'kafka', brokers = 'localhost:9092', topic = 'orders', format = 'json');
+
+CREATE SOURCE users (
+    user_id    UInt64,
+    email      String,
+    updated_at DateTime64(3)
+) WITH (connector = 'kafka', brokers = 'localhost:9092', topic = 'users', format = 'json');
+
+CREATE SINK orders_enriched WITH (
+    connector = 'clickhouse', url = 'clickhouse://localhost:9000/default',
+    table = 'orders_enriched', create_table = 'true'
+);`
+
+func loadScript(tb testing.TB, cat *Mem, src string) {
+	tb.Helper()
+	script, errs := sql.Parse(src)
+	if len(errs) > 0 {
+		tb.Fatal(errs.Render(src))
+	}
+	steps, errs := Check(script, cat)
+	if len(errs) > 0 {
+		tb.Fatal(errs.Render(src))
+	}
+	if err := cat.Apply(Changes(steps)); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func BenchmarkParsePlanExample(b *testing.B) {
+	cat := NewMem()
+	loadScript(b, cat, readmeObjects)
+	b.ReportAllocs()
+	for b.Loop() {
+		script, errs := sql.Parse(readmePipeline)
+		if len(errs) > 0 {
+			b.Fatal(errs)
+		}
+		steps, errs := Check(script, cat)
+		if len(errs) > 0 || len(steps) != 1 || len(steps[0].Changes) != 1 {
+			b.Fatal(errs)
+		}
+	}
+}
