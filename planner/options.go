@@ -57,6 +57,8 @@ var connectors = map[string]connectorSpec{
 			"security_protocol": {kind: optEnum, values: []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}},
 			"sasl_mechanism":    {kind: optEnum, values: []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}},
 			"sasl_username":     {}, "sasl_password": {}, "tls_ca": {}, "dlq_topic": {},
+			// key is for sinks: the column whose value keys each record.
+			"key": {},
 		},
 		required: []string{"brokers", "topic"},
 	},
@@ -86,6 +88,9 @@ var connectors = map[string]connectorSpec{
 			"rows_per_second": {kind: optCount},
 			"duplicate_ratio": {kind: optRatio},
 			"seed":            {kind: optCount},
+			"rows":            {kind: optCount},
+			"partitions":      {kind: optCount},
+			"idle_timeout":    {kind: optDuration},
 		},
 		perColumn: "fields.",
 	},
