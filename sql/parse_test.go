@@ -1,0 +1,80 @@
+package sql
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/datadriven"
+)
+
+// TestParse runs the golden files in testdata/parse (go test -rewrite regenerates
+// them):
+//
+//	parse        the canonical form of the script; also checks that parsing
+//	             the canonical form gives the same AST and the same text
+//	parse-error  the rendered errors
+//	positions    every positioned node with line:col and the text there
+func TestParse(t *testing.T) {
+	datadriven.Walk(t, filepath.Join("testdata", "parse"), func(t *testing.T, path string) {
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			switch d.Cmd {
+			case "parse":
+				script, errs := Parse(d.Input)
+				if len(errs) > 0 {
+					d.Fatalf(t, "unexpected errors:\n%s", errs.Render(d.Input))
+				}
+				out := FormatScript(script)
+				if msg := checkRoundTrip(script, out); msg != "" {
+					d.Fatalf(t, "%s", msg)
+				}
+				return out
+			case "parse-error":
+				_, errs := Parse(d.Input)
+				if len(errs) == 0 {
+					d.Fatalf(t, "expected an error")
+				}
+				return errs.Render(d.Input)
+			case "positions":
+				script, errs := Parse(d.Input)
+				if len(errs) > 0 {
+					d.Fatalf(t, "unexpected errors:\n%s", errs.Render(d.Input))
+				}
+				return positions(d.Input, script)
+			}
+			d.Fatalf(t, "unknown command %s", d.Cmd)
+			return ""
+		})
+	})
+}
+
+// checkRoundTrip parses the canonical text again and compares.
+func checkRoundTrip(script *Script, canonical string) string {
+	again, errs := Parse(canonical)
+	if len(errs) > 0 {
+		return fmt.Sprintf("the canonical form does not parse:\n%s\n%s", canonical, errs.Render(canonical))
+	}
+	if d := astDiff(script.Stmts, again.Stmts); d != "" {
+		return fmt.Sprintf("the canonical form parses to another AST (%s):\n%s", d, canonical)
+	}
+	if twice := FormatScript(again); twice != canonical {
+		return fmt.Sprintf("formatting is not stable:\n%s\nthen:\n%s", canonical, twice)
+	}
+	return ""
+}
+
+func positions(src string, script *Script) string {
+	var b strings.Builder
+	visitPositions(script, func(what string, p Pos) {
+		rest := src[p.Offset:]
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			rest = rest[:i]
+		}
+		if len(rest) > 24 {
+			rest = rest[:24]
+		}
+		fmt.Fprintf(&b, "%d:%d %s %q\n", p.Line, p.Col, what, rest)
+	})
+	return b.String()
+}
