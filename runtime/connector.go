@@ -55,7 +55,8 @@ type Sink interface {
 	// until ctx ends, so a slow or absent destination holds the pipeline
 	// back. token identifies the batch: a retry, or a replay after a crash,
 	// of the same rows carries the same token, for destinations that
-	// deduplicate inserts.
+	// deduplicate inserts. b is reused once Write returns: a sink that
+	// needs the rows later copies them.
 	Write(ctx context.Context, b *Batch, token string) error
 	Close() error
 }

@@ -102,15 +102,23 @@ func chCount(t *testing.T, conn driver.Conn, table string) uint64 {
 // waitCount waits until table holds at least want rows.
 func waitCount(t *testing.T, conn driver.Conn, table string, want uint64, timeout time.Duration) {
 	t.Helper()
+	if !tryWaitCount(t, conn, table, want, timeout) {
+		t.Fatalf("table %s has %d rows after %v, want %d", table, chCount(t, conn, table), timeout, want)
+	}
+}
+
+// tryWaitCount is waitCount for tests that explain a shortfall themselves.
+func tryWaitCount(t *testing.T, conn driver.Conn, table string, want uint64, timeout time.Duration) bool {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
-	var n uint64
 	for time.Now().Before(deadline) {
-		if n = chCount(t, conn, table); n >= want {
-			return
+		if chCount(t, conn, table) >= want {
+			return true
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("table %s has %d rows after %v, want %d", table, n, timeout, want)
+	t.Errorf("table %s has %d rows after %v, want %d", table, chCount(t, conn, table), timeout, want)
+	return false
 }
 
 // broker starts an in-process Kafka-protocol broker with the given topics.

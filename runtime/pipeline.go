@@ -1,0 +1,1085 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice-sql/sluice/planner/dag"
+)
+
+// Defaults of the sink batching options.
+const (
+	// DefaultBatchSize is the rows per sink write when the sink's
+	// batch_size option is not set.
+	DefaultBatchSize = 100000
+	// DefaultFlushInterval is the longest rows wait for a write when the
+	// sink's flush_interval option is not set.
+	DefaultFlushInterval = time.Second
+)
+
+const (
+	chunkRecords  = 1024 // records per decode task
+	chunksPerSrc  = 8    // decode tasks in flight per source: bounds memory
+	shipRows      = 8192 // rows per batch handed to the sink goroutine
+	sinkQueueLen  = 8    // batches queued for the sink goroutine
+	watermarkTick = 100 * time.Millisecond
+	fullEvery     = 64 // incremental checkpoints between full ones, at most
+)
+
+// Options configure a pipeline run. The zero value works: no checkpoint
+// store (offsets are still committed after each write, but state starts
+// empty after a restart), decode on every core, the sink's own batching
+// options.
+type Options struct {
+	// Store persists checkpoints; nil disables them.
+	Store CheckpointStore
+	// GroupID prefixes consumer groups: <GroupID>.<pipeline>. Default
+	// "sluice".
+	GroupID string
+	// DecodeWorkers is the number of decode goroutines. Default
+	// GOMAXPROCS.
+	DecodeWorkers int
+	// BatchSize and FlushInterval override the sink's batch_size and
+	// flush_interval options (see DefaultBatchSize, DefaultFlushInterval).
+	BatchSize     int
+	FlushInterval time.Duration
+	// PollTimeout bounds one Source.Poll so the polling goroutine can
+	// serve commits and dead letters. Default 100ms.
+	PollTimeout time.Duration
+	// StopTimeout bounds the final write, checkpoint and commit after the
+	// context is cancelled. Default 30s.
+	StopTimeout time.Duration
+	// Now is the clock for idleness; default time.Now.
+	Now func() time.Time
+	// Logf receives operational messages; default discards them.
+	Logf func(format string, args ...any)
+}
+
+func (o *Options) fill(sink *dag.SinkSpec) error {
+	if o.GroupID == "" {
+		o.GroupID = "sluice"
+	}
+	if o.DecodeWorkers <= 0 {
+		o.DecodeWorkers = runtime.GOMAXPROCS(0)
+	}
+	if o.PollTimeout <= 0 {
+		o.PollTimeout = 100 * time.Millisecond
+	}
+	if o.StopTimeout <= 0 {
+		o.StopTimeout = 30 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	if sink != nil {
+		if o.BatchSize <= 0 {
+			o.BatchSize = DefaultBatchSize
+			if v, ok := sink.Options["batch_size"]; ok {
+				n, err := strconv.Atoi(v)
+				if err != nil || n <= 0 {
+					return fmt.Errorf("sink %q: batch_size %q is not a positive count", sink.Name, v)
+				}
+				o.BatchSize = n
+			}
+		}
+		if o.FlushInterval <= 0 {
+			o.FlushInterval = DefaultFlushInterval
+			if v, ok := sink.Options["flush_interval"]; ok {
+				d, err := time.ParseDuration(v)
+				if err != nil || d <= 0 {
+					return fmt.Errorf("sink %q: flush_interval %q is not a duration like '1s'", sink.Name, v)
+				}
+				o.FlushInterval = d
+			}
+		}
+	}
+	return nil
+}
+
+// LagReporter is an optional Source interface: Lag returns how many records
+// the source is behind the end of its partitions, or -1 if unknown. It is
+// called from the goroutine that calls Poll, after each Poll.
+type LagReporter interface {
+	Lag() int64
+}
+
+// TokenDeduplicator is an optional Sink interface: a sink that reports true
+// drops a write whose token it has already stored (ClickHouse insert
+// deduplication), so a replayed batch is not written twice.
+type TokenDeduplicator interface {
+	DeduplicatesTokens() bool
+}
+
+// Pipeline runs one dag.Graph whose last node is a sink.
+type Pipeline struct {
+	g        *dag.Graph
+	opts     Options
+	counters *pipelineCounters
+	running  atomic.Bool
+}
+
+// NewPipeline checks g and prepares to run it. Nothing is opened until
+// Run.
+func NewPipeline(g *dag.Graph, opts Options) (*Pipeline, error) {
+	if len(g.Nodes) == 0 || g.Nodes[len(g.Nodes)-1].Kind != dag.KindSink {
+		return nil, fmt.Errorf("pipeline %q: the last node must be a sink", g.Name)
+	}
+	if err := opts.fill(g.Nodes[len(g.Nodes)-1].Sink); err != nil {
+		return nil, fmt.Errorf("pipeline %q: %w", g.Name, err)
+	}
+	// Build once to report graph errors now rather than at Run.
+	if _, err := buildRunner(g, func(*Batch) {}, nil); err != nil {
+		return nil, fmt.Errorf("pipeline %q: %w", g.Name, err)
+	}
+	for _, n := range g.Nodes {
+		if n.Kind == dag.KindSource {
+			if _, err := newDecoder(n.Schema, n.Source.Declared); err != nil {
+				return nil, fmt.Errorf("pipeline %q: source %q: %w", g.Name, n.Source.Name, err)
+			}
+		}
+	}
+	return &Pipeline{g: g, opts: opts, counters: &pipelineCounters{}}, nil
+}
+
+// Stats returns a snapshot of the pipeline's counters; safe at any time.
+func (p *Pipeline) Stats() Stats { return p.counters.snapshot() }
+
+// Run executes the pipeline until ctx is cancelled (then it writes the
+// rows already produced, checkpoints, commits and returns nil) or a
+// source or the sink fails (then it returns the error after the same
+// orderly stop where possible).
+func (p *Pipeline) Run(ctx context.Context) error {
+	// Two runs would share a consumer group and a checkpoint.
+	if !p.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("pipeline %q is already running", p.g.Name)
+	}
+	defer p.running.Store(false)
+	x, err := newExecution(p.g, p.opts, p.counters, nil)
+	if err != nil {
+		return err
+	}
+	return x.run(ctx)
+}
+
+// Preview runs g, whose last node is not a sink, and hands each batch of
+// its output to fn until a Limit node is satisfied, fn returns an error,
+// or ctx ends. It writes nothing: no sink, no commits, no dead letters, no
+// checkpoints. The batch is valid only during the call. A nil error is
+// returned when the preview ends by its limit or by ctx.
+func Preview(ctx context.Context, g *dag.Graph, opts Options, fn func(*Batch) error) error {
+	if len(g.Nodes) == 0 || g.Nodes[len(g.Nodes)-1].Kind == dag.KindSink {
+		return errors.New("preview: the last node must not be a sink")
+	}
+	if err := opts.fill(nil); err != nil {
+		return err
+	}
+	opts.Store = nil
+	x, err := newExecution(g, opts, &pipelineCounters{}, fn)
+	if err != nil {
+		return err
+	}
+	return x.run(ctx)
+}
+
+// execution is one Run of a graph.
+//
+// Goroutines: one poller per source (the only caller of that Source's
+// methods), DecodeWorkers decoders, the operator goroutine (runs in run:
+// all operators, watermarks, barriers) and, for pipelines, the sink
+// goroutine (accumulates, writes, checkpoints, asks pollers to commit).
+// They talk only through bounded channels:
+//
+//	poller ─work─► decoders;  poller ─ordered─► operator (in poll order)
+//	operator ─sinkQ─► sink;   sink ─ckptReq─► operator
+//	operator, sink ─ctrl─► poller (dead letters, commits; FIFO)
+//
+// The one mutex (errMu) guards the first error only and is never held
+// while taking another lock or sending on a channel.
+type execution struct {
+	g        *dag.Graph
+	opts     Options
+	counters *pipelineCounters
+	preview  func(*Batch) error
+
+	runner     *runner
+	sources    []*sourceRT
+	sinkNode   *dag.Node
+	sinkSchema dag.Schema
+	sink       Sink
+	dedupSink  bool
+
+	work    chan *chunk
+	ordered chan *chunk
+	ckptReq chan struct{}
+	sinkQ   chan sinkMsg
+	freeB   chan *Batch
+
+	// operator goroutine state
+	pending   *Batch
+	epoch     uint64
+	dirty     bool
+	limitDone bool
+	cut       map[string]Offsets // replay-to offsets of a pending intent
+	cutHeld   int
+	reqWait   bool // a checkpoint request waits for the cut
+
+	restored *Checkpoint
+	intent   *Intent
+	// Incremental checkpoints: haveBase is true once a full checkpoint
+	// exists; a full one is taken again when the deltas since the last
+	// have grown to its size, or after fullEvery deltas.
+	haveBase   bool
+	sinceFull  int
+	deltaBytes int
+	fullBytes  int
+
+	errMu  sync.Mutex
+	err    error
+	cancel context.CancelFunc
+}
+
+type sinkMsg struct {
+	batch   *Batch
+	barrier *Checkpoint
+	final   bool
+}
+
+type ctrlMsg struct {
+	dead   *Record
+	reason string
+	commit Offsets
+	close  bool
+}
+
+type sourceRT struct {
+	idx      int
+	key      string
+	rt       *nodeRT
+	spec     *dag.SourceSpec
+	src      Source
+	ctrl     chan ctrlMsg
+	free     chan *chunk
+	wm       *sourceWatermark
+	next     Offsets // next offset per partition, as far as processed
+	counters *sourceCounters
+	held     []*chunk // chunks past the replay cut, waiting for it
+}
+
+// chunk is one decode task: records copied out of a Poll, decoded by a
+// worker, consumed by the operator goroutine, then reused.
+type chunk struct {
+	src    *sourceRT
+	recs   []Record
+	buf    []byte
+	parts  []int32 // the source's partitions when they changed, else nil
+	batch  *Batch
+	rowRec []int32 // record index of each decoded row
+	dead   []deadRec
+	done   chan struct{}
+	// detached chunks were split off during a replay cut and are not
+	// returned to the free list.
+	detached bool
+}
+
+type deadRec struct {
+	rec    int32
+	reason string
+}
+
+func sourceKey(n *dag.Node) string { return fmt.Sprintf("%d:%s", n.ID, n.Source.Name) }
+
+func newExecution(g *dag.Graph, opts Options, counters *pipelineCounters, preview func(*Batch) error) (*execution, error) {
+	x := &execution{g: g, opts: opts, counters: counters, preview: preview}
+	var final func(*Batch)
+	if preview != nil {
+		final = func(b *Batch) {
+			if err := preview(b); err != nil {
+				x.fail(err)
+			}
+		}
+	} else {
+		final = x.collect
+	}
+	r, err := buildRunner(g, final, func() { x.limitDone = true })
+	if err != nil {
+		return nil, err
+	}
+	x.runner = r
+	rc := &runCounters{}
+	for _, rt := range r.nodes {
+		rc.ops = append(rc.ops, rt.stats)
+		n := rt.n
+		if n.Kind == dag.KindSource {
+			sc := &sourceCounters{name: n.Source.Name}
+			sc.lag.Store(-1)
+			sc.watermark.Store(noWatermark)
+			rc.sources = append(rc.sources, sc)
+			s := &sourceRT{
+				idx: len(x.sources), key: sourceKey(n), rt: rt, spec: n.Source,
+				ctrl: make(chan ctrlMsg, 64), free: make(chan *chunk, chunksPerSrc),
+				wm:   newSourceWatermark(n.Source.WatermarkDelay, n.Source.IdleTimeout),
+				next: Offsets{}, counters: sc,
+			}
+			for i := 0; i < chunksPerSrc; i++ {
+				s.free <- &chunk{src: s, batch: NewBatch(n.Schema), done: make(chan struct{}, 1)}
+			}
+			x.sources = append(x.sources, s)
+		}
+		if n.Kind == dag.KindSink {
+			x.sinkNode = n
+			// Rows reach the sink with the types of the sink node's input;
+			// the sink node's own schema only renames them.
+			in := r.byID[n.Inputs[0]].n.Schema
+			x.sinkSchema = slices.Clone(in)
+			if len(n.Schema) == len(in) {
+				for i := range in {
+					x.sinkSchema[i].Name = n.Schema[i].Name
+				}
+			}
+		}
+	}
+	if len(x.sources) == 0 {
+		return nil, errors.New("graph has no source")
+	}
+	counters.parts.Store(rc)
+	x.work = make(chan *chunk, opts.DecodeWorkers)
+	x.ordered = make(chan *chunk, chunksPerSrc*len(x.sources))
+	x.ckptReq = make(chan struct{}, 1)
+	x.sinkQ = make(chan sinkMsg, sinkQueueLen)
+	x.freeB = make(chan *Batch, sinkQueueLen+2)
+	if x.sinkNode != nil {
+		x.pending = NewBatch(x.sinkSchema)
+	}
+	return x, nil
+}
+
+// fail records the first error and stops the run.
+func (x *execution) fail(err error) {
+	x.errMu.Lock()
+	if x.err == nil {
+		x.err = err
+	}
+	x.errMu.Unlock()
+	if x.cancel != nil {
+		x.cancel()
+	}
+}
+
+func (x *execution) firstErr() error {
+	x.errMu.Lock()
+	defer x.errMu.Unlock()
+	return x.err
+}
+
+func (x *execution) run(ctx context.Context) error {
+	name := x.g.Name
+	if x.opts.Store != nil {
+		chain, err := x.opts.Store.Load(name)
+		if err != nil {
+			return fmt.Errorf("pipeline %q: load checkpoint: %w", name, err)
+		}
+		var cp *Checkpoint
+		if len(chain) > 0 {
+			cp = chain[len(chain)-1]
+		}
+		in, err := x.opts.Store.LoadIntent(name)
+		if err != nil {
+			return fmt.Errorf("pipeline %q: load write intent: %w", name, err)
+		}
+		if cp != nil {
+			x.haveBase = true
+			dropped, err := x.runner.restore(chain)
+			if err != nil {
+				return fmt.Errorf("pipeline %q: %w", name, err)
+			}
+			if len(dropped) > 0 {
+				x.opts.Logf("pipeline %q changed since its checkpoint: starting %s with empty state", name, strings.Join(dropped, ", "))
+			}
+			x.epoch = cp.Epoch
+			now := x.opts.Now()
+			for _, s := range x.sources {
+				maps.Copy(s.next, cp.Offsets[s.key])
+				if w := cp.Watermarks[s.key]; w != nil {
+					s.wm.restore(w, now)
+				}
+			}
+			x.restored = cp
+		}
+		if in != nil && (cp == nil || in.Epoch > cp.Epoch) {
+			x.intent = in
+			x.cut = in.End
+		}
+	}
+
+	if x.opts.Store != nil {
+		x.runner.trackChanges()
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	x.cancel = cancel
+	// The stop sequence (final write, checkpoint, commit) outlives ctx.
+	stopCtx, stopCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopCancel()
+
+	for _, s := range x.sources {
+		cfg := SourceConfig{Spec: s.spec}
+		if x.preview == nil {
+			cfg.Group = x.opts.GroupID + "." + name
+			if x.restored != nil {
+				if o, ok := x.restored.Offsets[s.key]; ok {
+					cfg.Resume = maps.Clone(o)
+				}
+			}
+		}
+		src, err := OpenSource(runCtx, cfg)
+		if err != nil {
+			x.closeSources()
+			return fmt.Errorf("pipeline %q: open source %q: %w", name, s.spec.Name, err)
+		}
+		s.src = src
+	}
+	if x.sinkNode != nil {
+		sink, err := OpenSink(runCtx, SinkConfig{Spec: x.sinkNode.Sink, Schema: x.sinkSchema})
+		if err != nil {
+			x.closeSources()
+			return fmt.Errorf("pipeline %q: open sink %q: %w", name, x.sinkNode.Sink.Name, err)
+		}
+		x.sink = sink
+		if d, ok := sink.(TokenDeduplicator); ok {
+			x.dedupSink = d.DeduplicatesTokens()
+		}
+		if x.intent != nil && !x.dedupSink {
+			x.counters.possibleDups.Add(int64(x.intent.Rows))
+		}
+	}
+
+	var workers, pollers, sinkWG sync.WaitGroup
+	for i := 0; i < x.opts.DecodeWorkers; i++ {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			x.decodeLoop()
+		}()
+	}
+	for _, s := range x.sources {
+		pollers.Add(1)
+		go func() {
+			defer pollers.Done()
+			x.pollLoop(runCtx, stopCtx, s)
+		}()
+	}
+	if x.sink != nil {
+		sinkWG.Add(1)
+		go func() {
+			defer sinkWG.Done()
+			x.sinkLoop(runCtx, stopCtx)
+		}()
+	}
+
+	stopTimer := context.AfterFunc(runCtx, func() {
+		time.AfterFunc(x.opts.StopTimeout, stopCancel)
+	})
+	defer stopTimer()
+
+	x.operatorLoop(runCtx)
+	sinkWG.Wait()
+	for _, s := range x.sources {
+		s.ctrl <- ctrlMsg{close: true}
+	}
+	pollers.Wait()
+	close(x.work)
+	workers.Wait()
+	if x.sink != nil {
+		if err := x.sink.Close(); err != nil && x.firstErr() == nil {
+			x.fail(fmt.Errorf("close sink: %w", err))
+		}
+	}
+	if err := x.firstErr(); err != nil {
+		return fmt.Errorf("pipeline %q: %w", name, err)
+	}
+	return nil
+}
+
+func (x *execution) closeSources() {
+	for _, s := range x.sources {
+		if s.src != nil {
+			s.src.Close()
+		}
+	}
+}
+
+func (x *execution) decodeLoop() {
+	decs := make([]*decoder, len(x.sources))
+	for c := range x.work {
+		s := c.src
+		d := decs[s.idx]
+		if d == nil {
+			// newDecoder was checked by NewPipeline; it cannot fail here.
+			d, _ = newDecoder(s.rt.n.Schema, s.spec.Declared)
+			decs[s.idx] = d
+		}
+		c.batch.Reset()
+		c.rowRec = c.rowRec[:0]
+		c.dead = c.dead[:0]
+		for i := range c.recs {
+			if err := d.decode(&c.recs[i], c.batch); err != nil {
+				c.dead = append(c.dead, deadRec{rec: int32(i), reason: err.Error()})
+				continue
+			}
+			c.rowRec = append(c.rowRec, int32(i))
+		}
+		c.done <- struct{}{}
+	}
+}
+
+// pollLoop is the only goroutine that calls s.src. It polls until runCtx
+// ends, then only serves ctrl (the final commit) until told to close.
+func (x *execution) pollLoop(runCtx, stopCtx context.Context, s *sourceRT) {
+	defer s.src.Close()
+	var lastParts []int32
+	serve := func(m ctrlMsg) bool {
+		switch {
+		case m.close:
+			return false
+		case m.dead != nil:
+			if err := s.src.DeadLetter(stopCtx, m.dead, m.reason); err != nil {
+				x.counters.deadLetterErrs.Add(1)
+				x.opts.Logf("pipeline %q: source %q: dead letter: %v", x.g.Name, s.spec.Name, err)
+			}
+		case m.commit != nil:
+			if err := s.src.Commit(stopCtx, m.commit); err != nil {
+				x.counters.commitErrs.Add(1)
+				x.opts.Logf("pipeline %q: source %q: commit: %v", x.g.Name, s.spec.Name, err)
+			}
+		}
+		return true
+	}
+	stopping := false
+	for {
+		if stopping || runCtx.Err() != nil {
+			if !serve(<-s.ctrl) {
+				return
+			}
+			continue
+		}
+		select {
+		case m := <-s.ctrl:
+			if !serve(m) {
+				return
+			}
+			continue
+		default:
+		}
+		pctx, cancel := context.WithTimeout(runCtx, x.opts.PollTimeout)
+		recs, err := s.src.Poll(pctx)
+		cancel()
+		if err != nil && len(recs) == 0 {
+			if runCtx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+				continue
+			}
+			x.fail(fmt.Errorf("source %q: %w", s.spec.Name, err))
+			stopping = true
+			continue
+		}
+		x.counters.recordsIn.Add(int64(len(recs)))
+		if lr, ok := s.src.(LagReporter); ok {
+			s.counters.lag.Store(lr.Lag())
+		}
+		parts := s.src.Partitions()
+		changed := !slices.Equal(parts, lastParts)
+		if changed {
+			lastParts = slices.Clone(parts)
+		}
+		for len(recs) > 0 || changed {
+			n := min(len(recs), chunkRecords)
+			var c *chunk
+			for c == nil {
+				select {
+				case c = <-s.free:
+				case m := <-s.ctrl:
+					if !serve(m) {
+						return
+					}
+				case <-runCtx.Done():
+					// Records not handed on are simply not processed: their
+					// offsets are not committed, so they are read again.
+					recs, changed = nil, false
+				}
+				if runCtx.Err() != nil && c == nil {
+					break
+				}
+			}
+			if c == nil {
+				break
+			}
+			c.fill(recs[:n])
+			c.parts = nil
+			if changed {
+				c.parts = lastParts
+				changed = false
+			}
+			recs = recs[n:]
+			for sent := false; !sent; {
+				select {
+				case x.work <- c:
+					sent = true
+				case m := <-s.ctrl:
+					if !serve(m) {
+						return
+					}
+				}
+			}
+			x.ordered <- c // never blocks: capacity is every chunk
+		}
+	}
+}
+
+// fill copies recs into c, because a Poll's records are only valid until
+// the next Poll and decoding happens later on another goroutine.
+func (c *chunk) fill(recs []Record) {
+	total := 0
+	for i := range recs {
+		total += len(recs[i].Key) + len(recs[i].Value)
+	}
+	if cap(c.buf) < total {
+		c.buf = make([]byte, 0, total+total/4)
+	}
+	c.buf = c.buf[:0]
+	c.recs = c.recs[:0]
+	for _, r := range recs {
+		if r.Key != nil {
+			k := len(c.buf)
+			c.buf = append(c.buf, r.Key...)
+			r.Key = c.buf[k:len(c.buf):len(c.buf)]
+		}
+		v := len(c.buf)
+		c.buf = append(c.buf, r.Value...)
+		r.Value = c.buf[v:len(c.buf):len(c.buf)]
+		c.recs = append(c.recs, r)
+	}
+}
+
+// operatorLoop runs every operator. It returns after ctx ends (having
+// sent the final barrier) or, for a preview, when the limit is reached.
+func (x *execution) operatorLoop(ctx context.Context) {
+	tick := time.NewTicker(watermarkTick)
+	defer tick.Stop()
+	defer func() {
+		if x.sinkQ != nil && x.sink != nil {
+			close(x.sinkQ)
+		}
+	}()
+	for {
+		if x.limitDone || (x.preview != nil && x.firstErr() != nil) {
+			x.cancel()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			if x.sink != nil {
+				if x.cut != nil && x.dedupSink && x.intent != nil {
+					// Stopped before the replay reached the unconfirmed
+					// write: the next write will not carry its token.
+					x.counters.possibleDups.Add(int64(x.intent.Rows))
+				}
+				x.cut = nil
+				x.barrier(true)
+			}
+			return
+		case c := <-x.ordered:
+			x.processChunk(c)
+		case <-x.ckptReq:
+			if x.cut != nil {
+				x.reqWait = true
+			} else {
+				x.barrier(false)
+			}
+		case <-tick.C:
+			now := x.opts.Now()
+			for _, s := range x.sources {
+				x.advanceSource(s, now)
+			}
+		}
+	}
+}
+
+func (x *execution) advanceSource(s *sourceRT, now time.Time) {
+	wm := s.wm.current(now)
+	s.counters.watermark.Store(wm)
+	x.runner.advance(s.rt, wm)
+}
+
+// processChunk feeds a decoded chunk to its source node and advances the
+// source's watermark.
+func (x *execution) processChunk(c *chunk) {
+	<-c.done
+	s := c.src
+	now := x.opts.Now()
+	if c.parts != nil {
+		s.wm.setPartitions(c.parts, now)
+	}
+	if len(c.dead) > 0 {
+		x.counters.deadLettered.Add(int64(len(c.dead)))
+		if x.preview == nil {
+			for _, d := range c.dead {
+				r := c.recs[d.rec]
+				r.Key = slices.Clone(r.Key)
+				r.Value = slices.Clone(r.Value)
+				s.ctrl <- ctrlMsg{dead: &r, reason: d.reason}
+			}
+		}
+	}
+	x.counters.rowsDecoded.Add(int64(len(c.rowRec)))
+	if cut := x.cut[s.key]; cut != nil && x.holdPastCut(c, cut) {
+		return
+	}
+
+	x.consume(c, now)
+	if x.cut != nil && x.cutReached() {
+		x.releaseCut()
+	}
+}
+
+// consume runs a chunk through the graph and recycles it.
+func (x *execution) consume(c *chunk, now time.Time) {
+	s := c.src
+	for i := range c.recs {
+		r := &c.recs[i]
+		s.next[r.Partition] = r.Offset + 1
+		s.wm.touch(r.Partition, now)
+	}
+	tc := s.rt.n.TimeCol
+	for i, ri := range c.rowRec {
+		r := &c.recs[ri]
+		t := r.Timestamp
+		if tc >= 0 {
+			v := &c.batch.Vecs[tc]
+			if v.IsNull(i) {
+				continue
+			}
+			t = timeNanos(v, i)
+		}
+		s.wm.observe(r.Partition, t, now)
+	}
+	x.dirty = true
+	x.runner.push(s.rt, c.batch)
+	if !c.detached {
+		s.free <- c
+	}
+	x.advanceSource(s, now)
+}
+
+// holdPastCut handles replay after a crash: records at or past the cut
+// are held back until every partition of every source reaches it, so that
+// the first barrier falls exactly where the unconfirmed write ended.
+// Records before the cut are processed now (in their order; partitions are
+// independent). It returns true when it took care of c. Held rows are
+// bounded: past a limit the cut is abandoned and the possible duplicates
+// are counted instead.
+func (x *execution) holdPastCut(c *chunk, cut Offsets) bool {
+	before := func(r *Record) bool {
+		end, ok := cut[r.Partition]
+		return !ok || r.Offset < end
+	}
+	anyPast := false
+	for i := range c.recs {
+		if !before(&c.recs[i]) {
+			anyPast = true
+			break
+		}
+	}
+	if !anyPast {
+		return false
+	}
+	head := c.split(before, true)
+	tail := c.split(before, false)
+	// head and tail share c's record bytes: c gives up its buffer.
+	c.buf = nil
+	c.src.free <- c
+	if len(head.recs) > 0 {
+		x.consumeDetached(head)
+	}
+	c.src.held = append(c.src.held, tail)
+	x.cutHeld += tail.batch.Len
+	if x.cutHeld > 4*DefaultBatchSize {
+		x.opts.Logf("pipeline %q: replay did not reach the last write's offsets; its rows may be duplicated", x.g.Name)
+		if x.dedupSink && x.intent != nil {
+			x.counters.possibleDups.Add(int64(x.intent.Rows))
+		}
+		x.releaseCut()
+	} else if x.cutReached() {
+		x.releaseCut()
+	}
+	return true
+}
+
+// split returns a detached chunk with the records for which keep returns
+// want, and their decoded rows.
+func (c *chunk) split(keep func(*Record) bool, want bool) *chunk {
+	d := &chunk{src: c.src, batch: emptyLike(c.batch.Vecs), detached: true}
+	newIdx := make([]int32, len(c.recs))
+	for i := range c.recs {
+		newIdx[i] = -1
+		if keep(&c.recs[i]) == want {
+			newIdx[i] = int32(len(d.recs))
+			d.recs = append(d.recs, c.recs[i])
+		}
+	}
+	var sel []int32
+	for row, ri := range c.rowRec {
+		if n := newIdx[ri]; n >= 0 {
+			sel = append(sel, int32(row))
+			d.rowRec = append(d.rowRec, n)
+		}
+	}
+	d.batch.Gather(c.batch, sel)
+	return d
+}
+
+// consumeDetached processes a chunk that is not from the free list.
+func (x *execution) consumeDetached(c *chunk) {
+	c.detached = true
+	x.consume(c, x.opts.Now())
+}
+
+func (x *execution) cutReached() bool {
+	for _, s := range x.sources {
+		for p, end := range x.cut[s.key] {
+			if s.next[p] < end {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// releaseCut emits the barrier at the cut, then the held rows.
+func (x *execution) releaseCut() {
+	x.cut = nil
+	x.barrier(false)
+	x.reqWait = false
+	x.cutHeld = 0
+	for _, s := range x.sources {
+		held := s.held
+		s.held = nil
+		for _, c := range held {
+			x.consumeDetached(c)
+		}
+	}
+}
+
+// collect receives the rows for the sink.
+func (x *execution) collect(b *Batch) {
+	x.pending.AppendBatch(b)
+	if x.pending.Len >= shipRows {
+		x.ship()
+	}
+}
+
+func (x *execution) ship() {
+	if x.pending.Len == 0 {
+		return
+	}
+	x.sinkQ <- sinkMsg{batch: x.pending}
+	select {
+	case b := <-x.freeB:
+		b.Reset()
+		x.pending = b
+	default:
+		x.pending = NewBatch(x.sinkSchema)
+	}
+}
+
+// barrier snapshots every operator with the offsets it reflects and sends
+// the checkpoint down the sink queue behind the rows produced before it.
+func (x *execution) barrier(final bool) {
+	x.ship()
+	if !x.dirty && !final {
+		// Nothing changed since the last barrier; let the sink know the
+		// request was seen.
+		x.sinkQ <- sinkMsg{}
+		return
+	}
+	x.dirty = false
+	x.epoch++
+	cp := &Checkpoint{
+		Epoch:      x.epoch,
+		Offsets:    map[string]Offsets{},
+		Watermarks: map[string]map[int32]int64{},
+		Time:       x.opts.Now(),
+	}
+	for _, s := range x.sources {
+		cp.Offsets[s.key] = maps.Clone(s.next)
+		cp.Watermarks[s.key] = s.wm.state()
+	}
+	full := !x.haveBase || x.sinceFull >= fullEvery || x.deltaBytes >= x.fullBytes
+	size := x.runner.snapshot(cp, full)
+	if full {
+		x.haveBase = true
+		x.sinceFull, x.deltaBytes, x.fullBytes = 0, 0, size
+	} else {
+		x.sinceFull++
+		x.deltaBytes += size
+	}
+	x.sinkQ <- sinkMsg{barrier: cp, final: final}
+}
+
+// sinkLoop accumulates rows, writes them at barriers, stores each
+// checkpoint after its write and then has the sources commit.
+func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
+	acc := NewBatch(x.sinkSchema)
+	name := x.g.Name
+	prev := map[string]Offsets{}
+	if x.restored != nil {
+		prev = x.restored.Offsets
+	}
+	lastFlush := x.opts.Now()
+	requested := false
+	request := func() {
+		if requested {
+			return
+		}
+		select {
+		case x.ckptReq <- struct{}{}:
+			requested = true
+		default:
+		}
+	}
+	tick := time.NewTicker(max(x.opts.FlushInterval/4, 10*time.Millisecond))
+	defer tick.Stop()
+	failed := false
+	var unsaved []*Checkpoint
+	for {
+		var m sinkMsg
+		var ok bool
+		select {
+		case m, ok = <-x.sinkQ:
+			if !ok {
+				return
+			}
+		case <-tick.C:
+			if x.opts.Now().Sub(lastFlush) >= x.opts.FlushInterval {
+				request()
+			}
+			continue
+		}
+		if m.batch != nil {
+			if !failed {
+				acc.AppendBatch(m.batch)
+			}
+			select {
+			case x.freeB <- m.batch:
+			default:
+			}
+			if acc.Len >= x.opts.BatchSize {
+				request()
+			}
+			continue
+		}
+		requested = false
+		cp := m.barrier
+		if cp == nil || failed {
+			lastFlush = x.opts.Now()
+			continue
+		}
+		ctx := runCtx
+		if m.final {
+			ctx = stopCtx
+		}
+		if acc.Len > 0 {
+			token := writeToken(name, cp.Epoch, prev, cp.Offsets)
+			if x.opts.Store != nil {
+				in := &Intent{Epoch: cp.Epoch, Token: token, Rows: acc.Len, End: cp.Offsets}
+				if err := x.opts.Store.SaveIntent(name, in); err != nil {
+					x.fail(fmt.Errorf("store write intent: %w", err))
+					failed = true
+					continue
+				}
+			}
+			t0 := time.Now()
+			err := x.sink.Write(ctx, acc, token)
+			if err != nil {
+				if runCtx.Err() != nil && !m.final {
+					// Interrupted by the stop: the rows stay in acc and go
+					// out with the final barrier, and this checkpoint is
+					// saved before the final one (a later incremental
+					// checkpoint builds on it). The interrupted insert may
+					// have landed, so its rows count as possible duplicates.
+					x.counters.possibleDups.Add(int64(acc.Len))
+					unsaved = append(unsaved, cp)
+					continue
+				}
+				x.fail(fmt.Errorf("sink %q: %w", x.sinkNode.Sink.Name, err))
+				failed = true
+				continue
+			}
+			d := time.Since(t0)
+			x.counters.sinkNanos.Add(int64(d))
+			x.counters.lastSinkNanos.Store(int64(d))
+			x.counters.batchesWritten.Add(1)
+			x.counters.rowsWritten.Add(int64(acc.Len))
+			acc.Reset()
+		}
+		if x.opts.Store != nil {
+			unsaved = append(unsaved, cp)
+			for _, c := range unsaved {
+				if err := x.opts.Store.Save(name, c); err != nil {
+					x.fail(fmt.Errorf("store checkpoint: %w", err))
+					failed = true
+					break
+				}
+			}
+			unsaved = unsaved[:0]
+			if failed {
+				continue
+			}
+			x.counters.checkpoints.Add(1)
+			x.counters.lastCheckpoint.Store(cp.Time.UnixNano())
+		}
+		prev = cp.Offsets
+		lastFlush = x.opts.Now()
+		for _, s := range x.sources {
+			if o := cp.Offsets[s.key]; len(o) > 0 {
+				s.ctrl <- ctrlMsg{commit: o}
+			}
+		}
+		if m.final {
+			// Drain whatever follows (nothing should).
+			for range x.sinkQ {
+			}
+			return
+		}
+	}
+}
+
+// writeToken names a write by the input it covers: the pipeline, the
+// epoch and the offsets it starts and ends at. A replay from the same
+// checkpoint to the same offsets produces the same rows and so the same
+// token.
+func writeToken(pipeline string, epoch uint64, from, to map[string]Offsets) string {
+	h := fnv.New64a()
+	for _, m := range []map[string]Offsets{from, to} {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			h.Write([]byte(k))
+			o := m[k]
+			for _, p := range slices.Sorted(maps.Keys(o)) {
+				fmt.Fprintf(h, "|%d=%d", p, o[p])
+			}
+		}
+		h.Write([]byte{0})
+	}
+	return fmt.Sprintf("%s-%d-%016x", pipeline, epoch, h.Sum64())
+}

@@ -1,0 +1,130 @@
+package runtime
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice-sql/sluice/planner/dag"
+)
+
+// pipelineCounters are a pipeline's counters: plain atomics written by the
+// pipeline's goroutines and read by Stats at any time.
+type pipelineCounters struct {
+	recordsIn      atomic.Int64
+	rowsDecoded    atomic.Int64
+	deadLettered   atomic.Int64
+	deadLetterErrs atomic.Int64
+	rowsWritten    atomic.Int64
+	batchesWritten atomic.Int64
+	sinkNanos      atomic.Int64 // total time in Sink.Write
+	lastSinkNanos  atomic.Int64
+	checkpoints    atomic.Int64
+	commitErrs     atomic.Int64
+	possibleDups   atomic.Int64
+	lastCheckpoint atomic.Int64 // unix nanos
+	// parts are the per-run operator and source counters, swapped in
+	// whole by each Run so Stats never sees a half-built list.
+	parts atomic.Pointer[runCounters]
+}
+
+type runCounters struct {
+	ops     []*operatorStats
+	sources []*sourceCounters
+}
+
+type sourceCounters struct {
+	name      string
+	lag       atomic.Int64
+	watermark atomic.Int64
+}
+
+// Stats is a snapshot of a pipeline's counters.
+type Stats struct {
+	RecordsIn    int64 // records read from the sources
+	RowsDecoded  int64 // records decoded into rows
+	DeadLettered int64 // records sent to the dead-letter destination
+	// DeadLetterErrors counts dead letters the source could not store.
+	DeadLetterErrors int64
+	RowsWritten      int64 // rows the sink has durably written
+	BatchesWritten   int64
+	// SinkLatency is the mean and the last duration of Sink.Write.
+	SinkLatency     time.Duration
+	LastSinkLatency time.Duration
+	Checkpoints     int64
+	LastCheckpoint  time.Time
+	CommitErrors    int64
+	// PossibleDuplicates counts rows that a crash may have written twice:
+	// the rows of a write whose checkpoint was not stored, found on
+	// restart (0 when the sink deduplicates by token and the replay
+	// reproduced the batch exactly).
+	PossibleDuplicates int64
+	Operators          []OperatorSnapshot
+	Sources            []SourceSnapshot
+}
+
+// OperatorSnapshot is one operator's counters, counted from the start of
+// the current Run (pipeline counters count over every Run of a Pipeline).
+// StateEntries is what the operator holds in memory: dedup keys and join
+// rows whose state the watermark has released count until their memory is
+// reclaimed (dedup: by the next table rebuild; join: a chunk of 1024 rows
+// at a time).
+type OperatorSnapshot struct {
+	ID            int
+	Kind          dag.NodeKind
+	RowsIn        int64
+	RowsOut       int64
+	DedupDrops    int64
+	JoinMatches   int64
+	JoinExpired   int64
+	JoinLeftNulls int64
+	LateRows      int64
+	StateEntries  int64
+}
+
+// SourceSnapshot is one source's progress.
+type SourceSnapshot struct {
+	Name string
+	// Lag is the records behind the end of the source, -1 if it cannot tell.
+	Lag int64
+	// Watermark is the source watermark (ns since the epoch); math.MinInt64
+	// before any.
+	Watermark int64
+}
+
+func (c *pipelineCounters) snapshot() Stats {
+	s := Stats{
+		RecordsIn:          c.recordsIn.Load(),
+		RowsDecoded:        c.rowsDecoded.Load(),
+		DeadLettered:       c.deadLettered.Load(),
+		DeadLetterErrors:   c.deadLetterErrs.Load(),
+		RowsWritten:        c.rowsWritten.Load(),
+		BatchesWritten:     c.batchesWritten.Load(),
+		LastSinkLatency:    time.Duration(c.lastSinkNanos.Load()),
+		Checkpoints:        c.checkpoints.Load(),
+		CommitErrors:       c.commitErrs.Load(),
+		PossibleDuplicates: c.possibleDups.Load(),
+	}
+	if s.BatchesWritten > 0 {
+		s.SinkLatency = time.Duration(c.sinkNanos.Load() / s.BatchesWritten)
+	}
+	if t := c.lastCheckpoint.Load(); t != 0 {
+		s.LastCheckpoint = time.Unix(0, t)
+	}
+	rc := c.parts.Load()
+	if rc == nil {
+		return s
+	}
+	for _, o := range rc.ops {
+		s.Operators = append(s.Operators, OperatorSnapshot{
+			ID: o.ID, Kind: o.Kind,
+			RowsIn: o.RowsIn.Load(), RowsOut: o.RowsOut.Load(),
+			DedupDrops: o.DedupDrops.Load(), JoinMatches: o.JoinMatch.Load(),
+			JoinExpired: o.JoinExpire.Load(), JoinLeftNulls: o.LeftNulls.Load(),
+			LateRows: o.LateRows.Load(), StateEntries: o.State.Load(),
+		})
+	}
+	for _, sc := range rc.sources {
+		s.Sources = append(s.Sources, SourceSnapshot{Name: sc.name, Lag: sc.lag.Load(), Watermark: sc.watermark.Load()})
+	}
+	return s
+}

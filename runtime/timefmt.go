@@ -1,0 +1,236 @@
+package runtime
+
+import (
+	"math"
+	"strconv"
+	"time"
+)
+
+// Times are int64 nanoseconds since the Unix epoch. The parser below is
+// purpose-built because decode must not allocate per row, and time.Parse
+// needs a string and a layout per attempt.
+
+const (
+	nsPerSec = int64(time.Second)
+	nsPerDay = 86400 * nsPerSec
+	// epochMillisFrom: epoch numbers below 10^11 are seconds, otherwise
+	// milliseconds (SQL.md).
+	epochMillisFrom = 1e11
+)
+
+// daysFromCivil converts a proleptic Gregorian date to days since
+// 1970-01-01 (Howard Hinnant's algorithm).
+func daysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}
+
+func civilFromDays(z int64) (y, m, d int64) {
+	z += 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era = (z - 146096) / 146097
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y = yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d = doy - (153*mp+2)/5 + 1
+	if mp < 10 {
+		m = mp + 3
+	} else {
+		m = mp - 9
+	}
+	if m <= 2 {
+		y++
+	}
+	return
+}
+
+func digits(b []byte, n int) (int64, bool) {
+	if len(b) < n {
+		return 0, false
+	}
+	var v int64
+	for i := 0; i < n; i++ {
+		c := b[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	return v, true
+}
+
+var daysIn = [13]int64{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+
+// parseTime parses RFC 3339 (`2024-01-02T03:04:05.123Z`, `+02:00`), the
+// same with a space for T, and without a zone (UTC); or a bare date
+// `YYYY-MM-DD` (midnight UTC). It returns nanoseconds since the epoch.
+func parseTime(b []byte) (int64, bool) {
+	y, ok1 := digits(b, 4)
+	if !ok1 || len(b) < 10 || b[4] != '-' || b[7] != '-' {
+		return 0, false
+	}
+	mo, ok2 := digits(b[5:], 2)
+	d, ok3 := digits(b[8:], 2)
+	if !ok2 || !ok3 || mo < 1 || mo > 12 || d < 1 || d > daysIn[mo] {
+		return 0, false
+	}
+	if mo == 2 && d == 29 && !(y%4 == 0 && (y%100 != 0 || y%400 == 0)) {
+		return 0, false
+	}
+	days := daysFromCivil(y, mo, d)
+	if len(b) == 10 {
+		return days * nsPerDay, true
+	}
+	if len(b) < 19 || (b[10] != 'T' && b[10] != ' ' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
+		return 0, false
+	}
+	h, ok4 := digits(b[11:], 2)
+	mi, ok5 := digits(b[14:], 2)
+	s, ok6 := digits(b[17:], 2)
+	if !ok4 || !ok5 || !ok6 || h > 23 || mi > 59 || s > 60 {
+		return 0, false
+	}
+	ns := days*nsPerDay + (h*3600+mi*60+s)*nsPerSec
+	rest := b[19:]
+	if len(rest) > 0 && rest[0] == '.' {
+		rest = rest[1:]
+		var frac, scale int64 = 0, 100000000
+		n := 0
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			if scale > 0 {
+				frac += int64(rest[n]-'0') * scale
+				scale /= 10
+			}
+			n++
+		}
+		if n == 0 {
+			return 0, false
+		}
+		ns += frac
+		rest = rest[n:]
+	}
+	switch {
+	case len(rest) == 0:
+	case len(rest) == 1 && (rest[0] == 'Z' || rest[0] == 'z'):
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		oh, ok7 := digits(rest[1:], 2)
+		om, ok8 := digits(rest[4:], 2)
+		if !ok7 || !ok8 || oh > 23 || om > 59 {
+			return 0, false
+		}
+		off := (oh*3600 + om*60) * nsPerSec
+		if rest[0] == '+' {
+			ns -= off
+		} else {
+			ns += off
+		}
+	default:
+		return 0, false
+	}
+	return ns, true
+}
+
+// epochToNanos applies the epoch-number rule: below 10^11 seconds,
+// otherwise milliseconds.
+func epochToNanos(f float64) (int64, bool) {
+	if f != f || math.IsInf(f, 0) {
+		return 0, false
+	}
+	var ns float64
+	if math.Abs(f) < epochMillisFrom {
+		ns = f * 1e9
+	} else {
+		ns = f * 1e6
+	}
+	if ns >= 9.2e18 || ns <= -9.2e18 {
+		return 0, false
+	}
+	return int64(math.Round(ns)), true
+}
+
+func epochIntToNanos(i int64) (int64, bool) {
+	if i < epochMillisFrom && i > -epochMillisFrom {
+		if i > math.MaxInt64/nsPerSec || i < math.MinInt64/nsPerSec {
+			return 0, false // beyond 2262, the end of nanosecond time
+		}
+		return i * nsPerSec, true
+	}
+	if i > math.MaxInt64/1000000 || i < math.MinInt64/1000000 {
+		return 0, false
+	}
+	return i * 1e6, true
+}
+
+// floorDiv divides rounding towards negative infinity, so that times
+// before 1970 truncate to the start of their unit, not the end.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+var pow10 = [...]int64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
+	10000000000, 100000000000, 1000000000000, 10000000000000, 100000000000000,
+	1000000000000000, 10000000000000000, 100000000000000000, 1000000000000000000}
+
+// appendTime formats ns as `YYYY-MM-DD hh:mm:ss[.fff]` with prec fraction
+// digits (ClickHouse's text form).
+func appendTime(dst []byte, ns int64, prec int) []byte {
+	days := floorDiv(ns, nsPerDay)
+	rem := ns - days*nsPerDay
+	y, m, d := civilFromDays(days)
+	dst = appendDate(dst, y, m, d)
+	sec := rem / nsPerSec
+	dst = append(dst, ' ')
+	dst = append2(dst, sec/3600)
+	dst = append(dst, ':')
+	dst = append2(dst, sec/60%60)
+	dst = append(dst, ':')
+	dst = append2(dst, sec%60)
+	if prec > 0 {
+		if prec > 9 {
+			prec = 9
+		}
+		frac := (rem % nsPerSec) / pow10[9-prec]
+		dst = append(dst, '.')
+		start := len(dst)
+		dst = strconv.AppendInt(dst, frac+pow10[prec], 10)
+		// drop the leading 1 that pads the fraction with zeros
+		copy(dst[start:], dst[start+1:])
+		dst = dst[:len(dst)-1]
+	}
+	return dst
+}
+
+func appendDate(dst []byte, y, m, d int64) []byte {
+	if y >= 0 && y <= 9999 {
+		dst = append2(dst, y/100)
+		dst = append2(dst, y%100)
+	} else {
+		dst = strconv.AppendInt(dst, y, 10)
+	}
+	dst = append(dst, '-')
+	dst = append2(dst, m)
+	dst = append(dst, '-')
+	return append2(dst, d)
+}
+
+func append2(dst []byte, v int64) []byte {
+	return append(dst, byte('0'+v/10), byte('0'+v%10))
+}
