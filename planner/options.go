@@ -270,8 +270,28 @@ func maskOptions(opts map[string]string) string {
 		v := opts[k]
 		if secretOptions[k] && !strings.HasPrefix(v, "env:") {
 			v = "****"
+		} else if u, ok := maskURLPassword(v); ok {
+			v = u
 		}
 		fmt.Fprintf(&b, "%s = '%s'", k, strings.ReplaceAll(v, "'", "''"))
 	}
 	return b.String()
+}
+
+// maskURLPassword hides the password of a URL with user info
+// (postgres://me:secret@db/x); ok is false when v has none.
+func maskURLPassword(v string) (string, bool) {
+	scheme, rest, ok := strings.Cut(v, "://")
+	if !ok || strings.HasPrefix(v, "env:") {
+		return v, false
+	}
+	userinfo, host, ok := strings.Cut(rest, "@")
+	if !ok || strings.Contains(userinfo, "/") {
+		return v, false
+	}
+	user, _, hasPass := strings.Cut(userinfo, ":")
+	if !hasPass {
+		return v, false
+	}
+	return scheme + "://" + user + ":****@" + host, true
 }

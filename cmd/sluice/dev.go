@@ -1,13 +1,164 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	_ "embed"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"text/template"
+	"time"
+
+	"github.com/sluice-sql/sluice/server"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
+
+//go:embed demo/demo.sql
+var demoSQL string
+
+var demoTemplate = template.Must(template.New("demo").Parse(demoSQL))
+
+// demoConfig fills the demo script's template.
+type demoConfig struct {
+	Brokers    string
+	ClickHouse string // "" when none is reachable
+	File       string
+}
 
 func devCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("dev", stderr)
+	listen := fs.String("listen", "localhost:8080", "address of the API")
+	kafkaPort := fs.Int("kafka-port", 9092, "port of the embedded Kafka-protocol broker")
+	dataDir := fs.String("data-dir", ".sluice/dev", "where the demo keeps its catalog, checkpoints and broker data; delete it to start over")
+	chURL := fs.String("clickhouse", "clickhouse://localhost:9000/default", "ClickHouse the demo writes to when it is reachable; otherwise it writes a file")
+	verbose := fs.Bool("v", false, "log every request and pipeline event")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return &exitError{code: 1, msg: "dev: not built yet"}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runDev(ctx, devConfig{listen: *listen, kafkaPort: *kafkaPort, dataDir: *dataDir, clickhouse: *chURL, verbose: *verbose}, stdout, stderr)
+}
+
+type devConfig struct {
+	listen     string
+	kafkaPort  int
+	dataDir    string
+	clickhouse string
+	verbose    bool
+	// ready, when set, receives the server's URL once the demo runs.
+	ready chan<- string
+}
+
+// runDev runs the demo until ctx ends.
+func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) error {
+	data, err := filepath.Abs(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return fmt.Errorf("demo data directory: %w", err)
+	}
+
+	// The broker keeps its log in the data directory, so a restarted demo
+	// resumes its pipelines on the topics it had.
+	broker, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.Ports(cfg.kafkaPort),
+		kfake.SeedTopics(3, "orders", "users"),
+		kfake.DataDir(filepath.Join(data, "kafka")),
+	)
+	if err != nil {
+		return &exitError{code: 1, msg: fmt.Sprintf("start the embedded Kafka-protocol broker on port %d: %v (is another broker running? use --kafka-port)", cfg.kafkaPort, err)}
+	}
+	defer broker.Close()
+	brokers := "localhost:" + strconv.Itoa(cfg.kafkaPort)
+	if addrs := broker.ListenAddrs(); len(addrs) > 0 {
+		if _, port, err := net.SplitHostPort(addrs[0]); err == nil {
+			brokers = "localhost:" + port
+		}
+	}
+
+	level := slog.LevelWarn
+	if cfg.verbose {
+		level = slog.LevelInfo
+	}
+	rs, err := startServer(ctx, serverConfig{listen: cfg.listen, dataDir: data, logLevel: level, stderr: stderr})
+	if err != nil {
+		return err
+	}
+	defer rs.shutdown()
+
+	demo := demoConfig{Brokers: brokers, File: filepath.Join(data, "orders_enriched.jsonl")}
+	if reachable(cfg.clickhouse) {
+		demo.ClickHouse = cfg.clickhouse
+	}
+	var script bytes.Buffer
+	if err := demoTemplate.Execute(&script, demo); err != nil {
+		return fmt.Errorf("demo script: %w", err)
+	}
+	res, errs, err := rs.srv.Apply(ctx, script.String(), server.ApplyOptions{Declarative: true})
+	if err != nil {
+		return fmt.Errorf("apply the demo script: %w", err)
+	}
+	if len(errs) > 0 {
+		fmt.Fprint(stderr, errs.Render(script.String()))
+		return &exitError{code: 1, msg: "the demo script does not apply"}
+	}
+	changed := 0
+	for _, st := range res.Statements {
+		if st.Action != server.ActionUnchanged {
+			changed++
+		}
+	}
+
+	out := "the ClickHouse table orders_enriched at " + demo.ClickHouse
+	if demo.ClickHouse == "" {
+		out = demo.File + " (no ClickHouse at " + cfg.clickhouse + ")"
+	}
+	fmt.Fprintf(stdout, `
+Sluice is running: open %s
+
+  embedded Kafka-protocol broker  %s (topics orders, users)
+  catalog and checkpoints         %s
+  demo pipelines                  feed_users, feed_orders → Kafka; enrich_orders → %s
+  demo objects changed            %d of %d
+
+Try, in another terminal:
+  bin/sluice pipelines
+  bin/sluice describe enrich_orders
+  bin/sluice preview "SELECT order_id, amount FROM orders LIMIT 10"
+  bin/sluice validate -f examples/orders.sql --server %s
+
+Ctrl-C stops; the next 'make run' resumes where this one stopped.
+`, rs.url, brokers, data, out, changed, len(res.Statements), rs.url)
+	if cfg.ready != nil {
+		cfg.ready <- rs.url
+	}
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "stopping: writing rows, checkpointing state")
+	return nil
+}
+
+// reachable reports whether something accepts connections at the host of
+// a URL, which is all the demo needs to choose its sink.
+func reachable(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	c, err := net.DialTimeout("tcp", u.Host, 300*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }

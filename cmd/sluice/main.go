@@ -1,5 +1,6 @@
 // Command sluice is the Sluice binary: it explains and runs Sluice SQL
-// scripts, and (as `sluice dev`) starts a zero-setup demo.
+// scripts, runs the server (`sluice server`) and talks to it (`sluice
+// apply`, `preview`, …), and (as `sluice dev`) starts a zero-setup demo.
 package main
 
 import (
@@ -17,8 +18,18 @@ Usage:
                                 SELECT in FILE; no server or broker needed
   sluice run -f FILE [flags]    create FILE's sources and sinks in memory and
                                 run its pipelines in the foreground
-  sluice dev                    start the demo: an embedded Kafka-protocol broker,
-                                generated orders with duplicates, a dedup pipeline
+  sluice dev                    start the demo: a server with an embedded catalog,
+                                an embedded Kafka-protocol broker and demo topics
+  sluice server [flags]         run the Sluice server: catalog, HTTP API, pipelines
+
+Against a server (--server URL, default http://localhost:8080; token from
+SLUICE_API_TOKEN):
+  sluice apply -f FILE|DIR      apply SQL like kubectl apply; prints what changed
+  sluice validate -f FILE|DIR   check SQL and print the plans; changes nothing
+  sluice pipelines              list pipelines with state and counters
+  sluice describe NAME          show a source, sink or pipeline
+  sluice start|stop|drop NAME   control a pipeline
+  sluice preview "SELECT …"     stream a SELECT's rows into the terminal
   sluice help                   this text
 
 Run 'sluice COMMAND -h' for the flags of a command.
@@ -62,6 +73,20 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return runCmd(rest, stdout, stderr)
 	case "dev":
 		return devCmd(rest, stdout, stderr)
+	case "server":
+		return serverCmd(rest, stdout, stderr)
+	case "apply":
+		return applyCmd(rest, stdout, stderr)
+	case "validate":
+		return validateCmd(rest, stdout, stderr)
+	case "pipelines":
+		return pipelinesCmd(rest, stdout, stderr)
+	case "describe":
+		return describeCmd(rest, stdout, stderr)
+	case "start", "stop", "drop":
+		return controlCmd(cmd)(rest, stdout, stderr)
+	case "preview":
+		return previewCmd(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/sluice-sql/sluice/catalog"
+	"github.com/sluice-sql/sluice/connectors/rowjson"
+	"github.com/sluice-sql/sluice/planner/dag"
+	"github.com/sluice-sql/sluice/server"
+	"github.com/sluice-sql/sluice/web"
+)
+
+// serverConfig is what `sluice server` and `sluice dev` start a server
+// with.
+type serverConfig struct {
+	listen   string
+	postgres string // catalog database; "" for the embedded store
+	schema   string
+	dataDir  string
+	token    string
+	origins  []string
+	// checkpoints is "postgres" (in the catalog database), "dir" (under
+	// dataDir), or "" for postgres when the catalog is there, else dir.
+	checkpoints string
+	logLevel    slog.Level
+	stderr      io.Writer
+}
+
+func serverCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("server", stderr)
+	cfg := serverConfig{stderr: stderr}
+	fs.StringVar(&cfg.listen, "listen", envOr("SLUICE_LISTEN", ":8080"), "address to serve the API on (env SLUICE_LISTEN)")
+	fs.StringVar(&cfg.postgres, "postgres", os.Getenv("SLUICE_POSTGRES_URL"), "PostgreSQL URL of the catalog (env SLUICE_POSTGRES_URL); empty keeps the catalog in -data-dir")
+	fs.StringVar(&cfg.schema, "schema", envOr("SLUICE_POSTGRES_SCHEMA", "sluice"), "PostgreSQL schema of the catalog (env SLUICE_POSTGRES_SCHEMA)")
+	fs.StringVar(&cfg.dataDir, "data-dir", envOr("SLUICE_DATA_DIR", ".sluice"), "where the server keeps checkpoints and, without -postgres, the catalog (env SLUICE_DATA_DIR)")
+	fs.StringVar(&cfg.checkpoints, "checkpoints", os.Getenv("SLUICE_CHECKPOINTS"), "where pipeline checkpoints are kept: postgres (the catalog database) or dir (-data-dir); default postgres with -postgres, else dir (env SLUICE_CHECKPOINTS)")
+	origins := fs.String("allowed-origins", os.Getenv("SLUICE_ALLOWED_ORIGINS"), "comma-separated browser origins allowed to open websockets besides the server's own (env SLUICE_ALLOWED_ORIGINS)")
+	debug := fs.Bool("debug", false, "log at debug level")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg.token = os.Getenv("SLUICE_API_TOKEN")
+	if *origins != "" {
+		cfg.origins = strings.Split(*origins, ",")
+	}
+	if *debug {
+		cfg.logLevel = slog.LevelDebug
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rs, err := startServer(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "sluice server listening on %s\n", rs.url)
+	<-ctx.Done()
+	return rs.shutdown()
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// runningServer is a started server and its HTTP listener.
+type runningServer struct {
+	url  string
+	srv  *server.Server
+	http *http.Server
+	cat  *catalog.Store
+	log  *slog.Logger
+	errc chan error
+}
+
+// startServer opens the catalog, resumes the pipelines and serves the API.
+func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) {
+	log := slog.New(slog.NewJSONHandler(cfg.stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	// Connectors log through the default logger: make theirs structured
+	// and levelled like the server's.
+	slog.SetDefault(log)
+	var cat *catalog.Store
+	var err error
+	if cfg.postgres != "" {
+		cat, err = catalog.OpenPostgres(ctx, cfg.postgres, cfg.schema)
+		log.Info("catalog in PostgreSQL", "schema", cfg.schema)
+	} else {
+		cat, err = catalog.OpenDir(ctx, filepath.Join(cfg.dataDir, "catalog"))
+		log.Info("catalog in the data directory", "dir", filepath.Join(cfg.dataDir, "catalog"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ckpt server.Checkpoints
+	switch cfg.checkpoints {
+	case "", "postgres":
+		if c, ok := cat.Checkpoints(); ok {
+			ckpt = c
+			log.Info("checkpoints in PostgreSQL")
+		} else if cfg.checkpoints == "postgres" {
+			cat.Close()
+			return nil, &exitError{code: 2, msg: "-checkpoints postgres needs -postgres"}
+		}
+	case "dir":
+	default:
+		cat.Close()
+		return nil, &exitError{code: 2, msg: fmt.Sprintf("-checkpoints %q: use postgres or dir", cfg.checkpoints)}
+	}
+	if ckpt == nil {
+		log.Info("checkpoints in the data directory", "dir", filepath.Join(cfg.dataDir, "checkpoints"))
+	}
+	srv, err := server.New(server.Config{
+		Catalog:     cat,
+		StateDir:    cfg.dataDir,
+		Checkpoints: ckpt,
+		Logger:      log,
+		NewRowEncoder: func(s dag.Schema) server.RowEncoder {
+			return rowjson.NewEncoder(s).AppendRow
+		},
+	})
+	if err != nil {
+		cat.Close()
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(srv.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		cat.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.listen, err)
+	}
+	hs := &http.Server{
+		Handler:           web.Handler(web.Config{Server: srv, Token: cfg.token, Origins: cfg.origins, Gatherer: reg, Logger: log}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	rs := &runningServer{url: "http://" + displayAddr(ln.Addr()), srv: srv, http: hs, cat: cat, log: log, errc: make(chan error, 1)}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			rs.errc <- err
+		}
+	}()
+	// Serving before the pipelines resume lets /healthz answer and /readyz
+	// tell "starting" while checkpoints load.
+	srv.Start()
+	log.Info("server ready", "url", rs.url, "auth", cfg.token != "")
+	return rs, nil
+}
+
+// displayAddr turns a wildcard listen address into one a browser opens.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// shutdown stops serving, then stops every pipeline in order (rows
+// written, state checkpointed) without marking them stopped, so the next
+// start resumes them.
+func (rs *runningServer) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rs.http.Shutdown(ctx)
+	rs.srv.Close()
+	rs.log.Info("server stopped: pipelines checkpointed")
+	return rs.cat.Close()
+}

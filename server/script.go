@@ -1,0 +1,387 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/sluice-sql/sluice/catalog"
+	"github.com/sluice-sql/sluice/planner"
+	"github.com/sluice-sql/sluice/planner/dag"
+	"github.com/sluice-sql/sluice/sql"
+)
+
+// ApplyOptions say how a script is applied.
+type ApplyOptions struct {
+	// DryRun checks and plans the script and reports what it would do,
+	// changing nothing.
+	DryRun bool
+	// Declarative applies the script as a desired state, like kubectl
+	// apply: a CREATE of an object that exists replaces it, and one whose
+	// canonical form is identical to the existing object is "unchanged".
+	// Without it, CREATE of an existing object is an error, as in SQL.
+	Declarative bool
+}
+
+// Actions reported per statement.
+const (
+	ActionCreated   = "created"
+	ActionReplaced  = "replaced"
+	ActionUnchanged = "unchanged"
+	ActionDropped   = "dropped"
+	ActionStarted   = "started"
+	ActionStopped   = "stopped"
+	ActionSkipped   = "skipped" // IF NOT EXISTS / IF EXISTS had nothing to do
+	ActionResult    = "result"  // SHOW, DESCRIBE, EXPLAIN
+	ActionPreview   = "preview" // a SELECT: planned, run only by a preview
+)
+
+// StatementResult is the outcome of one statement of a script.
+type StatementResult struct {
+	Index  int    `json:"index"` // 0-based, in the submitted script
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+	Action string `json:"action"`
+	Kind   string `json:"kind,omitempty"` // source, sink, pipeline
+	Name   string `json:"name,omitempty"`
+	Notice string `json:"notice,omitempty"`
+	// Also lists the other objects the statement changed: the pipelines
+	// planned again because a source or sink they use was replaced.
+	Also   []string        `json:"also,omitempty"`
+	Result *planner.Result `json:"result,omitempty"`
+	// Restarted is set when a running pipeline was stopped and started
+	// again with its new definition; StateKept says whether its dedup,
+	// join and window state carried over (it cannot when the stateful
+	// part of the plan changed: then it starts empty, from the committed
+	// offsets).
+	Restarted bool  `json:"restarted,omitempty"`
+	StateKept *bool `json:"state_kept,omitempty"`
+}
+
+// Plan is the operator graph of a pipeline or SELECT of a script.
+type Plan struct {
+	Statement int        `json:"statement"`
+	Name      string     `json:"name,omitempty"` // the pipeline; "" for a SELECT
+	Explain   string     `json:"explain"`
+	Graph     *dag.Graph `json:"graph"`
+}
+
+// ScriptResult is the outcome of a script.
+type ScriptResult struct {
+	Applied    bool              `json:"applied"`
+	Statements []StatementResult `json:"statements"`
+	Plans      []Plan            `json:"plans,omitempty"`
+}
+
+// Changed reports whether the script changed the catalog.
+func (r *ScriptResult) Changed() bool {
+	for _, st := range r.Statements {
+		switch st.Action {
+		case ActionCreated, ActionReplaced, ActionDropped, ActionStarted, ActionStopped:
+			return true
+		}
+	}
+	return false
+}
+
+// Apply checks src as a whole and, when it has no error, applies every
+// statement in one catalog transaction and then brings the pipelines in
+// line: new and started pipelines run, stopped and dropped ones stop,
+// replaced running ones restart. With any error nothing is applied and
+// every error is returned. err is for failures of the server itself.
+func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *ScriptResult, errs sql.ErrorList, err error) {
+	script, errs := sql.Parse(src)
+	if len(errs) > 0 {
+		return nil, errs, nil
+	}
+	s.scriptMu.Lock()
+	defer s.scriptMu.Unlock()
+
+	// Statements that would change nothing are taken out before checking,
+	// so an identical re-apply neither fails nor restarts anything.
+	unchanged := map[int]bool{}
+	mentioned := map[string]bool{}
+	var kept []sql.Stmt
+	for i, st := range script.Stmts {
+		if h, ok := createHead(st); ok {
+			k := strings.ToLower(h.name)
+			existing, exists := s.cat.Lookup(h.name)
+			if exists && !mentioned[k] && existing.Kind == h.kind {
+				if (*h.orReplace || o.Declarative) && sameDefinition(st, existing) {
+					unchanged[i] = true
+					mentioned[k] = true
+					continue
+				}
+				if o.Declarative && !*h.ifNotExists {
+					*h.orReplace = true
+				}
+			}
+			mentioned[k] = true
+		}
+		if n := stmtName(st); n != "" {
+			mentioned[strings.ToLower(n)] = true
+		}
+		kept = append(kept, st)
+	}
+	steps, errs := planner.Check(&sql.Script{Src: script.Src, Stmts: kept}, s.cat)
+	if len(errs) > 0 {
+		return nil, errs, nil
+	}
+
+	res = &ScriptResult{}
+	next := 0
+	for i, st := range script.Stmts {
+		p := st.Pos()
+		r := StatementResult{Index: i, Line: p.Line, Column: p.Col}
+		if unchanged[i] {
+			h, _ := createHead(st)
+			r.Action, r.Kind, r.Name = ActionUnchanged, strings.ToLower(string(h.kind)), h.name
+			if existing, ok := s.cat.Lookup(h.name); ok {
+				r.Name = existing.Name
+			}
+			res.Statements = append(res.Statements, r)
+			continue
+		}
+		step := steps[next]
+		next++
+		describeStep(&r, step)
+		res.Statements = append(res.Statements, r)
+		res.Plans = append(res.Plans, plansOf(i, step)...)
+	}
+	if o.DryRun {
+		return res, nil, nil
+	}
+
+	changes := planner.Changes(steps)
+	// The definitions being replaced or dropped, to tell whether a
+	// pipeline's checkpointed state still fits its new plan.
+	oldGraphs := map[string]*dag.Graph{}
+	var touched []string
+	for _, c := range changes {
+		if c.Kind != sql.ObjPipeline {
+			continue
+		}
+		k := strings.ToLower(c.Name)
+		if c.Op == planner.OpDrop {
+			// DROP then CREATE in one script is a new pipeline: its old
+			// state must not come back even if the plan is the same.
+			oldGraphs[k] = dropped
+		}
+		if !slices.Contains(touched, k) {
+			touched = append(touched, k)
+			if old, ok := s.cat.Lookup(c.Name); ok && oldGraphs[k] == nil {
+				oldGraphs[k] = old.Pipeline.Graph
+			}
+		}
+	}
+	if err := s.cat.ApplyContext(ctx, changes); err != nil {
+		return nil, nil, fmt.Errorf("apply script: %w", err)
+	}
+	res.Applied = true
+	s.log.Info("script applied", "statements", len(script.Stmts), "changes", len(changes))
+
+	outcome := map[string]reconciled{}
+	for _, k := range touched {
+		outcome[k] = s.reconcile(k, oldGraphs[k])
+	}
+	for i := range res.Statements {
+		r := &res.Statements[i]
+		if r.Kind != "pipeline" || (r.Action != ActionReplaced && r.Action != ActionCreated) {
+			continue
+		}
+		if oc, ok := outcome[strings.ToLower(r.Name)]; ok && oc.restarted {
+			r.Restarted = true
+			kept := oc.stateKept
+			r.StateKept = &kept
+		}
+	}
+	return res, nil, nil
+}
+
+// dropped stands for the old plan of a pipeline dropped by the script.
+var dropped = &dag.Graph{}
+
+type reconciled struct {
+	restarted bool
+	stateKept bool
+}
+
+// reconcile makes the pipeline's run match the catalog. old is the plan it
+// had before the script (nil if new).
+func (s *Server) reconcile(name string, old *dag.Graph) reconciled {
+	obj, ok := s.cat.Lookup(name)
+	if !ok {
+		s.stopRun(name)
+		s.taps.closePipeline(name)
+		if err := s.cfg.Checkpoints.Remove(name); err != nil {
+			s.log.Error("remove checkpoints of a dropped pipeline", "pipeline", name, "error", err)
+		}
+		return reconciled{}
+	}
+	p := obj.Pipeline
+	r := s.running(name)
+	if r != nil && r.graph == p.Graph && p.Running {
+		return reconciled{}
+	}
+	var out reconciled
+	if r != nil {
+		s.stopRun(name)
+		out.restarted = p.Running
+	}
+	if old != nil && old != p.Graph {
+		out.stateKept = old != dropped && stateFits(old, p.Graph)
+		if !out.stateKept {
+			// The old state would not restore into the new operators: start
+			// afresh from the consumer groups' committed offsets.
+			if err := s.cfg.Checkpoints.Remove(obj.Name); err != nil {
+				s.log.Error("remove checkpoints of a replaced pipeline", "pipeline", obj.Name, "error", err)
+			}
+		}
+	} else {
+		out.stateKept = true
+	}
+	if p.Running {
+		s.startRun(obj)
+	} else {
+		s.setState(obj.Name, catalog.Stopped, "")
+	}
+	return out
+}
+
+// stateFits reports whether a checkpoint of a pipeline planned as old can
+// be restored into one planned as new: every stateful operator (dedup,
+// join, window) and every source must be the same, at the same place, with
+// the same rows flowing through it. Comparing whole nodes is conservative
+// (a different column read means a fresh start), which is the safe side:
+// restoring state into operators that read it differently would corrupt
+// it, while starting afresh only forgets what was deduplicated or joined.
+func stateFits(old, new *dag.Graph) bool {
+	sig := func(g *dag.Graph) map[int]string {
+		m := map[int]string{}
+		for _, n := range g.Nodes {
+			switch n.Kind {
+			case dag.KindDedup, dag.KindJoin, dag.KindWindow, dag.KindSource:
+				b, _ := json.Marshal(n)
+				m[n.ID] = string(b)
+			}
+		}
+		return m
+	}
+	a, b := sig(old), sig(new)
+	if len(a) != len(b) {
+		return false
+	}
+	for id, v := range a {
+		if b[id] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func describeStep(r *StatementResult, step planner.Step) {
+	switch {
+	case step.Notice != "":
+		r.Action, r.Notice = ActionSkipped, step.Notice
+	case step.Result != nil:
+		r.Action, r.Result = ActionResult, step.Result
+	case step.Preview != nil:
+		r.Action = ActionPreview
+		r.Notice = "a SELECT is a preview: run it with the preview websocket or `sluice preview`"
+	}
+	for i, c := range step.Changes {
+		if i == 0 {
+			r.Kind, r.Name = strings.ToLower(string(c.Kind)), c.Name
+			switch c.Op {
+			case planner.OpCreate:
+				r.Action = ActionCreated
+			case planner.OpReplace:
+				r.Action = ActionReplaced
+			case planner.OpDrop:
+				r.Action = ActionDropped
+			case planner.OpStart:
+				r.Action = ActionStarted
+			case planner.OpStop:
+				r.Action = ActionStopped
+			}
+			continue
+		}
+		r.Also = append(r.Also, c.String())
+	}
+	if h, ok := createHead(step.Stmt); ok && r.Name == "" {
+		r.Name = h.name
+		r.Kind = strings.ToLower(string(h.kind))
+	}
+	if r.Action == "" {
+		r.Action = ActionSkipped
+	}
+}
+
+func plansOf(i int, step planner.Step) []Plan {
+	var out []Plan
+	if step.Preview != nil {
+		out = append(out, Plan{Statement: i, Explain: planner.Explain(step.Preview), Graph: maskGraph(step.Preview)})
+	}
+	for _, c := range step.Changes {
+		if c.Kind == sql.ObjPipeline && (c.Op == planner.OpCreate || c.Op == planner.OpReplace) && c.Object != nil {
+			g := c.Object.Pipeline.Graph
+			out = append(out, Plan{Statement: i, Name: c.Name, Explain: planner.Explain(g), Graph: maskGraph(g)})
+		}
+	}
+	return out
+}
+
+// head gives access to a CREATE statement's name and flags.
+type head struct {
+	kind                   sql.ObjectKind
+	name                   string
+	orReplace, ifNotExists *bool
+}
+
+func createHead(st sql.Stmt) (head, bool) {
+	switch s := st.(type) {
+	case *sql.CreateSource:
+		return head{sql.ObjSource, s.Name.Name, &s.OrReplace, &s.IfNotExists}, true
+	case *sql.CreateSink:
+		return head{sql.ObjSink, s.Name.Name, &s.OrReplace, &s.IfNotExists}, true
+	case *sql.CreatePipeline:
+		return head{sql.ObjPipeline, s.Name.Name, &s.OrReplace, &s.IfNotExists}, true
+	}
+	return head{}, false
+}
+
+func stmtName(st sql.Stmt) string {
+	switch s := st.(type) {
+	case *sql.Drop:
+		return s.Name.Name
+	case *sql.StartPipeline:
+		return s.Name.Name
+	case *sql.StopPipeline:
+		return s.Name.Name
+	}
+	return ""
+}
+
+// sameDefinition compares a CREATE with the stored object by canonical
+// form, ignoring OR REPLACE and IF NOT EXISTS, which say how to create,
+// not what.
+func sameDefinition(st sql.Stmt, existing *planner.Object) bool {
+	script, errs := sql.Parse(existing.SQL)
+	if len(errs) > 0 || len(script.Stmts) != 1 {
+		return false
+	}
+	return bareCanonical(st) == bareCanonical(script.Stmts[0])
+}
+
+func bareCanonical(st sql.Stmt) string {
+	h, ok := createHead(st)
+	if !ok {
+		return sql.Format(st)
+	}
+	or, ine := *h.orReplace, *h.ifNotExists
+	*h.orReplace, *h.ifNotExists = false, false
+	defer func() { *h.orReplace, *h.ifNotExists = or, ine }()
+	return sql.Format(st)
+}

@@ -1,0 +1,302 @@
+// Package server is the long-running Sluice process: it keeps the catalog,
+// applies SQL scripts to it, and supervises every pipeline — starting,
+// stopping and restarting each according to the catalog, recording
+// failures, and resuming running pipelines from their checkpoints after a
+// restart. The HTTP API in package web drives it.
+//
+// Connectors are not imported here; cmd/sluice wires them in, as it wires
+// the row encoder used by previews and tails.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice-sql/sluice/catalog"
+	"github.com/sluice-sql/sluice/planner"
+	"github.com/sluice-sql/sluice/planner/dag"
+	"github.com/sluice-sql/sluice/runtime"
+	"github.com/sluice-sql/sluice/sql"
+)
+
+// RowEncoder appends row i of b as one JSON object.
+type RowEncoder func(dst []byte, b *runtime.Batch, i int) []byte
+
+// Config configures a Server.
+type Config struct {
+	// Catalog is where definitions and pipeline states are kept. Required.
+	Catalog *catalog.Store
+	// StateDir holds the checkpoints of the server's pipelines, one
+	// directory per pipeline under StateDir/checkpoints, unless
+	// Checkpoints is set. Required.
+	StateDir string
+	// Checkpoints, when set, keeps the checkpoints instead of StateDir
+	// (catalog.Checkpoints keeps them in the PostgreSQL catalog).
+	Checkpoints Checkpoints
+	// Logger receives structured logs; default slog.Default().
+	Logger *slog.Logger
+	// GroupID prefixes the pipelines' consumer groups (see
+	// runtime.Options.GroupID). Default "sluice".
+	GroupID string
+	// NewRowEncoder builds the JSON encoder for rows of a schema, for
+	// previews and tails. Required for those.
+	NewRowEncoder func(dag.Schema) RowEncoder
+	// StopTimeout bounds each pipeline's final write and checkpoint when
+	// it is stopped. Default 30s.
+	StopTimeout time.Duration
+}
+
+// Server supervises the pipelines of one catalog.
+type Server struct {
+	cfg Config
+	cat *catalog.Store
+	log *slog.Logger
+
+	// scriptMu serialises scripts and start/stop/drop, so that each script
+	// is checked against exactly the catalog it is applied to and the
+	// supervisor acts on changes in the order they were made.
+	scriptMu sync.Mutex
+
+	ctx    context.Context // ends at Close: the parent of every run
+	cancel context.CancelFunc
+
+	mu   sync.Mutex
+	runs map[string]*run // by lower-case pipeline name
+
+	taps  *tapHub
+	ready atomic.Bool
+}
+
+// run is one execution of a pipeline.
+type run struct {
+	name    string
+	graph   *dag.Graph // as planned, before the tap
+	p       *runtime.Pipeline
+	cancel  context.CancelFunc
+	done    chan struct{}
+	started time.Time
+	// stopping is set when the supervisor stops the run, so its end is
+	// not recorded as a failure or as finished.
+	stopping atomic.Bool
+}
+
+// New returns a server over cfg.Catalog. No pipeline runs until Start.
+func New(cfg Config) (*Server, error) {
+	if cfg.Catalog == nil {
+		return nil, errors.New("server: a catalog is required")
+	}
+	if cfg.StateDir == "" {
+		return nil, errors.New("server: a state directory is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.GroupID == "" {
+		cfg.GroupID = "sluice"
+	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = 30 * time.Second
+	}
+	if cfg.Checkpoints == nil {
+		dir := filepath.Join(cfg.StateDir, "checkpoints")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("server state directory: %w", err)
+		}
+		cfg.Checkpoints = DirCheckpoints(dir)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{cfg: cfg, cat: cfg.Catalog, log: cfg.Logger, ctx: ctx, cancel: cancel, runs: map[string]*run{}}
+	s.taps = newTapHub(s)
+	for _, err := range cfg.Catalog.LoadErrors {
+		s.log.Error("catalog object no longer plans; left in the catalog, not run", "error", err)
+	}
+	return s, nil
+}
+
+// Catalog returns the server's catalog.
+func (s *Server) Catalog() *catalog.Store { return s.cat }
+
+// Ready reports whether Start has resumed the pipelines.
+func (s *Server) Ready() bool { return s.ready.Load() }
+
+// Start resumes every pipeline the catalog wants running, each from its
+// checkpoint.
+func (s *Server) Start() {
+	s.scriptMu.Lock()
+	defer s.scriptMu.Unlock()
+	for _, obj := range s.cat.List(sql.ObjPipeline) {
+		if obj.Pipeline.Running {
+			s.startRun(obj)
+		}
+	}
+	s.ready.Store(true)
+}
+
+// Close stops every pipeline in order — rows written, state checkpointed,
+// offsets committed — without changing what the catalog wants running,
+// so the next start resumes them.
+func (s *Server) Close() {
+	s.ready.Store(false)
+	s.mu.Lock()
+	runs := make([]*run, 0, len(s.runs))
+	for _, r := range s.runs {
+		runs = append(runs, r)
+	}
+	s.mu.Unlock()
+	for _, r := range runs {
+		r.stopping.Store(true)
+	}
+	s.cancel()
+	for _, r := range runs {
+		<-r.done
+	}
+}
+
+func (s *Server) options(name string) runtime.Options {
+	l := s.log.With("pipeline", name)
+	return runtime.Options{
+		GroupID:     s.cfg.GroupID,
+		StopTimeout: s.cfg.StopTimeout,
+		Logf:        func(format string, args ...any) { l.Info(fmt.Sprintf(format, args...)) },
+	}
+}
+
+// startRun starts obj's pipeline. The caller holds scriptMu and has
+// stopped any earlier run of it.
+func (s *Server) startRun(obj *planner.Object) {
+	name := obj.Name
+	fail := func(err error) {
+		s.log.Error("pipeline failed to start", "pipeline", name, "error", err)
+		s.setState(name, catalog.Failed, err.Error())
+	}
+	opts := s.options(name)
+	opts.Store = s.cfg.Checkpoints
+	g, release := s.taps.wrap(obj.Pipeline.Graph, name)
+	p, err := runtime.NewPipeline(g, opts)
+	if err != nil {
+		release()
+		fail(err)
+		return
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	r := &run{name: name, graph: obj.Pipeline.Graph, p: p, cancel: cancel, done: make(chan struct{}), started: time.Now()}
+	s.mu.Lock()
+	s.runs[strings.ToLower(name)] = r
+	s.mu.Unlock()
+	s.setState(name, catalog.Running, "")
+	s.log.Info("pipeline started", "pipeline", name)
+	go func() {
+		defer close(r.done)
+		defer cancel()
+		defer release()
+		err := p.Run(ctx)
+		if r.stopping.Load() {
+			if err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Warn("pipeline stopped with an error", "pipeline", name, "error", err)
+			}
+			return
+		}
+		s.mu.Lock()
+		if s.runs[strings.ToLower(name)] == r {
+			delete(s.runs, strings.ToLower(name))
+		}
+		s.mu.Unlock()
+		if err != nil {
+			s.log.Error("pipeline failed", "pipeline", name, "error", err)
+			s.setState(name, catalog.Failed, err.Error())
+			return
+		}
+		// Bounded sources (datagen with rows) end by themselves.
+		s.log.Info("pipeline finished: its sources ended", "pipeline", name)
+		s.setState(name, catalog.Stopped, "")
+	}()
+}
+
+// stopRun stops the pipeline's run, if any, and waits for its orderly end.
+func (s *Server) stopRun(name string) *run {
+	s.mu.Lock()
+	r := s.runs[strings.ToLower(name)]
+	delete(s.runs, strings.ToLower(name))
+	s.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	r.stopping.Store(true)
+	r.cancel()
+	<-r.done
+	s.log.Info("pipeline stopped", "pipeline", name)
+	return r
+}
+
+func (s *Server) setState(name string, st catalog.State, msg string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.cat.SetState(ctx, name, st, msg); err != nil && !errors.Is(err, catalog.ErrNotFound) {
+		s.log.Error("record pipeline state", "pipeline", name, "state", st, "error", err)
+	}
+}
+
+// running returns the current run of a pipeline, or nil.
+func (s *Server) running(name string) *run {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runs[strings.ToLower(name)]
+}
+
+// Checkpoints keeps the checkpoints of the server's pipelines, by
+// pipeline name (the runtime passes the name to every call).
+type Checkpoints interface {
+	runtime.CheckpointStore
+	// Remove deletes a pipeline's checkpoints: it was dropped, or its new
+	// plan cannot restore them.
+	Remove(pipeline string) error
+}
+
+// DirCheckpoints keeps each pipeline's checkpoints in a directory of its
+// own under the named directory, so that removing them is removing one
+// directory.
+type DirCheckpoints string
+
+var _ Checkpoints = DirCheckpoints("")
+
+func (d DirCheckpoints) store(pipeline string) *runtime.FileCheckpointStore {
+	// Names are case-insensitive; so is the directory, on every file system.
+	clean := strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == 0 {
+			return '_'
+		}
+		return r
+	}, strings.ToLower(pipeline))
+	if strings.HasPrefix(clean, ".") {
+		// "." and ".." are quotable identifiers, not directories to enter.
+		clean = "_" + clean
+	}
+	return &runtime.FileCheckpointStore{Dir: filepath.Join(string(d), clean)}
+}
+
+// Load implements runtime.CheckpointStore.
+func (d DirCheckpoints) Load(p string) ([]*runtime.Checkpoint, error) { return d.store(p).Load(p) }
+
+// Save implements runtime.CheckpointStore.
+func (d DirCheckpoints) Save(p string, cp *runtime.Checkpoint) error { return d.store(p).Save(p, cp) }
+
+// LoadIntent implements runtime.CheckpointStore.
+func (d DirCheckpoints) LoadIntent(p string) (*runtime.Intent, error) {
+	return d.store(p).LoadIntent(p)
+}
+
+// SaveIntent implements runtime.CheckpointStore.
+func (d DirCheckpoints) SaveIntent(p string, in *runtime.Intent) error {
+	return d.store(p).SaveIntent(p, in)
+}
+
+// Remove implements Checkpoints.
+func (d DirCheckpoints) Remove(p string) error { return os.RemoveAll(d.store(p).Dir) }

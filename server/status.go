@@ -1,0 +1,270 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sluice-sql/sluice/catalog"
+	"github.com/sluice-sql/sluice/planner"
+	"github.com/sluice-sql/sluice/planner/dag"
+	"github.com/sluice-sql/sluice/runtime"
+	"github.com/sluice-sql/sluice/sql"
+)
+
+// ErrUnknownPipeline and ErrUnknownObject name what a request asked for
+// that is not in the catalog.
+var (
+	ErrUnknownPipeline = errors.New("no such pipeline")
+	ErrUnknownObject   = errors.New("no such object")
+)
+
+// Object is what the API shows of a catalog object. Options are masked:
+// secrets (passwords, env: references resolved at run time) never leave
+// the server in clear.
+type Object struct {
+	Kind      string            `json:"kind"`
+	Name      string            `json:"name"`
+	SQL       string            `json:"sql"`
+	Canonical string            `json:"canonical"`
+	Connector string            `json:"connector,omitempty"`
+	Options   map[string]string `json:"options,omitempty"`
+	Columns   []Column          `json:"columns,omitempty"`
+	UsedBy    []string          `json:"used_by,omitempty"`
+	Created   time.Time         `json:"created"`
+	Updated   time.Time         `json:"updated"`
+
+	// Pipelines only.
+	Sources []string         `json:"sources,omitempty"`
+	Sink    string           `json:"sink,omitempty"`
+	Running *bool            `json:"running,omitempty"` // what the catalog wants
+	State   string           `json:"state,omitempty"`   // running, stopped, failed
+	Error   string           `json:"error,omitempty"`
+	Since   *time.Time       `json:"since,omitempty"` // when the current run started
+	Explain string           `json:"explain,omitempty"`
+	Metrics *PipelineMetrics `json:"metrics,omitempty"`
+}
+
+// Column is one declared column.
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// PipelineMetrics are a running pipeline's counters since it started.
+type PipelineMetrics struct {
+	RecordsIn          int64             `json:"records_in"`
+	RowsWritten        int64             `json:"rows_written"`
+	DeadLettered       int64             `json:"dead_lettered"`
+	DedupDropped       int64             `json:"dedup_dropped"`
+	JoinMatches        int64             `json:"join_matches"`
+	JoinExpired        int64             `json:"join_expired"`
+	LateRows           int64             `json:"late_rows"`
+	Lag                int64             `json:"lag"` // -1: unknown
+	Checkpoints        int64             `json:"checkpoints"`
+	PossibleDuplicates int64             `json:"possible_duplicates"`
+	SinkLatencyMS      float64           `json:"sink_latency_ms"`
+	Operators          []OperatorMetrics `json:"operators"`
+}
+
+// OperatorMetrics are one operator's counters.
+type OperatorMetrics struct {
+	ID          int    `json:"id"`
+	Kind        string `json:"kind"`
+	RowsIn      int64  `json:"rows_in"`
+	RowsOut     int64  `json:"rows_out"`
+	DedupDrops  int64  `json:"dedup_drops,omitempty"`
+	JoinMatches int64  `json:"join_matches,omitempty"`
+	JoinExpired int64  `json:"join_expired,omitempty"`
+	LateRows    int64  `json:"late_rows,omitempty"`
+	State       int64  `json:"state_entries,omitempty"`
+}
+
+func metricsOf(s runtime.Stats) *PipelineMetrics {
+	m := &PipelineMetrics{
+		RecordsIn: s.RecordsIn, RowsWritten: s.RowsWritten, DeadLettered: s.DeadLettered,
+		Checkpoints: s.Checkpoints, PossibleDuplicates: s.PossibleDuplicates,
+		SinkLatencyMS: float64(s.SinkLatency) / float64(time.Millisecond),
+		Operators:     []OperatorMetrics{},
+	}
+	for _, op := range s.Operators {
+		m.DedupDropped += op.DedupDrops
+		m.JoinMatches += op.JoinMatches
+		m.JoinExpired += op.JoinExpired
+		m.LateRows += op.LateRows
+		m.Operators = append(m.Operators, OperatorMetrics{
+			ID: op.ID, Kind: string(op.Kind), RowsIn: op.RowsIn, RowsOut: op.RowsOut,
+			DedupDrops: op.DedupDrops, JoinMatches: op.JoinMatches, JoinExpired: op.JoinExpired,
+			LateRows: op.LateRows, State: op.StateEntries,
+		})
+	}
+	for _, src := range s.Sources {
+		if src.Lag < 0 {
+			m.Lag = -1
+			break
+		}
+		m.Lag += src.Lag
+	}
+	return m
+}
+
+// Objects lists the objects of one kind.
+func (s *Server) Objects(kind sql.ObjectKind) []Object {
+	out := []Object{}
+	for _, o := range s.cat.List(kind) {
+		out = append(out, s.object(o))
+	}
+	return out
+}
+
+// Object returns the object named name, of the given kind ("" for any).
+func (s *Server) Object(kind sql.ObjectKind, name string) (Object, error) {
+	o, ok := s.cat.Lookup(name)
+	if !ok || (kind != "" && o.Kind != kind) {
+		if kind == sql.ObjPipeline {
+			return Object{}, fmt.Errorf("pipeline %q: %w", name, ErrUnknownPipeline)
+		}
+		return Object{}, fmt.Errorf("%q: %w", name, ErrUnknownObject)
+	}
+	obj := s.object(o)
+	if o.Pipeline != nil {
+		obj.Explain = planner.Explain(o.Pipeline.Graph)
+	}
+	return obj, nil
+}
+
+func (s *Server) object(o *planner.Object) Object {
+	e, _ := s.cat.Entry(o.Name)
+	obj := Object{
+		Kind: strings.ToLower(string(o.Kind)), Name: o.Name, SQL: o.SQL, Canonical: o.Canonical,
+		UsedBy: s.cat.UsedBy(o.Name), Created: e.Created, Updated: e.Updated,
+	}
+	if hasSecret(o) {
+		obj.SQL = hiddenSQL
+		obj.Canonical = hiddenSQL
+	}
+	switch {
+	case o.Source != nil:
+		obj.Connector, obj.Options = o.Source.Connector, MaskOptions(o.Source.Options)
+		for _, c := range o.Source.Declared {
+			obj.Columns = append(obj.Columns, Column{c.Name, c.Type.String()})
+		}
+	case o.Sink != nil:
+		obj.Connector, obj.Options = o.Sink.Connector, MaskOptions(o.Sink.Options)
+		for _, c := range o.Sink.Declared {
+			obj.Columns = append(obj.Columns, Column{c.Name, c.Type.String()})
+		}
+	case o.Pipeline != nil:
+		p := o.Pipeline
+		running := p.Running
+		obj.Running = &running
+		obj.Sources, obj.Sink, obj.Options = p.Sources, p.Sink, p.Options
+		obj.State, obj.Error = string(e.State), e.Error
+		if obj.State == "" {
+			obj.State = string(catalog.Stopped)
+		}
+		if r := s.running(o.Name); r != nil {
+			since := r.started.UTC()
+			obj.Since = &since
+			obj.Metrics = metricsOf(r.p.Stats())
+		}
+	}
+	return obj
+}
+
+// hiddenSQL replaces the SQL of an object that has a secret in clear text.
+const hiddenSQL = "-- SQL not shown: it contains a secret option; give secrets as 'env:NAME'"
+
+func hasSecret(o *planner.Object) bool {
+	var opts map[string]string
+	switch {
+	case o.Source != nil:
+		opts = o.Source.Options
+	case o.Sink != nil:
+		opts = o.Sink.Options
+	}
+	masked := MaskOptions(opts)
+	for k, v := range opts {
+		if masked[k] != v {
+			return true
+		}
+	}
+	return false
+}
+
+// maskGraph returns g with the options of its sources and sinks masked,
+// for showing a plan; g itself is shared and not changed.
+func maskGraph(g *dag.Graph) *dag.Graph {
+	cp := *g
+	cp.Nodes = make([]*dag.Node, len(g.Nodes))
+	for i, n := range g.Nodes {
+		nn := *n
+		if n.Source != nil {
+			spec := *n.Source
+			spec.Options = MaskOptions(spec.Options)
+			nn.Source = &spec
+		}
+		if n.Sink != nil {
+			spec := *n.Sink
+			spec.Options = MaskOptions(spec.Options)
+			nn.Sink = &spec
+		}
+		cp.Nodes[i] = &nn
+	}
+	return &cp
+}
+
+// secretWords mark option names whose values are secrets.
+var secretWords = []string{"password", "secret", "token", "key"}
+
+// MaskOptions returns opts with secret values hidden: an env:NAME
+// reference is shown as it is (it is not the secret), any other value of a
+// secret-looking option as "****", and a password inside a URL's user
+// info is replaced.
+func MaskOptions(opts map[string]string) map[string]string {
+	out := make(map[string]string, len(opts))
+	for k, v := range opts {
+		lk := strings.ToLower(k)
+		switch {
+		case strings.HasPrefix(v, "env:"):
+			out[k] = v
+		case isSecretName(lk):
+			out[k] = "****"
+		case strings.Contains(v, "://") && strings.Contains(v, "@"):
+			out[k] = maskURL(v)
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func isSecretName(k string) bool {
+	if k == "key" || strings.HasSuffix(k, ".key") {
+		// Kafka's message key column, not a secret.
+		return false
+	}
+	for _, w := range secretWords {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func maskURL(v string) string {
+	scheme, rest, ok := strings.Cut(v, "://")
+	if !ok {
+		return v
+	}
+	userinfo, host, ok := strings.Cut(rest, "@")
+	if !ok || strings.Contains(userinfo, "/") {
+		return v
+	}
+	user, _, hasPass := strings.Cut(userinfo, ":")
+	if !hasPass {
+		return v
+	}
+	return scheme + "://" + user + ":****@" + host
+}

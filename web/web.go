@@ -1,0 +1,334 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sluice-sql/sluice/server"
+	"github.com/sluice-sql/sluice/sql"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// Config configures the HTTP handler.
+type Config struct {
+	Server *server.Server
+	// Token, when set, is required as "Authorization: Bearer <token>" on
+	// every /api call, websockets included.
+	Token string
+	// Origins are the browser origins (scheme://host[:port]) allowed to
+	// open websockets besides the server's own host. Clients that send no
+	// Origin (the CLI, scripts) are not browsers and are allowed.
+	Origins []string
+	// Gatherer serves /metrics; nil serves the default registry.
+	Gatherer prometheus.Gatherer
+	Logger   *slog.Logger
+	// MaxBodyBytes limits a request body (a script); default 4 MiB.
+	MaxBodyBytes int64
+	// PreviewTimeout ends a preview that has not ended by itself; default
+	// 2 minutes. PreviewMaxRows ends it after that many rows; default
+	// 10000.
+	PreviewTimeout time.Duration
+	PreviewMaxRows int64
+}
+
+type handler struct {
+	cfg Config
+	srv *server.Server
+	log *slog.Logger
+}
+
+// Handler returns the HTTP API of cfg.Server.
+func Handler(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 4 << 20
+	}
+	if cfg.PreviewTimeout <= 0 {
+		cfg.PreviewTimeout = 2 * time.Minute
+	}
+	if cfg.PreviewMaxRows <= 0 {
+		cfg.PreviewMaxRows = 10000
+	}
+	if cfg.Gatherer == nil {
+		cfg.Gatherer = prometheus.DefaultGatherer
+	}
+	h := &handler{cfg: cfg, srv: cfg.Server, log: cfg.Logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", h.index)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", h.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+
+	api := http.NewServeMux()
+	api.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openAPI)
+	})
+	api.HandleFunc("POST /api/v1/scripts", h.submit)
+	api.HandleFunc("POST /api/v1/validate", h.validate)
+	api.HandleFunc("GET /api/v1/sources", h.list(sql.ObjSource))
+	api.HandleFunc("GET /api/v1/sinks", h.list(sql.ObjSink))
+	api.HandleFunc("GET /api/v1/pipelines", h.list(sql.ObjPipeline))
+	api.HandleFunc("GET /api/v1/sources/{name}", h.get(sql.ObjSource))
+	api.HandleFunc("GET /api/v1/sinks/{name}", h.get(sql.ObjSink))
+	api.HandleFunc("GET /api/v1/pipelines/{name}", h.get(sql.ObjPipeline))
+	api.HandleFunc("GET /api/v1/objects/{name}", h.get(""))
+	api.HandleFunc("POST /api/v1/pipelines/{name}/start", h.control("START PIPELINE"))
+	api.HandleFunc("POST /api/v1/pipelines/{name}/stop", h.control("STOP PIPELINE"))
+	api.HandleFunc("DELETE /api/v1/pipelines/{name}", h.control("DROP PIPELINE"))
+	api.HandleFunc("GET /api/v1/preview", h.preview)
+	api.HandleFunc("GET /api/v1/pipelines/{name}/tail", h.tail)
+	mux.Handle("/api/", h.auth(api))
+	return h.logRequests(mux)
+}
+
+func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
+	if !h.srv.Ready() {
+		http.Error(w, "starting: resuming pipelines\n", http.StatusServiceUnavailable)
+		return
+	}
+	io.WriteString(w, "ready\n")
+}
+
+// auth requires the bearer token on every API call when one is set.
+func (h *handler) auth(next http.Handler) http.Handler {
+	if h.cfg.Token == "" {
+		return next
+	}
+	want := []byte("Bearer " + h.cfg.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
+			writeJSON(w, http.StatusUnauthorized, apiError{Error: "unauthorized: send Authorization: Bearer <token> (the server's SLUICE_API_TOKEN)"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Hijack hands the connection to the websocket upgrader, which asks for
+// http.Hijacker directly.
+func (s *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := s.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("the connection cannot be taken over")
+	}
+	s.code = http.StatusSwitchingProtocols
+	return h.Hijack()
+}
+
+func (h *handler) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
+			return
+		}
+		h.log.Info("http request", "method", r.Method, "path", r.URL.Path, "status", sw.code, "duration", time.Since(start).Round(time.Microsecond))
+	})
+}
+
+// Diagnostic is one SQL error, with its place and the rendered source line
+// with a caret.
+type Diagnostic struct {
+	Line     int    `json:"line"`
+	Column   int    `json:"column"`
+	Message  string `json:"message"`
+	Hint     string `json:"hint,omitempty"`
+	Rendered string `json:"rendered"`
+}
+
+type apiError struct {
+	Error  string       `json:"error"`
+	Errors []Diagnostic `json:"errors,omitempty"`
+}
+
+func diagnostics(errs sql.ErrorList, src string) []Diagnostic {
+	out := make([]Diagnostic, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, Diagnostic{Line: e.Pos.Line, Column: e.Pos.Col, Message: e.Msg, Hint: e.Hint, Rendered: e.Render(src)})
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// readScript reads a script from the body: raw SQL, or the first file of
+// a multipart upload (a .sql file).
+func (h *handler) readScript(w http.ResponseWriter, r *http.Request) (string, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
+	fail := func(err error) (string, bool) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, apiError{Error: fmt.Sprintf("the script is larger than %d bytes", h.cfg.MaxBodyBytes)})
+		} else {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "read the script: " + err.Error()})
+		}
+		return "", false
+	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt == "multipart/form-data" {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			return fail(err)
+		}
+		for {
+			part, err := mr.NextPart()
+			if err == io.EOF {
+				writeJSON(w, http.StatusBadRequest, apiError{Error: "the upload has no file: send the script as a form file (e.g. curl -F file=@pipeline.sql)"})
+				return "", false
+			}
+			if err != nil {
+				return fail(err)
+			}
+			if part.FileName() == "" && part.FormName() != "file" {
+				continue
+			}
+			b, err := io.ReadAll(part)
+			if err != nil {
+				return fail(err)
+			}
+			return string(b), true
+		}
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return fail(err)
+	}
+	return string(b), true
+}
+
+func boolParam(r *http.Request, name string) bool {
+	v := strings.ToLower(r.URL.Query().Get(name))
+	return v == "1" || v == "true" || v == "yes"
+}
+
+func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
+	src, ok := h.readScript(w, r)
+	if !ok {
+		return
+	}
+	opts := server.ApplyOptions{DryRun: boolParam(r, "dry_run"), Declarative: r.URL.Query().Get("mode") == "apply"}
+	h.apply(w, r.Context(), src, opts)
+}
+
+func (h *handler) validate(w http.ResponseWriter, r *http.Request) {
+	src, ok := h.readScript(w, r)
+	if !ok {
+		return
+	}
+	h.apply(w, r.Context(), src, server.ApplyOptions{DryRun: true, Declarative: r.URL.Query().Get("mode") == "apply"})
+}
+
+func (h *handler) apply(w http.ResponseWriter, ctx context.Context, src string, opts server.ApplyOptions) {
+	if strings.TrimSpace(src) == "" {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "the script is empty"})
+		return
+	}
+	res, errs, err := h.srv.Apply(ctx, src, opts)
+	switch {
+	case err != nil:
+		h.log.Error("apply script", "error", err)
+		writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
+	case len(errs) > 0:
+		writeJSON(w, http.StatusUnprocessableEntity, apiError{
+			Error:  fmt.Sprintf("the script has %d error(s); nothing was applied", len(errs)),
+			Errors: diagnostics(errs, src),
+		})
+	default:
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+func (h *handler) list(kind sql.ObjectKind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, h.srv.Objects(kind))
+	}
+}
+
+func (h *handler) get(kind sql.ObjectKind) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		obj, err := h.srv.Object(kind, r.PathValue("name"))
+		if err != nil {
+			writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, obj)
+	}
+}
+
+// control runs START, STOP or DROP on one pipeline through the same path
+// as a script, so the catalog and the supervisor see one kind of change.
+func (h *handler) control(verb string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		if _, err := h.srv.Object(sql.ObjPipeline, name); err != nil {
+			writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
+			return
+		}
+		if strings.ContainsAny(name, "`") {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: "pipeline names with a backquote cannot be controlled over HTTP; submit a script"})
+			return
+		}
+		h.apply(w, r.Context(), verb+" `"+name+"`;", server.ApplyOptions{})
+	}
+}
+
+// index is the page `sluice dev` sends people to until the editor lands:
+// what runs, and where the API is.
+func (h *handler) index(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	var b strings.Builder
+	b.WriteString("<!doctype html><meta charset=utf-8><title>Sluice</title><h1>Sluice</h1><h2>Pipelines</h2><table><tr><th>name<th>state<th>reads<th>writes<th>rows in<th>rows out<th>error")
+	for _, p := range h.srv.Objects(sql.ObjPipeline) {
+		in, out := "", ""
+		if p.Metrics != nil {
+			in, out = fmt.Sprint(p.Metrics.RecordsIn), fmt.Sprint(p.Metrics.RowsWritten)
+		}
+		fmt.Fprintf(&b, "<tr><td>%s<td>%s<td>%s<td>%s<td>%s<td>%s<td>%s", html.EscapeString(p.Name), html.EscapeString(p.State),
+			html.EscapeString(strings.Join(p.Sources, ", ")), html.EscapeString(p.Sink), in, out, html.EscapeString(p.Error))
+	}
+	b.WriteString(`</table><h2>API</h2><ul><li><a href="/api/v1/pipelines">/api/v1/pipelines</a><li><a href="/api/v1/openapi.json">/api/v1/openapi.json</a><li><a href="/metrics">/metrics</a></ul>`)
+	b.WriteString("<p>Apply SQL with <code>sluice apply -f file.sql</code>; preview with <code>sluice preview \"SELECT …\"</code>.")
+	io.WriteString(w, b.String())
+}
