@@ -265,14 +265,20 @@ type ctrlMsg struct {
 }
 
 type sourceRT struct {
-	idx      int
-	key      string
-	rt       *nodeRT
-	spec     *dag.SourceSpec
-	src      Source
-	ctrl     chan ctrlMsg
-	free     chan *chunk
-	wm       *sourceWatermark
+	idx  int
+	key  string
+	rt   *nodeRT
+	spec *dag.SourceSpec
+	src  Source
+	ctrl chan ctrlMsg
+	free chan *chunk
+	wm   *sourceWatermark
+	// waited is the time (ns) the poller has spent waiting in Poll. It is
+	// the clock of partition idleness: a partition is idle after waiting
+	// idle_timeout for its records, not after idle_timeout of wall time,
+	// so a pipeline held back by a slow sink never mistakes the records
+	// it has not read yet for an idle partition.
+	waited   atomic.Int64
 	next     Offsets // next offset per partition, as far as processed
 	counters *sourceCounters
 	held     []*chunk // chunks past the replay cut, waiting for it
@@ -298,6 +304,9 @@ type deadRec struct {
 	rec    int32
 	reason string
 }
+
+// clock is the source's idleness clock (see waited).
+func (s *sourceRT) clock() time.Time { return time.Unix(0, s.waited.Load()) }
 
 func sourceKey(n *dag.Node) string { return fmt.Sprintf("%d:%s", n.ID, n.Source.Name) }
 
@@ -409,11 +418,10 @@ func (x *execution) run(ctx context.Context) error {
 				x.opts.Logf("pipeline %q changed since its checkpoint: starting %s with empty state", name, strings.Join(dropped, ", "))
 			}
 			x.epoch = cp.Epoch
-			now := x.opts.Now()
 			for _, s := range x.sources {
 				maps.Copy(s.next, cp.Offsets[s.key])
 				if w := cp.Watermarks[s.key]; w != nil {
-					s.wm.restore(w, now)
+					s.wm.restore(w, s.clock())
 				}
 			}
 			x.restored = cp
@@ -584,7 +592,9 @@ func (x *execution) pollLoop(runCtx, stopCtx context.Context, s *sourceRT) {
 		default:
 		}
 		pctx, cancel := context.WithTimeout(runCtx, x.opts.PollTimeout)
+		pollStart := x.opts.Now()
 		recs, err := s.src.Poll(pctx)
+		s.waited.Add(int64(x.opts.Now().Sub(pollStart)))
 		cancel()
 		if err != nil && len(recs) == 0 {
 			if runCtx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
@@ -708,9 +718,8 @@ func (x *execution) operatorLoop(ctx context.Context) {
 				x.barrier(false)
 			}
 		case <-tick.C:
-			now := x.opts.Now()
 			for _, s := range x.sources {
-				x.advanceSource(s, now)
+				x.advanceSource(s, s.clock())
 			}
 		}
 	}
@@ -718,7 +727,12 @@ func (x *execution) operatorLoop(ctx context.Context) {
 
 func (x *execution) advanceSource(s *sourceRT, now time.Time) {
 	wm := s.wm.current(now)
-	s.counters.watermark.Store(wm)
+	if s.counters.watermark.Swap(wm) != wm {
+		// A watermark that moves may emit windows and LEFT rows or release
+		// state even when no record arrives: the next barrier must write
+		// and checkpoint them.
+		x.dirty = true
+	}
 	x.runner.advance(s.rt, wm)
 }
 
@@ -727,7 +741,7 @@ func (x *execution) advanceSource(s *sourceRT, now time.Time) {
 func (x *execution) processChunk(c *chunk) {
 	<-c.done
 	s := c.src
-	now := x.opts.Now()
+	now := s.clock()
 	if c.parts != nil {
 		s.wm.setPartitions(c.parts, now)
 	}
@@ -756,6 +770,9 @@ func (x *execution) processChunk(c *chunk) {
 // consume runs a chunk through the graph and recycles it.
 func (x *execution) consume(c *chunk, now time.Time) {
 	s := c.src
+	if len(c.recs) > 0 {
+		s.wm.wake(now)
+	}
 	for i := range c.recs {
 		r := &c.recs[i]
 		s.next[r.Partition] = r.Offset + 1
@@ -852,7 +869,7 @@ func (c *chunk) split(keep func(*Record) bool, want bool) *chunk {
 // consumeDetached processes a chunk that is not from the free list.
 func (x *execution) consumeDetached(c *chunk) {
 	c.detached = true
-	x.consume(c, x.opts.Now())
+	x.consume(c, c.src.clock())
 }
 
 func (x *execution) cutReached() bool {

@@ -67,6 +67,24 @@ func (w *sourceWatermark) observe(p int32, t int64, now time.Time) {
 	w.seen = true
 }
 
+// wake is called when records arrive. If every partition was idle, the
+// source was waiting for data as a whole, and the records arriving now are
+// the first of a new burst; one fetch rarely brings every partition's
+// share, so each partition gets a fresh idle_timeout to show its records
+// before it stops holding the watermark back again. Without this, the
+// first partition to deliver would alone set the watermark and release
+// state that its siblings' records, still in flight, need.
+func (w *sourceWatermark) wake(now time.Time) {
+	for _, pt := range w.parts {
+		if now.Sub(pt.last) < w.idle {
+			return
+		}
+	}
+	for _, pt := range w.parts {
+		pt.last = now
+	}
+}
+
 // touch marks partition p active (a record arrived, even one without a
 // time or one that was dead-lettered).
 func (w *sourceWatermark) touch(p int32, now time.Time) {

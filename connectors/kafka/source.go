@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-sql/sluice/connectors/option"
 	"github.com/sluice-sql/sluice/runtime"
@@ -49,8 +49,7 @@ type Source struct {
 	parts []int32
 	recs  []runtime.Record
 
-	mu     sync.Mutex
-	resume runtime.Offsets // checkpoint offsets not yet applied to an assignment
+	adm *kadm.Client
 
 	dlqOnce sync.Once
 }
@@ -92,14 +91,14 @@ func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) 
 		return nil, err
 	}
 
-	// The partitions are needed before the consumer exists (to consume
-	// without a group) and for Partitions, which includes empty ones.
+	// The partitions are needed before the consumer exists, and for
+	// Partitions, which includes empty ones.
 	meta, err := kgo.NewClient(conn.opts...)
 	if err != nil {
 		return nil, err
 	}
+	defer meta.Close()
 	s.parts, err = topicPartitions(ctx, meta, s.topic)
-	meta.Close()
 	if err != nil {
 		return nil, err
 	}
@@ -108,57 +107,59 @@ func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) 
 	if start == "latest" {
 		reset = kgo.NewOffset().AtEnd()
 	}
+	// The source assigns itself every partition rather than joining the
+	// group as a member: the pipeline's state is checkpointed with the
+	// offsets of all partitions together, so partitions must not move
+	// between processes behind its back, and a restarted process must not
+	// wait for the broker to expire its dead predecessor's membership. The
+	// group still holds the committed offsets, so lag tools see them.
+	var committed kadm.OffsetResponses
+	if s.group != "" {
+		committed, err = kadm.NewClient(meta).FetchOffsets(ctx, s.group)
+		if err == nil {
+			err = committed.Error()
+		}
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			// A group that never committed: some brokers say so rather
+			// than answering with no offsets.
+			committed, err = nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("fetch committed offsets of group %q: %w", s.group, err)
+		}
+	}
+	offs := make(map[int32]kgo.Offset, len(s.parts))
+	for _, p := range s.parts {
+		switch c, ok := committed.Lookup(s.topic, p); {
+		case hasKey(cfg.Resume, p):
+			// A checkpoint holds the state that matches its offsets;
+			// committed offsets may be behind it (the commit follows the
+			// checkpoint).
+			offs[p] = kgo.NewOffset().At(cfg.Resume[p])
+		case ok && c.At >= 0:
+			offs[p] = kgo.NewOffset().At(c.At)
+		default:
+			offs[p] = reset
+		}
+	}
 	opts := append(conn.opts,
-		kgo.ConsumeResetOffset(reset),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: offs}),
 		// Records are handed to the runtime as they are; the runtime does
 		// its own batching, so there is no reason to wait for more.
 		kgo.FetchMaxWait(500*time.Millisecond),
 		kgo.ProducerLinger(0),
 	)
-	if s.group != "" {
-		s.resume = make(runtime.Offsets, len(cfg.Resume))
-		for p, off := range cfg.Resume {
-			s.resume[p] = off
-		}
-		opts = append(opts,
-			kgo.ConsumerGroup(s.group),
-			kgo.ConsumeTopics(s.topic),
-			kgo.DisableAutoCommit(),
-			kgo.AdjustFetchOffsetsFn(s.adjustOffsets),
-		)
-	} else {
-		offs := make(map[int32]kgo.Offset, len(s.parts))
-		for _, p := range s.parts {
-			if off, ok := cfg.Resume[p]; ok {
-				offs[p] = kgo.NewOffset().At(off)
-			} else {
-				offs[p] = reset
-			}
-		}
-		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: offs}))
-	}
 	s.cl, err = kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err
 	}
+	s.adm = kadm.NewClient(s.cl)
 	return s, nil
 }
 
-// adjustOffsets replaces the group's committed offsets by the checkpoint's
-// the first time a partition is assigned: the checkpoint holds the state
-// that matches its offsets, and committed offsets may be behind it (the
-// commit follows the checkpoint) or, after a failed checkpoint, ahead.
-// Later assignments (rebalances) use the committed offsets.
-func (s *Source) adjustOffsets(_ context.Context, assigned map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for p := range assigned[s.topic] {
-		if off, ok := s.resume[p]; ok {
-			assigned[s.topic][p] = kgo.NewOffset().At(off).WithEpoch(-1)
-			delete(s.resume, p)
-		}
-	}
-	return assigned, nil
+func hasKey(m runtime.Offsets, p int32) bool {
+	_, ok := m[p]
+	return ok
 }
 
 // Poll returns the next records, blocking until there are some or ctx ends.
@@ -228,27 +229,16 @@ func (s *Source) Commit(ctx context.Context, offs runtime.Offsets) error {
 	if s.group == "" || len(offs) == 0 {
 		return nil
 	}
-	m := make(map[int32]kgo.EpochOffset, len(offs))
+	var req kadm.Offsets
 	for p, off := range offs {
-		m[p] = kgo.EpochOffset{Epoch: -1, Offset: off}
+		req.Add(kadm.Offset{Topic: s.topic, Partition: p, At: off, LeaderEpoch: -1})
 	}
-	var cerr error
-	s.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{s.topic: m},
-		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-			if err != nil {
-				cerr = err
-				return
-			}
-			for _, t := range resp.Topics {
-				for _, p := range t.Partitions {
-					if err := kerr.ErrorForCode(p.ErrorCode); err != nil && cerr == nil {
-						cerr = fmt.Errorf("partition %d: %w", p.Partition, err)
-					}
-				}
-			}
-		})
-	if cerr != nil {
-		return fmt.Errorf("kafka source %q: commit offsets of group %q: %w", s.name, s.group, cerr)
+	resp, err := s.adm.CommitOffsets(ctx, s.group, req)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("kafka source %q: commit offsets of group %q: %w", s.name, s.group, err)
 	}
 	return nil
 }

@@ -138,11 +138,27 @@ func checkSeqs(t *testing.T, conn driver.Conn, table string, want map[uint64]boo
 		dups += n - 1
 	}
 	if len(missing) > 0 || len(extra) > 0 {
+		if debugEvents != nil {
+			bySeq := map[uint64]event{}
+			for _, e := range debugEvents {
+				bySeq[e.seq] = e
+			}
+			for _, s := range head(append(extra, missing...)) {
+				id := bySeq[s].id
+				for _, e := range debugEvents {
+					if e.id == id {
+						t.Logf("id %s seq %d ts %s want %v got %d", id, e.seq, e.ts.Format("15:04:05.000"), want[e.seq], got[e.seq])
+					}
+				}
+			}
+		}
 		t.Fatalf("table %s: %d wanted rows missing (e.g. %v), %d unwanted rows (e.g. %v)",
 			table, len(missing), head(missing), len(extra), head(extra))
 	}
 	return dups
 }
+
+var debugEvents []event
 
 func head(s []uint64) []uint64 {
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
@@ -215,6 +231,7 @@ func TestCrashAndRestart(t *testing.T) {
 	table := chTable(t, conn, "dedup_crash")
 	_, addr := broker(t, 4, "events")
 	evs, want := dedupEvents(200_000, 0.2, 3)
+	debugEvents = evs
 	msgs := eventMsgs(evs)
 	cl := producer(t, addr)
 	state := t.TempDir()
@@ -271,6 +288,7 @@ func TestClickHouseOutage(t *testing.T) {
 	table := chTable(t, conn, "dedup_outage")
 	_, addr := broker(t, 4, "events")
 	evs, want := dedupEvents(60_000, 0.2, 4)
+	debugEvents = evs
 	msgs := eventMsgs(evs)
 	cl := producer(t, addr)
 	produce(t, cl, "events", msgs[:20_000])
