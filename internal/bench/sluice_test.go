@@ -158,6 +158,8 @@ func runUntilConsumed(b *testing.B, p *runtime.Pipeline, events int) runtime.Sta
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
+	start := time.Now()
+	var firstRows time.Duration // until the operators see the first rows: opening sources and sink
 	go func() { done <- p.Run(ctx) }()
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
@@ -178,16 +180,21 @@ func runUntilConsumed(b *testing.B, p *runtime.Pipeline, events int) runtime.Sta
 					consumed += op.RowsIn
 				}
 			}
+			if consumed > 0 && firstRows == 0 {
+				firstRows = time.Since(start)
+			}
 		}
 	}
+	consumedAt := time.Since(start)
 	cancel()
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
 	s := p.Stats()
 	if testing.Verbose() {
-		b.Logf("%d inserts of %.0f rows on average, %v each; %d checkpoints",
-			s.BatchesWritten, float64(s.RowsWritten)/float64(max(s.BatchesWritten, 1)), s.SinkLatency, s.Checkpoints)
+		b.Logf("first rows after %v, all consumed after %v, stopped after %v; %d inserts of %.0f rows on average, %v each; %d checkpoints",
+			firstRows.Round(time.Millisecond), consumedAt.Round(time.Millisecond), time.Since(start).Round(time.Millisecond),
+			s.BatchesWritten, float64(s.RowsWritten)/float64(max(s.BatchesWritten, 1)), s.SinkLatency.Round(time.Millisecond), s.Checkpoints)
 	}
 	if s.DeadLettered != 0 {
 		b.Fatalf("%d events went to the dead-letter topic", s.DeadLettered)

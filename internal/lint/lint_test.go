@@ -22,6 +22,11 @@ var forbidden = map[string][]string{
 	"runtime":     {"sql", "planner", "connectors", "web"},
 	"connectors":  {"sql", "web"},
 	"web":         {"connectors"},
+	// The catalog stores definitions and checkpoints; the server wires the
+	// catalog, the planner and the runtime. Neither knows any connector
+	// (cmd/sluice registers them) nor the HTTP layer on top of them.
+	"catalog": {"connectors", "web", "server"},
+	"server":  {"connectors", "web"},
 }
 
 // allowed lists exceptions to forbidden: the runtime and connectors may use
@@ -31,8 +36,9 @@ var allowed = []string{"planner/dag"}
 // heavy are dependencies only the SQL front end may pull in: the TiDB parser
 // takes ~30 s to compile, and the data path must not pay for it.
 var heavy = map[string][]string{
-	"runtime":    {"github.com/pingcap/tidb"},
-	"connectors": {"github.com/pingcap/tidb"},
+	"runtime":     {"github.com/pingcap/tidb"},
+	"connectors":  {"github.com/pingcap/tidb"},
+	"planner/dag": {"github.com/pingcap/tidb"},
 }
 
 type pkg struct {
