@@ -96,6 +96,9 @@ func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *Sc
 	if len(errs) > 0 {
 		return nil, errs, nil
 	}
+	if errs := clearSecrets(script); len(errs) > 0 {
+		return nil, errs, nil
+	}
 	s.scriptMu.Lock()
 	defer s.scriptMu.Unlock()
 
@@ -384,4 +387,40 @@ func bareCanonical(st sql.Stmt) string {
 	*h.orReplace, *h.ifNotExists = false, false
 	defer func() { *h.orReplace, *h.ifNotExists = or, ine }()
 	return sql.Format(st)
+}
+
+// clearSecrets reports every secret written in clear text in the options of
+// a CREATE SOURCE or SINK: the catalog stores each object's SQL, and a
+// secret must never be stored in clear, so it has to be given as env:NAME
+// (read from the server's environment when the pipeline starts). Empty
+// values are not secrets.
+func clearSecrets(script *sql.Script) sql.ErrorList {
+	var errs sql.ErrorList
+	for _, st := range script.Stmts {
+		var opts []sql.Option
+		switch c := st.(type) {
+		case *sql.CreateSource:
+			opts = c.Options
+		case *sql.CreateSink:
+			opts = c.Options
+		default:
+			continue
+		}
+		for _, o := range opts {
+			v := o.Value
+			if v == "" || strings.HasPrefix(v, "env:") {
+				continue
+			}
+			k := strings.ToLower(o.Key.Name)
+			switch {
+			case isSecretName(k):
+				errs.Add(o.ValuePos, fmt.Sprintf("write %s = 'env:NAME' and set NAME in the server's environment", o.Key.Name),
+					"option %s holds a secret in clear text, and the catalog never stores one", o.Key.Name)
+			case maskURL(v) != v:
+				errs.Add(o.ValuePos, fmt.Sprintf("leave the password out of the URL and give it as password = 'env:NAME', or write the whole %s as 'env:NAME'", o.Key.Name),
+					"option %s has a password in clear text, and the catalog never stores one", o.Key.Name)
+			}
+		}
+	}
+	return errs
 }
