@@ -378,21 +378,17 @@ func describeCmd(args []string, stdout, stderr io.Writer) error {
 // parseNamed parses flags followed by one NAME argument; flags may also
 // come after the name.
 func parseNamed(fs *flag.FlagSet, args []string) (string, error) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", &exitError{code: 0}
-		}
-		return "", &exitError{code: 2}
-	}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		return "", &exitError{code: 2, msg: fmt.Sprintf("%s: a NAME is required", fs.Name())}
-	}
-	name := rest[0]
-	if err := parseFlags(fs, rest[1:]); err != nil {
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
 		return "", err
 	}
-	return name, nil
+	switch len(rest) {
+	case 0:
+		return "", &exitError{code: 2, msg: fmt.Sprintf("%s: a NAME is required", fs.Name())}
+	case 1:
+		return rest[0], nil
+	}
+	return "", &exitError{code: 2, msg: fmt.Sprintf("unexpected argument %q", rest[1])}
 }
 
 func controlCmd(verb string) func([]string, io.Writer, io.Writer) error {
@@ -428,13 +424,11 @@ func previewCmd(args []string, stdout, stderr io.Writer) error {
 	limit := fs.Int64("limit", 0, "stop after this many rows (default: the SELECT's LIMIT, else the server's cap)")
 	pipeline := fs.String("pipeline", "", "preview the SELECT of this pipeline instead, without writing its sink")
 	asJSON := fs.Bool("json", false, "print each row as a JSON object")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return &exitError{code: 0}
-		}
-		return &exitError{code: 2}
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
-	src := strings.Join(fs.Args(), " ")
+	src := strings.Join(rest, " ")
 	if src == "-" {
 		b, err := io.ReadAll(os.Stdin)
 		if err != nil {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +138,27 @@ func TestCLIErrors(t *testing.T) {
 	}
 	if _, stderr, code = sluice("preview", "--server", url, "SELECT 1 FROM nope"); code != 1 || !strings.Contains(stderr, "unknown") {
 		t.Errorf("preview with token: %d %s", code, stderr)
+	}
+}
+
+func TestFlagsMayFollowArguments(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		rest []string
+		srv  string
+	}{
+		{[]string{"SELECT 1", "--server", "http://h:1"}, []string{"SELECT 1"}, "http://h:1"},
+		{[]string{"--server=http://h:2", "a", "b"}, []string{"a", "b"}, "http://h:2"},
+		{[]string{"a", "--", "--server", "x"}, []string{"a", "--server", "x"}, "http://default"},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		srv := fs.String("server", "http://default", "")
+		rest, err := parseInterspersed(fs, tc.args)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if !slices.Equal(rest, tc.rest) || *srv != tc.srv {
+			t.Errorf("%q: arguments %q, server %q; want %q, %q", tc.args, rest, *srv, tc.rest, tc.srv)
+		}
 	}
 }

@@ -102,18 +102,42 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, turning -h and bad flags into exit codes.
+// parseFlags parses args, turning -h and bad flags into exit codes. Flags
+// may stand anywhere; no other argument is expected.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return &exitError{code: 0}
-		}
-		return &exitError{code: 2}
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return &exitError{code: 2, msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	if len(rest) > 0 {
+		return &exitError{code: 2, msg: fmt.Sprintf("unexpected argument %q", rest[0])}
 	}
 	return nil
+}
+
+// parseInterspersed parses flags that stand before, between or after the
+// other arguments (`sluice preview "SELECT …" --server URL`), and returns
+// those arguments in order. After "--" everything is an argument.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, &exitError{code: 0}
+			}
+			return nil, &exitError{code: 2}
+		}
+		left := fs.Args()
+		if n := len(args) - len(left); n > 0 && args[n-1] == "--" {
+			return append(rest, left...), nil
+		}
+		if len(left) == 0 {
+			return rest, nil
+		}
+		// fs.Parse stopped at an argument that is not a flag.
+		rest = append(rest, left[0])
+		args = left[1:]
+	}
 }
 
 // readScript reads the script named by -f; "-" is standard input.
