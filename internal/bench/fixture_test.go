@@ -326,12 +326,12 @@ type meter struct {
 	chPID  int // 0 when unknown: ClickHouse CPU is then not reported
 	events int
 
-	wall, cpu, chCPU  time.Duration
-	mallocs, bytes    uint64
-	gcs               uint32
-	startWall         time.Time
-	startCPU, startCH time.Duration
-	startMem          runtime.MemStats
+	wall, cpu, chCPU, hostCPU    time.Duration
+	mallocs, bytes               uint64
+	gcs                          uint32
+	startWall                    time.Time
+	startCPU, startCH, startHost time.Duration
+	startMem                     runtime.MemStats
 
 	profDir string // SLUICE_BENCH_CPUPROFILE: one CPU profile per timed run
 	runs    int
@@ -390,6 +390,35 @@ func processCPU(pid int) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
+// hostCPU returns the CPU time all processes of the machine have used,
+// steal time included (the time a virtual machine's cores were taken by
+// the hypervisor), from the first line of /proc/stat; -1 when unknown.
+func hostCPU() time.Duration {
+	s, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	line, _, _ := strings.Cut(string(s), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return -1
+	}
+	var ticks int64
+	// user nice system idle iowait irq softirq steal: all but idle and
+	// iowait are busy.
+	for i, v := range f[1:9] {
+		if i == 3 || i == 4 {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return -1
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
 func selfCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -414,6 +443,7 @@ func (m *meter) begin() {
 	if m.chPID != 0 {
 		m.startCH = processCPU(m.chPID)
 	}
+	m.startHost = hostCPU()
 	m.startCPU = selfCPU()
 	m.startWall = time.Now()
 }
@@ -423,6 +453,9 @@ func (m *meter) begin() {
 func (m *meter) end(events int) {
 	m.wall += time.Since(m.startWall)
 	m.cpu += selfCPU() - m.startCPU
+	if h := hostCPU(); h >= 0 && m.startHost >= 0 {
+		m.hostCPU += h - m.startHost
+	}
 	if m.chPID != 0 {
 		if c := processCPU(m.chPID); c >= 0 && m.startCH >= 0 {
 			m.chCPU += c - m.startCH
@@ -457,4 +490,11 @@ func (m *meter) report() {
 	m.b.ReportMetric(float64(m.mallocs)/float64(m.events), "allocs/event")
 	m.b.ReportMetric(float64(m.bytes)/float64(m.events), "B/event")
 	m.b.ReportMetric(float64(m.gcs)/float64(m.runs), "GCs/op")
+	// The cores that other processes (and the hypervisor) took during the
+	// runs: the machine is shared, and this says how much a result was
+	// disturbed.
+	if m.chPID != 0 {
+		other := m.hostCPU - m.cpu - m.chCPU
+		m.b.ReportMetric(max(other.Seconds(), 0)/m.wall.Seconds(), "other-cores")
+	}
 }
