@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/sluice
 PKGS    := ./...
 
-.PHONY: run build test test-unit bench lint fuzz clean
+.PHONY: run build test test-unit bench bench-e2e lint fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/sluice
@@ -22,6 +22,12 @@ test-unit:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./sql/... ./planner/... ./runtime/...
+
+# Kafka → Sluice → ClickHouse throughput next to a bare client doing the
+# same copy (docs/benchmarks.md); starts its own ClickHouse server.
+bench-e2e:
+	eval "$$(bash scripts/clickhouse.sh start)"; trap 'bash scripts/clickhouse.sh stop' EXIT; \
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 30m ./internal/bench/
 
 lint:
 	gofmt -l . | (! grep .)
