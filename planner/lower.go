@@ -103,21 +103,7 @@ func (q *query) lower(name string) *dag.Graph {
 		}
 		l.mark(s.filters...)
 	}
-	if q.join != nil {
-		l.mark(q.join.lkeys...)
-		l.mark(q.join.rkeys...)
-		l.mark(q.join.residual...)
-	}
-	l.mark(q.above...)
-	if w := q.window; w != nil {
-		l.mark(w.keys...)
-		for _, a := range w.aggs {
-			l.mark(a.agg.Arg)
-		}
-	}
-	for _, o := range q.out {
-		l.mark(o.e)
-	}
+	l.markAboveSides()
 
 	var tops []stage
 	for _, s := range q.sides {
@@ -147,17 +133,15 @@ func (q *query) lower(name string) *dag.Graph {
 	return l.g
 }
 
-// usedAboveJoin marks the columns the join and everything above it read.
-func (l *lowering) usedAboveJoin() []bool {
+// markAboveSides marks the columns read above the sources' own stages:
+// by the join, the filters above it, the window and the output.
+func (l *lowering) markAboveSides() {
 	q := l.q
-	saved := l.used
-	l.used = make([]bool, len(q.cols))
-	for _, s := range q.sides {
-		l.used[s.timeID] = true
+	if q.join != nil {
+		l.mark(q.join.lkeys...)
+		l.mark(q.join.rkeys...)
+		l.mark(q.join.residual...)
 	}
-	l.mark(q.join.lkeys...)
-	l.mark(q.join.rkeys...)
-	l.mark(q.join.residual...)
 	l.mark(q.above...)
 	if w := q.window; w != nil {
 		l.mark(w.keys...)
@@ -168,6 +152,17 @@ func (l *lowering) usedAboveJoin() []bool {
 	for _, o := range q.out {
 		l.mark(o.e)
 	}
+}
+
+// usedAboveJoin marks the columns the join and everything above it read.
+func (l *lowering) usedAboveJoin() []bool {
+	q := l.q
+	saved := l.used
+	l.used = make([]bool, len(q.cols))
+	for _, s := range q.sides {
+		l.used[s.timeID] = true
+	}
+	l.markAboveSides()
 	above := l.used
 	l.used = saved
 	return above
