@@ -232,6 +232,11 @@ type execution struct {
 	epoch     uint64
 	dirty     bool
 	limitDone bool
+	// rowsSince counts the rows produced since the last barrier: the
+	// operator goroutine emits a barrier as soon as it reaches BatchSize,
+	// so a write never holds more than BatchSize rows plus the output of
+	// one chunk (see maybeBarrier).
+	rowsSince int
 	cut       map[string]Offsets // replay-to offsets of a pending intent
 	cutHeld   int
 	reqWait   bool // a checkpoint request waits for the cut
@@ -273,11 +278,13 @@ type sourceRT struct {
 	ctrl chan ctrlMsg
 	free chan *chunk
 	wm   *sourceWatermark
-	// waited is the time (ns) the poller has spent waiting in Poll. It is
-	// the clock of partition idleness: a partition is idle after waiting
-	// idle_timeout for its records, not after idle_timeout of wall time,
-	// so a pipeline held back by a slow sink never mistakes the records
-	// it has not read yet for an idle partition.
+	// waited is the time (ns) the poller has spent waiting in Poll with
+	// every chunk back (nothing polled is still waiting to be processed).
+	// It is the clock of partition idleness: a partition is idle after
+	// waiting idle_timeout for its records, not after idle_timeout of wall
+	// time, so a pipeline held back by a slow sink never mistakes the
+	// records it has not read yet, or has read but not processed yet, for
+	// an idle partition.
 	waited   atomic.Int64
 	next     Offsets // next offset per partition, as far as processed
 	counters *sourceCounters
@@ -594,24 +601,37 @@ func (x *execution) pollLoop(runCtx, stopCtx context.Context, s *sourceRT) {
 		pctx, cancel := context.WithTimeout(runCtx, x.opts.PollTimeout)
 		pollStart := x.opts.Now()
 		recs, err := s.src.Poll(pctx)
-		s.waited.Add(int64(x.opts.Now().Sub(pollStart)))
+		if len(s.free) == chunksPerSrc {
+			// Only waiting with nothing in flight is idleness: while the
+			// records of an earlier poll are still queued for the operator
+			// goroutine (a slow sink holds it back), the partitions they
+			// belong to are not idle, even if the source has no more.
+			s.waited.Add(int64(x.opts.Now().Sub(pollStart)))
+		}
 		cancel()
 		if err != nil && len(recs) == 0 {
-			if runCtx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+			if runCtx.Err() != nil {
 				continue
 			}
-			x.fail(fmt.Errorf("source %q: %w", s.spec.Name, err))
-			stopping = true
-			continue
+			if !errors.Is(err, context.DeadlineExceeded) {
+				x.fail(fmt.Errorf("source %q: %w", s.spec.Name, err))
+				stopping = true
+				continue
+			}
+			// No records, but the partitions may still be news: a restored
+			// watermark waits for them (sourceWatermark.unlisted).
+			recs = nil
 		}
 		x.counters.recordsIn.Add(int64(len(recs)))
 		if lr, ok := s.src.(LagReporter); ok {
 			s.counters.lag.Store(lr.Lag())
 		}
 		parts := s.src.Partitions()
-		changed := !slices.Equal(parts, lastParts)
+		// The first list is always handed on, even an empty one: a
+		// restored watermark waits for it.
+		changed := lastParts == nil || !slices.Equal(parts, lastParts)
 		if changed {
-			lastParts = slices.Clone(parts)
+			lastParts = append(make([]int32, 0, len(parts)), parts...)
 		}
 		for len(recs) > 0 || changed {
 			n := min(len(recs), chunkRecords)
@@ -711,6 +731,7 @@ func (x *execution) operatorLoop(ctx context.Context) {
 			return
 		case c := <-x.ordered:
 			x.processChunk(c)
+			x.maybeBarrier()
 		case <-x.ckptReq:
 			if x.cut != nil {
 				x.reqWait = true
@@ -721,7 +742,22 @@ func (x *execution) operatorLoop(ctx context.Context) {
 			for _, s := range x.sources {
 				x.advanceSource(s, s.clock())
 			}
+			x.maybeBarrier()
 		}
+	}
+}
+
+// maybeBarrier emits a barrier once the rows produced since the last one
+// reach the sink's batch size. It runs between chunks, so a write holds
+// at most BatchSize rows plus the output of one chunk. The sink goroutine
+// cannot do this itself: by the time it has counted BatchSize rows, the
+// operator goroutine may have queued several more batches ahead of its
+// request, and they would all go into the write before the barrier. While
+// a replay cut is pending the barrier waits for the cut, whose write must
+// cover exactly the input of the unconfirmed one.
+func (x *execution) maybeBarrier() {
+	if x.sink != nil && x.cut == nil && x.rowsSince >= x.opts.BatchSize {
+		x.barrier(false)
 	}
 }
 
@@ -757,7 +793,7 @@ func (x *execution) processChunk(c *chunk) {
 		}
 	}
 	x.counters.rowsDecoded.Add(int64(len(c.rowRec)))
-	if cut := x.cut[s.key]; cut != nil && x.holdPastCut(c, cut) {
+	if x.cut != nil && x.holdPastCut(c, x.cut[s.key]) {
 		return
 	}
 
@@ -806,10 +842,16 @@ func (x *execution) consume(c *chunk, now time.Time) {
 // independent). It returns true when it took care of c. Held rows are
 // bounded: past a limit the cut is abandoned and the possible duplicates
 // are counted instead.
+//
+// A partition the cut does not name had no record processed before it
+// (the cut holds every partition that ever had one), so all of its
+// records are past the cut. A partition with held records has records:
+// it must not count as idle while they wait, or the watermark would pass
+// them and release the state they need.
 func (x *execution) holdPastCut(c *chunk, cut Offsets) bool {
 	before := func(r *Record) bool {
 		end, ok := cut[r.Partition]
-		return !ok || r.Offset < end
+		return ok && r.Offset < end
 	}
 	anyPast := false
 	for i := range c.recs {
@@ -830,6 +872,9 @@ func (x *execution) holdPastCut(c *chunk, cut Offsets) bool {
 		x.consumeDetached(head)
 	}
 	c.src.held = append(c.src.held, tail)
+	for i := range tail.recs {
+		c.src.wm.hold(tail.recs[i].Partition)
+	}
 	x.cutHeld += tail.batch.Len
 	if x.cutHeld > 4*DefaultBatchSize {
 		x.opts.Logf("pipeline %q: replay did not reach the last write's offsets; its rows may be duplicated", x.g.Name)
@@ -892,14 +937,17 @@ func (x *execution) releaseCut() {
 	for _, s := range x.sources {
 		held := s.held
 		s.held = nil
+		s.wm.release()
 		for _, c := range held {
 			x.consumeDetached(c)
+			x.maybeBarrier()
 		}
 	}
 }
 
 // collect receives the rows for the sink.
 func (x *execution) collect(b *Batch) {
+	x.rowsSince += b.Len
 	x.pending.AppendBatch(b)
 	if x.pending.Len >= shipRows {
 		x.ship()
@@ -924,6 +972,7 @@ func (x *execution) ship() {
 // the checkpoint down the sink queue behind the rows produced before it.
 func (x *execution) barrier(final bool) {
 	x.ship()
+	x.rowsSince = 0
 	if !x.dirty && !final {
 		// Nothing changed since the last barrier; let the sink know the
 		// request was seen.
@@ -1001,9 +1050,8 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 			case x.freeB <- m.batch:
 			default:
 			}
-			if acc.Len >= x.opts.BatchSize {
-				request()
-			}
+			// batch_size is the operator goroutine's trigger
+			// (maybeBarrier); flush_interval is this one's.
 			continue
 		}
 		requested = false

@@ -11,6 +11,12 @@ import (
 // from when it was first listed, if it never had one) does not hold the
 // watermark back; when all are idle the watermark is the largest time seen
 // minus the delay. The result never goes backwards.
+//
+// After a restore the partitions are only those the checkpoint had a time
+// for: one that was listed but had no record yet is not among them. Until
+// the source lists its partitions again (setPartitions), the watermark
+// stays where it was restored, since a minimum over the restored
+// partitions alone would pass the records of the missing ones.
 type sourceWatermark struct {
 	delay   int64
 	idle    time.Duration
@@ -18,6 +24,12 @@ type sourceWatermark struct {
 	maxSeen int64
 	seen    bool
 	cur     int64
+	// unlisted is true from a restore until the source lists its
+	// partitions.
+	unlisted bool
+	// held are partitions whose records are held back by a replay cut:
+	// they have records, so they are never idle.
+	held map[int32]bool
 }
 
 type partitionTime struct {
@@ -36,6 +48,7 @@ func newSourceWatermark(delay, idle time.Duration) *sourceWatermark {
 // setPartitions makes the tracked partitions exactly ps (after an
 // assignment change); new ones start their idle clock at now.
 func (w *sourceWatermark) setPartitions(ps []int32, now time.Time) {
+	w.unlisted = false
 	keep := make(map[int32]bool, len(ps))
 	for _, p := range ps {
 		keep[p] = true
@@ -75,8 +88,8 @@ func (w *sourceWatermark) observe(p int32, t int64, now time.Time) {
 // first partition to deliver would alone set the watermark and release
 // state that its siblings' records, still in flight, need.
 func (w *sourceWatermark) wake(now time.Time) {
-	for _, pt := range w.parts {
-		if now.Sub(pt.last) < w.idle {
+	for p, pt := range w.parts {
+		if !w.isIdle(p, pt, now) {
 			return
 		}
 	}
@@ -93,11 +106,32 @@ func (w *sourceWatermark) touch(p int32, now time.Time) {
 	}
 }
 
+// hold marks partition p as having records held back (by a replay cut):
+// until release, it is not idle, however long its records wait. They are
+// not observed yet, so p's time stays where the processed records left it.
+func (w *sourceWatermark) hold(p int32) {
+	if w.held == nil {
+		w.held = map[int32]bool{}
+	}
+	w.held[p] = true
+}
+
+// release ends every hold; the held records are about to be processed,
+// which marks their partitions active as any records do.
+func (w *sourceWatermark) release() { clear(w.held) }
+
+func (w *sourceWatermark) isIdle(p int32, pt *partitionTime, now time.Time) bool {
+	return !w.held[p] && now.Sub(pt.last) >= w.idle
+}
+
 func (w *sourceWatermark) current(now time.Time) int64 {
+	if w.unlisted {
+		return w.cur
+	}
 	wm := int64(math.MaxInt64)
 	active := false
-	for _, pt := range w.parts {
-		if now.Sub(pt.last) >= w.idle {
+	for p, pt := range w.parts {
+		if w.isIdle(p, pt, now) {
 			continue
 		}
 		active = true
@@ -133,6 +167,7 @@ func (w *sourceWatermark) state() map[int32]int64 {
 }
 
 func (w *sourceWatermark) restore(m map[int32]int64, now time.Time) {
+	w.unlisted = true
 	for p, t := range m {
 		if p == -1 {
 			w.cur = t
