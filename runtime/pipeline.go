@@ -1060,10 +1060,11 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 			lastFlush = x.opts.Now()
 			continue
 		}
-		ctx := runCtx
-		if m.final {
-			ctx = stopCtx
-		}
+		// Every write runs under stopCtx, which outlives the stop by
+		// StopTimeout: a stop lets a write in flight finish rather than
+		// cancelling it and writing its rows again under the final
+		// barrier's token, which would store them twice.
+		ctx := stopCtx
 		if acc.Len > 0 {
 			token := writeToken(name, cp.Epoch, prev, cp.Offsets)
 			if x.opts.Store != nil {
@@ -1078,9 +1079,9 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 			err := x.sink.Write(ctx, acc, token)
 			if err != nil {
 				if runCtx.Err() != nil && !m.final {
-					// Interrupted by the stop: the rows stay in acc and go
-					// out with the final barrier, and this checkpoint is
-					// saved before the final one (a later incremental
+					// The stop's time ran out during the write: the rows
+					// stay in acc for the final barrier, and this checkpoint
+					// is saved before the final one (a later incremental
 					// checkpoint builds on it). The interrupted insert may
 					// have landed, so its rows count as possible duplicates.
 					x.counters.possibleDups.Add(int64(acc.Len))
