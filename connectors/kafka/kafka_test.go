@@ -365,3 +365,31 @@ func TestSink(t *testing.T) {
 		t.Fatalf("got %v\nwant %v", got, want)
 	}
 }
+
+func TestLag(t *testing.T) {
+	brokers := cluster(t, kfake.SeedTopics(2, "orders"))
+	produce(t, brokers, "orders", 40, 2)
+	opts := map[string]string{"brokers": brokers, "topic": "orders", "format": "json"}
+
+	// Resumed at offset 5 of partition 0 and 15 of partition 1: 20 + 20
+	// records produced, so 15 + 5 are left to read.
+	s := openSrc(t, opts, "g", runtime.Offsets{0: 5, 1: 15})
+	if got := s.Lag(); got != -1 {
+		t.Fatalf("lag before any fetch = %d, want -1 (unknown)", got)
+	}
+	pollN(t, s, 20)
+	if got := s.Lag(); got != 0 {
+		t.Fatalf("lag after reading everything = %d, want 0", got)
+	}
+	produce(t, brokers, "orders", 10, 2)
+	pollN(t, s, 10)
+	if got := s.Lag(); got != 0 {
+		t.Fatalf("lag after reading the new records = %d, want 0", got)
+	}
+	// Behind by 5 in partition 0; partition 1 started at 'latest' and has
+	// read nothing yet, so it counts as caught up.
+	s.hwm, s.next = map[int32]int64{0: 50, 1: 30}, map[int32]int64{0: 45, 1: -1}
+	if got := s.Lag(); got != 5 {
+		t.Fatalf("lag = %d, want 5", got)
+	}
+}

@@ -49,6 +49,12 @@ type Source struct {
 	parts []int32
 	recs  []runtime.Record
 
+	// hwm and next are, per partition, the end of the log as the last
+	// fetch saw it and the next offset to read, for Lag; next is -1 where
+	// it is not known yet (start = 'latest' before the first record).
+	hwm  map[int32]int64
+	next map[int32]int64
+
 	adm *kadm.Client
 
 	dlqOnce sync.Once
@@ -129,6 +135,8 @@ func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) 
 		}
 	}
 	offs := make(map[int32]kgo.Offset, len(s.parts))
+	s.hwm = make(map[int32]int64, len(s.parts))
+	s.next = make(map[int32]int64, len(s.parts))
 	for _, p := range s.parts {
 		switch c, ok := committed.Lookup(s.topic, p); {
 		case hasKey(cfg.Resume, p):
@@ -136,10 +144,16 @@ func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) 
 			// committed offsets may be behind it (the commit follows the
 			// checkpoint).
 			offs[p] = kgo.NewOffset().At(cfg.Resume[p])
+			s.next[p] = cfg.Resume[p]
 		case ok && c.At >= 0:
 			offs[p] = kgo.NewOffset().At(c.At)
+			s.next[p] = c.At
 		default:
 			offs[p] = reset
+			s.next[p] = 0
+			if start == "latest" {
+				s.next[p] = -1
+			}
 		}
 	}
 	opts := append(conn.opts,
@@ -185,6 +199,14 @@ func (s *Source) Poll(ctx context.Context) ([]runtime.Record, error) {
 			// The client retries everything else by itself.
 			slog.Warn("kafka fetch", "source", s.name, "topic", topic, "partition", p, "err", err)
 		})
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			if p.HighWatermark >= 0 {
+				s.hwm[p.Partition] = p.HighWatermark
+			}
+			if n := len(p.Records); n > 0 {
+				s.next[p.Partition] = p.Records[n-1].Offset + 1
+			}
+		})
 		fs.EachRecord(func(r *kgo.Record) {
 			s.recs = append(s.recs, runtime.Record{
 				Key:       r.Key,
@@ -219,6 +241,23 @@ func (s *Source) notePartitions() {
 		}
 	}
 }
+
+// Lag returns how many records the source is behind the end of its
+// partitions, as of the last fetch, or -1 before any fetch told it.
+func (s *Source) Lag() int64 {
+	if len(s.hwm) == 0 {
+		return -1
+	}
+	var lag int64
+	for p, end := range s.hwm {
+		if next := s.next[p]; next >= 0 && end > next {
+			lag += end - next
+		}
+	}
+	return lag
+}
+
+var _ runtime.LagReporter = (*Source)(nil)
 
 // Partitions lists every partition of the topic, including empty ones.
 func (s *Source) Partitions() []int32 { return s.parts }
