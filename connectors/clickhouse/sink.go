@@ -55,6 +55,7 @@ type Sink struct {
 	insert  string
 	writers []columnWriter
 	token   bool // send insert_deduplication_token
+	dedups  bool // and the table drops repeated tokens
 }
 
 // OpenSink opens a ClickHouse sink. Options:
@@ -173,7 +174,7 @@ func (s *Sink) setup(ctx context.Context, schema dag.Schema, db, table string, c
 	s.insert = "INSERT INTO " + s.table + " (" + strings.Join(names, ", ") + ")"
 	s.token = s.feat.dedupToken
 	if s.token {
-		s.checkDedupWindow(ctx, db, table)
+		s.dedups = s.checkDedupWindow(ctx, db, table)
 	}
 	slog.Info("clickhouse sink opened", "sink", s.name, "table", s.table, "server", s.feat.version,
 		"revision", s.feat.revision, "dedup_token", s.token)
@@ -240,21 +241,33 @@ func (s *Sink) createTable(ctx context.Context, schema dag.Schema) error {
 	return nil
 }
 
-// checkDedupWindow warns when the table will ignore deduplication tokens: a
-// plain MergeTree deduplicates only with non_replicated_deduplication_window
-// set, and without it a replay after a crash doubles a batch.
-func (s *Sink) checkDedupWindow(ctx context.Context, db, table string) {
+// checkDedupWindow reports whether the table drops an insert whose
+// deduplication token it has seen: Replicated*MergeTree tables do, a plain
+// MergeTree only with non_replicated_deduplication_window set. It warns
+// when a MergeTree does not, since a replay after a crash then doubles a
+// batch.
+func (s *Sink) checkDedupWindow(ctx context.Context, db, table string) bool {
 	var engine, ddl string
 	err := s.conn.QueryRow(ctx, "SELECT engine, create_table_query FROM system.tables WHERE database = "+
 		quoteString(db)+" AND name = "+quoteString(table)).Scan(&engine, &ddl)
-	if err != nil || strings.HasPrefix(engine, "Replicated") || !strings.HasSuffix(engine, "MergeTree") ||
-		strings.Contains(ddl, "non_replicated_deduplication_window") {
-		return
+	switch {
+	case err != nil || !strings.HasSuffix(engine, "MergeTree"):
+		return false
+	case strings.HasPrefix(engine, "Replicated") || strings.Contains(ddl, "non_replicated_deduplication_window"):
+		return true
 	}
 	slog.Warn("clickhouse sink: the table does not deduplicate inserts, so a batch replayed after a crash is written twice; "+
 		"to fix: ALTER TABLE "+s.table+" MODIFY SETTING non_replicated_deduplication_window = 1000",
 		"sink", s.name, "engine", engine)
+	return false
 }
+
+// DeduplicatesTokens reports whether a write repeated with the same token
+// is dropped by the server, so the runtime need not count its rows as
+// possible duplicates after a crash.
+func (s *Sink) DeduplicatesTokens() bool { return s.dedups }
+
+var _ runtime.TokenDeduplicator = (*Sink)(nil)
 
 func tableColumns(ctx context.Context, conn driver.Conn, db, table string) (map[string]chType, error) {
 	rows, err := conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = "+quoteString(db)+" AND table = "+quoteString(table))
