@@ -156,45 +156,37 @@ func (c *checker) checkCreate(name sql.Ident, kind sql.ObjectKind, orReplace, if
 }
 
 func (c *checker) createSource(s *sql.CreateSource) ([]Change, string) {
-	op, notice, proceed := c.checkCreate(s.Name, sql.ObjSource, s.OrReplace, s.IfNotExists, s.Pos())
-	if !proceed {
-		return nil, notice
-	}
-	n := len(c.errs)
-	spec := sourceSpec(s, &c.errs)
-	if len(c.errs) > n {
-		if op == OpCreate {
-			c.failed[key(s.Name.Name)] = true
-		}
-		return nil, ""
-	}
-	obj := &Object{Kind: sql.ObjSource, Name: s.Name.Name, SQL: s.Text(), Canonical: canonical(s), Source: spec}
-	c.ov.put(obj)
-	changes := []Change{{Op: op, Kind: sql.ObjSource, Name: obj.Name, Object: obj}}
-	if op == OpReplace {
-		changes = append(changes, c.replan(obj.Name, s.Name.P)...)
-	}
-	return changes, ""
+	return c.createObject(s, s.Name, sql.ObjSource, s.OrReplace, s.IfNotExists, func() *Object {
+		return &Object{Kind: sql.ObjSource, Name: s.Name.Name, SQL: s.Text(), Canonical: canonical(s), Source: sourceSpec(s, &c.errs)}
+	})
 }
 
 func (c *checker) createSink(s *sql.CreateSink) ([]Change, string) {
-	op, notice, proceed := c.checkCreate(s.Name, sql.ObjSink, s.OrReplace, s.IfNotExists, s.Pos())
+	return c.createObject(s, s.Name, sql.ObjSink, s.OrReplace, s.IfNotExists, func() *Object {
+		return &Object{Kind: sql.ObjSink, Name: s.Name.Name, SQL: s.Text(), Canonical: canonical(s), Sink: sinkSpec(s, &c.errs)}
+	})
+}
+
+// createObject is CREATE SOURCE and CREATE SINK: check the name, build the
+// object (build reports its errors into c.errs), and plan again the
+// pipelines that use an object it replaces.
+func (c *checker) createObject(st sql.Stmt, name sql.Ident, kind sql.ObjectKind, orReplace, ifNotExists bool, build func() *Object) ([]Change, string) {
+	op, notice, proceed := c.checkCreate(name, kind, orReplace, ifNotExists, st.Pos())
 	if !proceed {
 		return nil, notice
 	}
 	n := len(c.errs)
-	spec := sinkSpec(s, &c.errs)
+	obj := build()
 	if len(c.errs) > n {
 		if op == OpCreate {
-			c.failed[key(s.Name.Name)] = true
+			c.failed[key(name.Name)] = true
 		}
 		return nil, ""
 	}
-	obj := &Object{Kind: sql.ObjSink, Name: s.Name.Name, SQL: s.Text(), Canonical: canonical(s), Sink: spec}
 	c.ov.put(obj)
-	changes := []Change{{Op: op, Kind: sql.ObjSink, Name: obj.Name, Object: obj}}
+	changes := []Change{{Op: op, Kind: kind, Name: obj.Name, Object: obj}}
 	if op == OpReplace {
-		changes = append(changes, c.replan(obj.Name, s.Name.P)...)
+		changes = append(changes, c.replan(obj.Name, name.P)...)
 	}
 	return changes, ""
 }
