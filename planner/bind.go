@@ -502,7 +502,7 @@ func (q *query) unary(e *sql.Unary, c *bctx) *dag.Expr {
 		return bad(text)
 	}
 	if x.Type.Kind.IsInteger() && !x.Type.Kind.IsSigned() {
-		x = castTo(x, dag.T(signedOfSize(min(8, 2*intSize(x.Type.Kind)))))
+		x = castTo(x, dag.T(signedOfSize(min(8, 2*x.Type.Kind.Bytes()))))
 	}
 	return &dag.Expr{Op: dag.OpNeg, Type: x.Type, Args: []*dag.Expr{x}, Text: text}
 }
@@ -582,13 +582,13 @@ func (q *query) binary(e *sql.Binary, c *bctx) *dag.Expr {
 			l2, r2 = castTo(l2, t), castTo(r2, t)
 		}
 		dop := arithOps[op]
-		if (dop == dag.OpAdd || dop == dag.OpSub || dop == dag.OpMul) && t.Kind.IsInteger() && intSize(t.Kind) < 8 {
+		if (dop == dag.OpAdd || dop == dag.OpSub || dop == dag.OpMul) && t.Kind.IsInteger() && t.Kind.Bytes() < 8 {
 			// As in ClickHouse, +, - and * on integers widen to the next
 			// size, so that Int32 * Int32 does not overflow.
 			if t.Kind.IsSigned() {
-				t.Kind = signedOfSize(2 * intSize(t.Kind))
+				t.Kind = signedOfSize(2 * t.Kind.Bytes())
 			} else {
-				t.Kind = unsignedOfSize(2 * intSize(t.Kind))
+				t.Kind = unsignedOfSize(2 * t.Kind.Bytes())
 			}
 			// Cast the operands themselves rather than stacking a second
 			// cast on unify's.

@@ -89,18 +89,6 @@ func sameType(a, b dag.Type) bool {
 	return a.Kind == b.Kind && a.Precision == b.Precision && a.Scale == b.Scale
 }
 
-func intSize(k dag.Kind) int {
-	switch k {
-	case dag.Int8, dag.UInt8:
-		return 1
-	case dag.Int16, dag.UInt16:
-		return 2
-	case dag.Int32, dag.UInt32:
-		return 4
-	}
-	return 8
-}
-
 func signedOfSize(n int) dag.Kind {
 	switch n {
 	case 1:
@@ -154,7 +142,7 @@ func superType(a, b dag.Type) (dag.Type, bool) {
 	case ka.IsInteger() && kb.IsInteger():
 		if ka.IsSigned() == kb.IsSigned() {
 			k := ka
-			if intSize(kb) > intSize(ka) {
+			if kb.Bytes() > ka.Bytes() {
 				k = kb
 			}
 			return dag.Type{Kind: k, Nullable: null}, true
@@ -166,7 +154,7 @@ func superType(a, b dag.Type) (dag.Type, bool) {
 		if u == dag.UInt64 {
 			return dag.Type{}, false
 		}
-		return dag.Type{Kind: signedOfSize(max(intSize(s), 2*intSize(u))), Nullable: null}, true
+		return dag.Type{Kind: signedOfSize(max(s.Bytes(), 2*u.Bytes())), Nullable: null}, true
 	case isFloat(ka) && isFloat(kb):
 		return dag.Type{Kind: dag.Float64, Nullable: null}, true
 	case (isFloat(ka) && kb.IsNumeric()) || (isFloat(kb) && ka.IsNumeric()):

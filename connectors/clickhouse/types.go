@@ -110,9 +110,9 @@ func fits(src dag.Type, dst chType) bool {
 	case dag.String:
 		return dst.base == chString
 	case dag.Int8, dag.Int16, dag.Int32, dag.Int64:
-		return signedWidth(dst.base) >= kindWidth(src.Kind)
+		return signedWidth(dst.base) >= 8*src.Kind.Bytes()
 	case dag.UInt8, dag.UInt16, dag.UInt32, dag.UInt64:
-		w := kindWidth(src.Kind)
+		w := 8 * src.Kind.Bytes()
 		return unsignedWidth(dst.base) >= w || signedWidth(dst.base) > w
 	case dag.Float32:
 		return dst.base == chFloat32 || dst.base == chFloat64
@@ -128,18 +128,6 @@ func fits(src dag.Type, dst chType) bool {
 		return dst.base == chDecimal && dst.scale == int(src.Scale) && dst.prec >= int(src.Precision)
 	}
 	return false
-}
-
-func kindWidth(k dag.Kind) int {
-	switch k {
-	case dag.Int8, dag.UInt8:
-		return 8
-	case dag.Int16, dag.UInt16:
-		return 16
-	case dag.Int32, dag.UInt32:
-		return 32
-	}
-	return 64
 }
 
 func signedWidth(b base) int {

@@ -78,6 +78,20 @@ func (k Kind) Storage() Storage {
 // IsInteger reports whether k is a signed or unsigned integer kind.
 func (k Kind) IsInteger() bool { return k >= Int8 && k <= UInt64 }
 
+// Bytes is the size of an integer kind's values: 1, 2, 4 or 8; 8 for
+// every other kind.
+func (k Kind) Bytes() int {
+	switch k {
+	case Int8, UInt8:
+		return 1
+	case Int16, UInt16:
+		return 2
+	case Int32, UInt32:
+		return 4
+	}
+	return 8
+}
+
 // IsSigned reports whether k is a signed integer kind.
 func (k Kind) IsSigned() bool { return k >= Int8 && k <= Int64 }
 
