@@ -923,17 +923,8 @@ func (q *query) interval(iv *sql.Interval, what string, zeroOK bool) (time.Durat
 }
 
 func checkInterval(iv *sql.Interval, what string, zeroOK bool, errs *sql.ErrorList) (time.Duration, bool) {
-	var unit time.Duration
-	switch strings.ToUpper(iv.Unit) {
-	case "SECOND":
-		unit = time.Second
-	case "MINUTE":
-		unit = time.Minute
-	case "HOUR":
-		unit = time.Hour
-	case "DAY":
-		unit = 24 * time.Hour
-	default:
+	unit, ok := sql.UnitDuration(iv.Unit)
+	if !ok {
 		errs.Add(iv.P, "units: SECOND, MINUTE, HOUR, DAY", "unknown interval unit %s", iv.Unit)
 		return 0, false
 	}

@@ -5,7 +5,10 @@
 // envelopes) are scanned here. No I/O.
 package sql
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Pos is a place in the submitted text. Line and Col count from 1; Col
 // counts characters (runes), not bytes. Offset is the byte offset.
@@ -98,20 +101,26 @@ type Interval struct {
 	Unit  string // SECOND, MINUTE, HOUR or DAY (normalised to singular)
 }
 
-// Duration returns the interval as a duration.
+// Duration returns the interval as a duration (0 for an unknown unit).
 func (iv Interval) Duration() time.Duration {
-	var u time.Duration
-	switch iv.Unit {
-	case "SECOND":
-		u = time.Second
-	case "MINUTE":
-		u = time.Minute
-	case "HOUR":
-		u = time.Hour
-	case "DAY":
-		u = 24 * time.Hour
-	}
+	u, _ := UnitDuration(iv.Unit)
 	return time.Duration(iv.Value) * u
+}
+
+// UnitDuration returns the length of one interval unit: SECOND, MINUTE,
+// HOUR or DAY (in any case); false for anything else.
+func UnitDuration(unit string) (time.Duration, bool) {
+	switch strings.ToUpper(unit) {
+	case "SECOND":
+		return time.Second, true
+	case "MINUTE":
+		return time.Minute, true
+	case "HOUR":
+		return time.Hour, true
+	case "DAY":
+		return 24 * time.Hour, true
+	}
+	return 0, false
 }
 
 // Watermark is WATERMARK FOR col AS col - INTERVAL n unit.
