@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-sql/sluice/catalog"
 	"github.com/sluice-sql/sluice/planner"
 	"github.com/sluice-sql/sluice/planner/dag"
+	"github.com/sluice-sql/sluice/secret"
 	"github.com/sluice-sql/sluice/sql"
 )
 
@@ -96,8 +97,8 @@ func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *Sc
 	if len(errs) > 0 {
 		return nil, errs, nil
 	}
-	if errs := clearSecrets(script); len(errs) > 0 {
-		return nil, errs, nil
+	if err := sealSecrets(script); err != nil {
+		return nil, nil, err
 	}
 	s.scriptMu.Lock()
 	defer s.scriptMu.Unlock()
@@ -389,38 +390,65 @@ func bareCanonical(st sql.Stmt) string {
 	return sql.Format(st)
 }
 
-// clearSecrets reports every secret written in clear text in the options of
-// a CREATE SOURCE or SINK: the catalog stores each object's SQL, and a
-// secret must never be stored in clear, so it has to be given as env:NAME
-// (read from the server's environment when the pipeline starts). Empty
-// values are not secrets.
-func clearSecrets(script *sql.Script) sql.ErrorList {
-	var errs sql.ErrorList
+// sealSecrets seals, in place, every secret written in clear text in the
+// options of a CREATE SOURCE or SINK — a non-empty value of a password,
+// secret or token option, or a URL with a password — both in the AST and
+// in the statement's text, which is what the catalog stores. The planner
+// then sees, and the catalog keeps, only `enc:v1:…` values, which the
+// connectors open when a pipeline starts. env:NAME references and empty
+// values are left as they are.
+func sealSecrets(script *sql.Script) error {
 	for _, st := range script.Stmts {
 		var opts []sql.Option
+		var base *sql.StmtBase
 		switch c := st.(type) {
 		case *sql.CreateSource:
-			opts = c.Options
+			opts, base = c.Options, &c.StmtBase
 		case *sql.CreateSink:
-			opts = c.Options
+			opts, base = c.Options, &c.StmtBase
 		default:
 			continue
 		}
-		for _, o := range opts {
+		// Replace from the last value to the first, so that earlier
+		// offsets stay valid.
+		for i := len(opts) - 1; i >= 0; i-- {
+			o := &opts[i]
 			v := o.Value
-			if v == "" || strings.HasPrefix(v, "env:") {
+			if v == "" || strings.HasPrefix(v, "env:") || secret.IsSealed(v) ||
+				!(isSecretName(strings.ToLower(o.Key.Name)) || maskURL(v) != v) {
 				continue
 			}
-			k := strings.ToLower(o.Key.Name)
-			switch {
-			case isSecretName(k):
-				errs.Add(o.ValuePos, fmt.Sprintf("write %s = 'env:NAME' and set NAME in the server's environment", o.Key.Name),
-					"option %s holds a secret in clear text, and the catalog never stores one", o.Key.Name)
-			case maskURL(v) != v:
-				errs.Add(o.ValuePos, fmt.Sprintf("leave the password out of the URL and give it as password = 'env:NAME', or write the whole %s as 'env:NAME'", o.Key.Name),
-					"option %s has a password in clear text, and the catalog never stores one", o.Key.Name)
+			sealed, err := secret.Seal(v)
+			if err != nil {
+				return fmt.Errorf("seal option %s: %w", o.Key.Name, err)
 			}
+			start := o.ValuePos.Offset - base.P.Offset
+			end := literalEnd(base.SrcText, start)
+			if start < 0 || end < 0 {
+				return fmt.Errorf("seal option %s: its value is not where the parser put it", o.Key.Name)
+			}
+			base.SrcText = base.SrcText[:start] + "'" + sealed + "'" + base.SrcText[end:]
+			o.Value = sealed
 		}
 	}
-	return errs
+	return nil
+}
+
+// literalEnd returns the offset just past the single-quoted literal that
+// starts at start in text (” inside it is a quote), or -1.
+func literalEnd(text string, start int) int {
+	if start < 0 || start >= len(text) || text[start] != '\'' {
+		return -1
+	}
+	for i := start + 1; i < len(text); i++ {
+		if text[i] != '\'' {
+			continue
+		}
+		if i+1 < len(text) && text[i+1] == '\'' {
+			i++
+			continue
+		}
+		return i + 1
+	}
+	return -1
 }

@@ -20,11 +20,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"crypto/rand"
 	"github.com/sluice-sql/sluice/catalog"
 	"github.com/sluice-sql/sluice/planner"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/runtime"
+	"github.com/sluice-sql/sluice/secret"
 	"github.com/sluice-sql/sluice/sql"
+	"io/fs"
 )
 
 // RowEncoder appends row i of b as one JSON object.
@@ -104,6 +107,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = 30 * time.Second
+	}
+	if err := setSecretKey(cfg.StateDir); err != nil {
+		return nil, err
 	}
 	if cfg.Checkpoints == nil {
 		dir := filepath.Join(cfg.StateDir, "checkpoints")
@@ -300,3 +306,31 @@ func (d DirCheckpoints) SaveIntent(p string, in *runtime.Intent) error {
 
 // Remove implements Checkpoints.
 func (d DirCheckpoints) Remove(p string) error { return os.RemoveAll(d.store(p).Dir) }
+
+// setSecretKey chooses the key that seals secrets in the catalog:
+// SLUICE_SECRET_KEY when set (servers sharing a PostgreSQL catalog must
+// share it), else a random key kept in <state-dir>/secret.key, made on
+// first start and readable only by its owner.
+func setSecretKey(stateDir string) error {
+	if k := os.Getenv("SLUICE_SECRET_KEY"); k != "" {
+		secret.SetKey([]byte(k))
+		return nil
+	}
+	path := filepath.Join(stateDir, "secret.key")
+	k, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		k = make([]byte, 32)
+		if _, err := rand.Read(k); err != nil {
+			return fmt.Errorf("make secret key: %w", err)
+		}
+		if err := os.MkdirAll(stateDir, 0o755); err != nil {
+			return fmt.Errorf("server state directory: %w", err)
+		}
+		err = os.WriteFile(path, k, 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("secret key %s: %w", path, err)
+	}
+	secret.SetKey(k)
+	return nil
+}

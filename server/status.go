@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-sql/sluice/planner"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/runtime"
+	"github.com/sluice-sql/sluice/secret"
 	"github.com/sluice-sql/sluice/sql"
 )
 
@@ -173,7 +174,8 @@ func (s *Server) object(o *planner.Object) Object {
 	return obj
 }
 
-// hiddenSQL replaces the SQL of an object that has a secret in clear text.
+// hiddenSQL replaces the SQL of an object that has a secret in clear text
+// (only a catalog written before secrets were sealed can hold one).
 const hiddenSQL = "-- SQL not shown: it contains a secret option; give secrets as 'env:NAME'"
 
 func hasSecret(o *planner.Object) bool {
@@ -186,7 +188,8 @@ func hasSecret(o *planner.Object) bool {
 	}
 	masked := MaskOptions(opts)
 	for k, v := range opts {
-		if masked[k] != v {
+		// A sealed value is not clear text: the SQL may be shown.
+		if masked[k] != v && !secret.IsSealed(v) {
 			return true
 		}
 	}
@@ -229,6 +232,8 @@ func MaskOptions(opts map[string]string) map[string]string {
 		switch {
 		case strings.HasPrefix(v, "env:"):
 			out[k] = v
+		case secret.IsSealed(v):
+			out[k] = "****"
 		case isSecretName(lk):
 			out[k] = "****"
 		case strings.Contains(v, "://") && strings.Contains(v, "@"):

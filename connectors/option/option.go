@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-sql/sluice/secret"
 )
 
 // EnvPrefix marks an option value that names an environment variable.
@@ -27,6 +29,7 @@ const EnvPrefix = "env:"
 type Set struct {
 	values  map[string]string
 	fromEnv map[string]string // option → the variable it came from
+	sealed  map[string]bool   // options given sealed (see package secret)
 	errs    []error
 }
 
@@ -35,7 +38,7 @@ type Set struct {
 // prefix (datagen's fields.<column>.<setting>). The option "connector" is
 // always admitted: it chose the connector.
 func Resolve(opts map[string]string, known ...string) (*Set, error) {
-	s := &Set{values: make(map[string]string, len(opts)), fromEnv: map[string]string{}}
+	s := &Set{values: make(map[string]string, len(opts)), fromEnv: map[string]string{}, sealed: map[string]bool{}}
 	var errs []error
 	names := make([]string, 0, len(opts))
 	for k := range opts {
@@ -57,6 +60,16 @@ func Resolve(opts map[string]string, known ...string) (*Set, error) {
 			}
 			s.fromEnv[name] = env
 			v = ev
+		} else if secret.IsSealed(v) {
+			// Sealed by the server so that its catalog holds no secret
+			// in clear text.
+			clear, err := secret.Open(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("option %s: %w", name, err))
+				continue
+			}
+			s.sealed[name] = true
+			v = clear
 		}
 		s.values[name] = v
 	}
@@ -100,7 +113,7 @@ func (s *Set) show(name string) string {
 	if env, ok := s.fromEnv[name]; ok {
 		return "'env:" + env + "'"
 	}
-	if IsSecret(name) {
+	if IsSecret(name) || s.sealed[name] {
 		return "'…'"
 	}
 	v := s.values[name]

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-sql/sluice/secret"
 )
 
 func TestGetters(t *testing.T) {
@@ -72,5 +74,24 @@ func TestErrors(t *testing.T) {
 	}
 	if strings.Contains(msg, "hunter2") {
 		t.Errorf("a secret is printed: %s", msg)
+	}
+}
+
+func TestSealedValues(t *testing.T) {
+	secret.SetKey([]byte("test key"))
+	sealed, err := secret.Seal("hunter2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Resolve(map[string]string{"password": sealed, "user": "u"}, "password", "user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.String("password", ""); got != "hunter2" {
+		t.Fatalf("password = %q, want the opened value", got)
+	}
+	secret.SetKey([]byte("another key"))
+	if _, err := Resolve(map[string]string{"password": sealed}, "password"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("a value sealed under another key: %v", err)
 	}
 }
