@@ -27,6 +27,9 @@ var forbidden = map[string][]string{
 	// (cmd/sluice registers them) nor the HTTP layer on top of them.
 	"catalog": {"connectors", "web", "server"},
 	"server":  {"connectors", "web"},
+	// secret seals and opens option values for the server and the
+	// connectors alike; it depends on nothing of Sluice.
+	"secret": {"sql", "planner", "runtime", "connectors", "web", "server", "catalog"},
 }
 
 // allowed lists exceptions to forbidden: the runtime and connectors may use
