@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/runtime"
+	"github.com/sluice-sql/sluice/secret"
 )
 
 func cluster(t *testing.T, opts ...kfake.Opt) string {
@@ -245,13 +246,21 @@ func TestSASL(t *testing.T) {
 		pollN(t, s, 3)
 		s.Close()
 	}
+	// A password the server sealed for its catalog opens here.
+	secret.SetKey([]byte("test key"))
+	sealed, err := secret.Seal("s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts["sasl_password"], opts["sasl_mechanism"] = sealed, "PLAIN"
+	pollN(t, openSrc(t, opts, "g.sealed", nil), 3)
 
 	// kfake drops the connection on a failed authentication (a real broker
 	// answers with an error), so the client retries until ctx ends.
 	opts["sasl_password"] = "wrong"
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	_, err := OpenSource(ctx, runtime.SourceConfig{Spec: &dag.SourceSpec{Name: "orders", Options: opts}, Group: "g"})
+	_, err = OpenSource(ctx, runtime.SourceConfig{Spec: &dag.SourceSpec{Name: "orders", Options: opts}, Group: "g"})
 	if err == nil {
 		t.Fatal("a wrong password opened the source")
 	}
