@@ -10,7 +10,8 @@ import (
 )
 
 // Record is one raw input record, as a source reads it. Its byte slices
-// stay valid only until the next Poll of the source that returned it.
+// stay valid only until the next Poll of the source that returned it,
+// unless the source implements StableRecords.
 type Record struct {
 	Key, Value []byte
 	Topic      string
@@ -37,6 +38,17 @@ type Source interface {
 	// DeadLetter stores a record that could not be decoded, with the reason.
 	DeadLetter(ctx context.Context, rec *Record, reason string) error
 	Close() error
+}
+
+// StableRecords is an optional Source interface. A source whose
+// RecordsStable returns true promises that the Key and Value byte slices of
+// the records Poll returns stay valid and unmodified after the next Poll
+// (and after Commit, DeadLetter and Close): only the []Record slice itself
+// is reused. The runtime then keeps those slices instead of copying every
+// key and value out of each Poll. It is asked once, right after the source
+// is opened.
+type StableRecords interface {
+	RecordsStable() bool
 }
 
 // SourceConfig is what a source is opened with.

@@ -84,7 +84,7 @@ func (t *dedupTable) check(lo, hi uint64, tm, released, within int64) (keep, cha
 			sd += n
 		}
 		if sd < dist {
-			t.displace(pos, dedupSlot{lo, hi, tm}, dist)
+			t.insertAt(pos, dedupSlot{lo, hi, tm})
 			t.count++
 			t.fresh++
 			return true, true
@@ -97,29 +97,33 @@ func (t *dedupTable) check(lo, hi uint64, tm, released, within int64) (keep, cha
 	}
 }
 
-// displace puts cur at pos, moving richer entries along (Robin Hood).
-func (t *dedupTable) displace(pos int, cur dedupSlot, dist int) {
+// insertAt puts cur at pos, its Robin Hood position: pos is empty or
+// holds an entry whose home comes after cur's. A Robin Hood run is sorted
+// by home, so inserting there shifts the rest of the run, up to the next
+// empty slot, one slot along: one memmove instead of swapping entries one
+// at a time (the entries keep their order, so the table stays sorted).
+func (t *dedupTable) insertAt(pos int, cur dedupSlot) {
 	n := len(t.slots)
+	e := pos
 	for {
-		s := &t.slots[pos]
+		s := &t.slots[e]
 		if s.lo == 0 && s.hi == 0 {
-			*s = cur
-			return
+			break
 		}
-		sd := pos - t.home(s.lo)
-		if sd < 0 {
-			sd += n
+		e++
+		if e == n {
+			e = 0
 		}
-		if sd < dist {
-			cur, *s = *s, cur
-			dist = sd
-		}
-		pos++
-		if pos == n {
-			pos = 0
-		}
-		dist++
 	}
+	if e >= pos {
+		copy(t.slots[pos+1:e+1], t.slots[pos:e])
+	} else {
+		// The run wraps around the end of the table.
+		copy(t.slots[1:e+1], t.slots[:e])
+		t.slots[0] = t.slots[n-1]
+		copy(t.slots[pos+1:], t.slots[pos:n-1])
+	}
+	t.slots[pos] = cur
 }
 
 // rebuild reinserts the unreleased keys into a table sized for them at
@@ -138,17 +142,79 @@ func (t *dedupTable) rebuild(released int64, need int) {
 	t.slots = make([]dedupSlot, c)
 	t.count = 0
 	t.fresh = 0
+	// Reinsert in the old table's order from one of its empty slots: that
+	// is the order of the keys' homes (runs are sorted by home, and home is
+	// monotonic in lo whatever the capacity), so each key lands at or just
+	// after the end of its new run, writing the new table front to back
+	// with next to no shifting.
+	start := 0
 	for i := range old {
-		s := &old[i]
-		if (s.lo != 0 || s.hi != 0) && s.t > released {
+		if old[i].lo == 0 && old[i].hi == 0 {
+			start = i
+			break
+		}
+	}
+	//
+	// While the keys come in that order the new table is filled front to
+	// back: last is the position of the key placed last and lastHome its
+	// home, and every slot after last is empty, so a key whose home is not
+	// before lastHome goes to its home or right after last, with no probing.
+	// Keys that share an old home can reach the new table out of order (a
+	// larger table tells them apart); those take the general path, which
+	// shifts the run ending at last by at most one slot.
+	n := len(t.slots)
+	last, lastHome := -1, 0
+	fast := true
+	for _, part := range [2][]dedupSlot{old[start:], old[:start]} {
+		for i := range part {
+			s := &part[i]
+			if (s.lo == 0 && s.hi == 0) || s.t <= released {
+				continue
+			}
+			if fast {
+				h := t.home(s.lo)
+				if h >= lastHome {
+					if p := max(h, last+1); p < n {
+						t.slots[p] = *s
+						t.count++
+						last, lastHome = p, h
+						continue
+					}
+				}
+				if last+1 >= n {
+					fast = false
+				}
+			}
 			t.insertFresh(*s)
+			if fast && (t.slots[last+1].lo != 0 || t.slots[last+1].hi != 0) {
+				last++
+			}
 		}
 	}
 }
 
 func (t *dedupTable) insertFresh(e dedupSlot) {
+	n := len(t.slots)
 	pos := t.home(e.lo)
-	t.displace(pos, e, 0)
+	for dist := 0; ; dist++ {
+		s := &t.slots[pos]
+		if s.lo == 0 && s.hi == 0 {
+			*s = e
+			break
+		}
+		sd := pos - t.home(s.lo)
+		if sd < 0 {
+			sd += n
+		}
+		if sd < dist {
+			t.insertAt(pos, e)
+			break
+		}
+		pos++
+		if pos == n {
+			pos = 0
+		}
+	}
 	t.count++
 }
 
@@ -173,7 +239,7 @@ func (t *dedupTable) set(lo, hi uint64, tm int64) {
 			sd += n
 		}
 		if (s.lo == 0 && s.hi == 0) || sd < dist {
-			t.displace(pos, dedupSlot{lo, hi, tm}, dist)
+			t.insertAt(pos, dedupSlot{lo, hi, tm})
 			t.count++
 			return
 		}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"container/heap"
+	"slices"
 
 	"github.com/sluice-sql/sluice/planner/dag"
 )
@@ -439,21 +440,42 @@ func (j *joinOp) snapshot(w *stateWriter) { j.write(w, false) }
 func (j *joinOp) snapshotDelta(w *stateWriter) { j.write(w, true) }
 
 func (j *joinOp) write(w *stateWriter, delta bool) {
-	w.i64(j.wm)
 	limit := satSub(j.wm, j.within)
-	for _, s := range []*joinSide{&j.left, &j.right} {
+	sides := [2]*joinSide{&j.left, &j.right}
+	// A first pass counts the rows written and their exact encoded size,
+	// so the buffer is allocated once rather than grown and copied as it
+	// doubles.
+	var counts [2]int64
+	size := 8 + 2*16
+	if delta {
+		size += 8 + 8*len(j.matchLog)
+	}
+	for si, s := range sides {
 		from := s.base
 		if delta {
 			from = max(s.logFrom, s.base)
 		}
-		var n int64
 		for id := from; id < s.next; id++ {
-			if c, k := s.row(id); c.t[k] >= limit {
-				n++
+			c, k := s.row(id)
+			if c.t[k] < limit {
+				continue
+			}
+			counts[si]++
+			size += 8 + 1
+			for v := range c.rows.Vecs {
+				size += valueSize(&c.rows.Vecs[v], k)
 			}
 		}
+	}
+	w.buf = slices.Grow(w.buf, size)
+	w.i64(j.wm)
+	for si, s := range sides {
+		from := s.base
+		if delta {
+			from = max(s.logFrom, s.base)
+		}
 		w.i64(s.nextSeq)
-		w.u64(uint64(n))
+		w.u64(uint64(counts[si]))
 		for id := from; id < s.next; id++ {
 			c, k := s.row(id)
 			if c.t[k] < limit {

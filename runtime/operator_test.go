@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -476,5 +477,84 @@ func TestJoinWatermarkIsMinOfInputs(t *testing.T) {
 	}
 	if jw := r.byID[3].wm; jw != 111*sec {
 		t.Fatalf("join watermark %d, want min of inputs", jw)
+	}
+}
+
+// checkRobinHood verifies the table's invariant: along each run, homes
+// never decrease (an entry is at most one slot farther from its home than
+// the entry before it), and an entry away from its home follows another.
+func checkRobinHood(t *testing.T, tab *dedupTable) {
+	t.Helper()
+	n := len(tab.slots)
+	count := 0
+	for p := range tab.slots {
+		s := &tab.slots[p]
+		if s.lo == 0 && s.hi == 0 {
+			continue
+		}
+		count++
+		sd := (p - tab.home(s.lo) + n) % n
+		if sd == 0 {
+			continue
+		}
+		q := &tab.slots[(p-1+n)%n]
+		if q.lo == 0 && q.hi == 0 {
+			t.Fatalf("slot %d: entry %d from its home after an empty slot", p, sd)
+		}
+		if qd := (p - 1 - tab.home(q.lo) + n) % n; sd > qd+1 {
+			t.Fatalf("slot %d: distance %d after an entry at distance %d", p, sd, qd)
+		}
+	}
+	if count != tab.count {
+		t.Fatalf("%d entries, count says %d", count, tab.count)
+	}
+}
+
+// TestDedupTableWrap fills small tables with keys whose homes crowd the
+// end of the table, so runs wrap around it, and checks the invariant and
+// a map model through inserts, renewals, set and rebuilds.
+func TestDedupTableWrap(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for round := 0; round < 200; round++ {
+		var tab dedupTable
+		model := map[[2]uint64]int64{}
+		within := int64(100)
+		released := int64(noWatermark)
+		keys := 20 + r.IntN(300)
+		for i := 0; i < 3*keys; i++ {
+			k := uint64(r.IntN(keys))
+			// Most homes in the last few percent of the table, some anywhere.
+			lo := ^uint64(0) - k*(1<<52)
+			if k%3 == 0 {
+				lo = k*0x9e3779b97f4a7c15 | 1
+			}
+			hi := k + 1
+			tm := int64(i)
+			key := [2]uint64{lo, hi}
+			if i%7 == 0 {
+				tab.set(lo, hi, tm)
+				model[key] = tm
+			} else {
+				first, seen := model[key]
+				live := seen && first > released
+				wantKeep := !live || tm >= first+within || tm <= first-within
+				if wantKeep && (!live || tm >= first+within) {
+					model[key] = tm
+				}
+				if got, _ := tab.check(lo, hi, tm, released, within); got != wantKeep {
+					t.Fatalf("round %d row %d: keep=%v, want %v", round, i, got, wantKeep)
+				}
+			}
+			if i%50 == 49 {
+				released = tm - 60
+				tab.rebuild(released, tab.count)
+				for key, first := range model {
+					if first <= released {
+						delete(model, key)
+					}
+				}
+			}
+			checkRobinHood(t, &tab)
+		}
 	}
 }

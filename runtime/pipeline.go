@@ -289,6 +289,9 @@ type sourceRT struct {
 	next     Offsets // next offset per partition, as far as processed
 	counters *sourceCounters
 	held     []*chunk // chunks past the replay cut, waiting for it
+	// stable is true when the source's record bytes outlive the next Poll
+	// (StableRecords): chunks then keep them instead of copying them.
+	stable bool
 }
 
 // chunk is one decode task: records copied out of a Poll, decoded by a
@@ -465,6 +468,9 @@ func (x *execution) run(ctx context.Context) error {
 			return fmt.Errorf("pipeline %q: open source %q: %w", name, s.spec.Name, err)
 		}
 		s.src = src
+		if st, ok := src.(StableRecords); ok {
+			s.stable = st.RecordsStable()
+		}
 	}
 	if x.sinkNode != nil {
 		sink, err := OpenSink(runCtx, SinkConfig{Spec: x.sinkNode.Sink, Schema: x.sinkSchema})
@@ -655,7 +661,7 @@ func (x *execution) pollLoop(runCtx, stopCtx context.Context, s *sourceRT) {
 			if c == nil {
 				break
 			}
-			c.fill(recs[:n])
+			c.fill(recs[:n], s.stable)
 			c.parts = nil
 			if changed {
 				c.parts = lastParts
@@ -678,8 +684,18 @@ func (x *execution) pollLoop(runCtx, stopCtx context.Context, s *sourceRT) {
 }
 
 // fill copies recs into c, because a Poll's records are only valid until
-// the next Poll and decoding happens later on another goroutine.
-func (c *chunk) fill(recs []Record) {
+// the next Poll and decoding happens later on another goroutine. When the
+// source's record bytes are stable (StableRecords), only the Record structs
+// are copied (Poll reuses its slice of them); the keys and values are kept
+// as they are. Nothing downstream needs a private copy: decoding copies
+// what it keeps into the batch, dead letters are cloned, and split chunks
+// only share the bytes, which stay valid either way.
+func (c *chunk) fill(recs []Record, stable bool) {
+	if stable {
+		c.buf = c.buf[:0]
+		c.recs = append(c.recs[:0], recs...)
+		return
+	}
 	total := 0
 	for i := range recs {
 		total += len(recs[i].Key) + len(recs[i].Value)
@@ -990,6 +1006,15 @@ func (x *execution) barrier(final bool) {
 	for _, s := range x.sources {
 		cp.Offsets[s.key] = maps.Clone(s.next)
 		cp.Watermarks[s.key] = s.wm.state()
+	}
+	if x.opts.Store == nil {
+		// Nothing will store the operators' state: the checkpoint only
+		// carries the offsets to commit after the write (and its token).
+		// Skipping the snapshot is safe because change tracking is off
+		// without a store (run calls trackChanges only with one), so no
+		// operator keeps a change log that a snapshot would have reset.
+		x.sinkQ <- sinkMsg{barrier: cp, final: final}
+		return
 	}
 	full := !x.haveBase || x.sinceFull >= fullEvery || x.deltaBytes >= x.fullBytes
 	size := x.runner.snapshot(cp, full)

@@ -31,6 +31,12 @@ type memTopic struct {
 	// set, bounds those of each partition.
 	pollMax int
 	partMax int
+	// stable is what the source answers to RecordsStable. reuse makes a
+	// source that is not stable behave like one that recycles its memory:
+	// each Poll copies the records' bytes into one buffer, after
+	// overwriting what the previous Poll returned there.
+	stable, reuse bool
+	deadVals      []string // key/value of each dead letter
 }
 
 var memTopics sync.Map // id → *memTopic
@@ -43,10 +49,39 @@ func (t *memTopic) add(part int, ts time.Time, value string) {
 }
 
 type memSource struct {
-	t     *memTopic
-	group string
-	pos   Offsets
-	out   []Record
+	t       *memTopic
+	group   string
+	pos     Offsets
+	out     []Record
+	scratch []byte
+}
+
+func (s *memSource) RecordsStable() bool { return s.t.stable }
+
+// recycle gives the records of s.out bytes that the next Poll overwrites.
+func (s *memSource) recycle() {
+	for i := range s.scratch {
+		s.scratch[i] = 'x'
+	}
+	total := 0
+	for _, r := range s.out {
+		total += len(r.Key) + len(r.Value)
+	}
+	if cap(s.scratch) < total {
+		s.scratch = make([]byte, 0, 2*total)
+	}
+	s.scratch = s.scratch[:0]
+	for i := range s.out {
+		r := &s.out[i]
+		if r.Key != nil {
+			k := len(s.scratch)
+			s.scratch = append(s.scratch, r.Key...)
+			r.Key = s.scratch[k:len(s.scratch):len(s.scratch)]
+		}
+		v := len(s.scratch)
+		s.scratch = append(s.scratch, r.Value...)
+		r.Value = s.scratch[v:len(s.scratch):len(s.scratch)]
+	}
 }
 
 func (s *memSource) Poll(ctx context.Context) ([]Record, error) {
@@ -78,7 +113,11 @@ func (s *memSource) Poll(ctx context.Context) ([]Record, error) {
 			}
 		}
 		s.t.polled += len(s.out)
+		reuse := s.t.reuse && !s.t.stable
 		s.t.mu.Unlock()
+		if reuse {
+			s.recycle()
+		}
 		if len(s.out) > 0 {
 			return s.out, nil
 		}
@@ -120,6 +159,7 @@ func (s *memSource) DeadLetter(_ context.Context, rec *Record, reason string) er
 	s.t.mu.Lock()
 	defer s.t.mu.Unlock()
 	s.t.dead = append(s.t.dead, fmt.Sprintf("%d/%d: %s", rec.Partition, rec.Offset, reason))
+	s.t.deadVals = append(s.t.deadVals, fmt.Sprintf("%s/%s", rec.Key, rec.Value))
 	return nil
 }
 
@@ -972,6 +1012,53 @@ func TestPipelineRecordsInFlightAreNotIdle(t *testing.T) {
 			}
 			if slices.Contains(sink.snapshot(), "a,2") {
 				t.Errorf("a,2 written: the records queued behind the stalled sink counted as idle partitions")
+			}
+		})
+	}
+}
+
+// TestPipelineRecordBytes runs a pipeline over a source that reuses its
+// record memory (the runtime must copy) and over one whose records are
+// stable (the runtime keeps them): the rows and dead letters are the same.
+func TestPipelineRecordBytes(t *testing.T) {
+	for _, stable := range []bool{false, true} {
+		t.Run(fmt.Sprint("stable=", stable), func(t *testing.T) {
+			topic, tid := newTestTopic(t, 2)
+			topic.stable, topic.reuse = stable, true
+			topic.pollMax = 37
+			sink, sid := newTestSink(t)
+			var want []string
+			for i := 0; i < 400; i++ {
+				id := fmt.Sprintf("o%03d", i)
+				topic.add(i%2, t0, order(id, float64(i), time.Duration(i)*time.Second))
+				if i > 0 {
+					want = append(want, fmt.Sprintf("%s,%d", id, i))
+				}
+				if i%100 == 50 {
+					topic.add(i%2, t0, fmt.Sprintf("not json %d", i))
+				}
+			}
+			p, err := NewPipeline(dedupGraph("bytes", tid, sid), Options{Store: &MemoryCheckpointStore{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = runUntil(t, p, func() bool {
+				st := p.Stats()
+				return st.RowsWritten >= int64(len(want)) && st.DeadLettered == 4
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := sink.snapshot()
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("rows written:\n got  %d %v\n want %d", len(got), got[:min(5, len(got))], len(want))
+			}
+			topic.mu.Lock()
+			defer topic.mu.Unlock()
+			wantDead := []string{"/not json 50", "/not json 150", "/not json 250", "/not json 350"}
+			if !slices.Equal(topic.deadVals, wantDead) {
+				t.Fatalf("dead letters %q, want %q", topic.deadVals, wantDead)
 			}
 		})
 	}

@@ -49,6 +49,17 @@ func (w *stateWriter) value(v *Vector, i int) {
 	}
 }
 
+// valueSize is the number of bytes value writes for row i of v.
+func valueSize(v *Vector, i int) int {
+	if v.IsNull(i) {
+		return 1
+	}
+	if v.Type.Kind.Storage() == dag.StoreBytes {
+		return 1 + 8 + int(v.Offs[i+1]-v.Offs[i])
+	}
+	return 1 + 8
+}
+
 var errCorruptState = errors.New("corrupt operator state")
 
 type stateReader struct {

@@ -402,3 +402,44 @@ func TestLag(t *testing.T) {
 		t.Fatalf("lag = %d, want 5", got)
 	}
 }
+
+// TestRecordsStable checks the StableRecords promise: the keys and values
+// of one Poll are unchanged after later Polls, with and without
+// compression, and one Poll returns at most pollMax records.
+func TestRecordsStable(t *testing.T) {
+	for name, codec := range map[string]kgo.CompressionCodec{"none": kgo.NoCompression(), "snappy": kgo.SnappyCompression()} {
+		t.Run(name, func(t *testing.T) {
+			brokers := cluster(t, kfake.SeedTopics(2, "orders"))
+			const n = 3*pollMax + 100
+			produce(t, brokers, "orders", n, 2, kgo.ProducerBatchCompression(codec))
+			s := openSrc(t, map[string]string{"brokers": brokers, "topic": "orders", "format": "json"}, "", nil)
+			if !s.RecordsStable() {
+				t.Fatal("RecordsStable() = false")
+			}
+			ctx := ctxT(t)
+			var kept, copies []runtime.Record
+			for len(kept) < n {
+				recs, err := s.Poll(ctx)
+				if err != nil {
+					t.Fatalf("after %d of %d records: %v", len(kept), n, err)
+				}
+				if len(recs) > pollMax {
+					t.Fatalf("one Poll returned %d records, more than %d", len(recs), pollMax)
+				}
+				for _, r := range recs {
+					kept = append(kept, r)
+					c := r
+					c.Key = append([]byte(nil), r.Key...)
+					c.Value = append([]byte(nil), r.Value...)
+					copies = append(copies, c)
+				}
+			}
+			for i := range kept {
+				if string(kept[i].Key) != string(copies[i].Key) || string(kept[i].Value) != string(copies[i].Value) {
+					t.Fatalf("record %d (partition %d offset %d) changed after later Polls: %q / %q, was %q / %q",
+						i, kept[i].Partition, kept[i].Offset, kept[i].Key, kept[i].Value, copies[i].Key, copies[i].Value)
+				}
+			}
+		})
+	}
+}

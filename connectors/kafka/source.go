@@ -23,7 +23,15 @@ func init() {
 	runtime.RegisterSink("kafka", OpenSink)
 }
 
-var _ runtime.Source = (*Source)(nil)
+var (
+	_ runtime.Source        = (*Source)(nil)
+	_ runtime.StableRecords = (*Source)(nil)
+)
+
+// pollMax bounds the records one Poll returns, so a large fetch does not
+// pin a long []Record (and the fetch buffers behind it) at once; the rest
+// stays buffered in the client for the next Poll.
+const pollMax = 8192
 
 // The headers of a dead-letter record. Its key and value are the original
 // record's bytes, unchanged.
@@ -181,7 +189,7 @@ func hasKey(m runtime.Offsets, p int32) bool {
 // while they arrive: the client has moved past them.
 func (s *Source) Poll(ctx context.Context) ([]runtime.Record, error) {
 	for {
-		fs := s.cl.PollFetches(ctx)
+		fs := s.cl.PollRecords(ctx, pollMax)
 		if fs.IsClientClosed() {
 			return nil, fmt.Errorf("kafka source %q: closed", s.name)
 		}
@@ -229,6 +237,13 @@ func (s *Source) Poll(ctx context.Context) ([]runtime.Record, error) {
 		}
 	}
 }
+
+// RecordsStable reports that the keys and values Poll returns stay valid
+// after the next Poll: franz-go allocates every fetch response (and every
+// decompressed batch) afresh and never reuses record bytes unless the
+// client is given memory pools (kgo.WithPools), which this source does not
+// do. Only the []Record slice is reused between Polls.
+func (s *Source) RecordsStable() bool { return true }
 
 // notePartitions adds partitions created after open, which appear first as
 // records.
