@@ -333,22 +333,10 @@ func (ev *evaluator) arith(a, b *Vector, n int) {
 				out.AppendNull()
 				continue
 			}
-			x, y := a.U64[i], b.U64[i]
-			switch op {
-			case dag.OpAdd:
-				out.AppendUint(x + y)
-			case dag.OpSub:
-				out.AppendUint(x - y)
-			case dag.OpMul:
-				out.AppendUint(x * y)
-			case dag.OpDiv, dag.OpMod:
-				if y == 0 {
-					out.AppendNull()
-				} else if op == dag.OpDiv {
-					out.AppendUint(x / y)
-				} else {
-					out.AppendUint(x % y)
-				}
+			if r, ok := intArith(op, a.U64[i], b.U64[i]); ok {
+				out.AppendUint(r)
+			} else {
+				out.AppendNull()
 			}
 		}
 	default:
@@ -361,25 +349,37 @@ func (ev *evaluator) arith(a, b *Vector, n int) {
 				out.AppendNull()
 				continue
 			}
-			x, y := a.I64[i], b.I64[i]
-			switch op {
-			case dag.OpAdd:
-				out.AppendInt(x + y)
-			case dag.OpSub:
-				out.AppendInt(x - y)
-			case dag.OpMul:
-				out.AppendInt(x * y)
-			case dag.OpDiv, dag.OpMod:
-				if y == 0 {
-					out.AppendNull()
-				} else if op == dag.OpDiv {
-					out.AppendInt(x / y)
-				} else {
-					out.AppendInt(x % y)
-				}
+			if r, ok := intArith(op, a.I64[i], b.I64[i]); ok {
+				out.AppendInt(r)
+			} else {
+				out.AppendNull()
 			}
 		}
 	}
+}
+
+// intArith applies an arithmetic operator to two integers; false means
+// NULL (integer division or remainder by zero).
+func intArith[T int64 | uint64](op dag.Op, x, y T) (T, bool) {
+	switch op {
+	case dag.OpAdd:
+		return x + y, true
+	case dag.OpSub:
+		return x - y, true
+	case dag.OpMul:
+		return x * y, true
+	case dag.OpDiv:
+		if y == 0 {
+			return 0, false
+		}
+		return x / y, true
+	case dag.OpMod:
+		if y == 0 {
+			return 0, false
+		}
+		return x % y, true
+	}
+	return 0, false
 }
 
 // decArith does decimal arithmetic on unscaled values; a result that does
