@@ -28,30 +28,6 @@ func castVector(src, out *Vector, n int) {
 	}
 }
 
-func intRange(k dag.Kind) (int64, int64) {
-	switch k {
-	case dag.Int8:
-		return math.MinInt8, math.MaxInt8
-	case dag.Int16:
-		return math.MinInt16, math.MaxInt16
-	case dag.Int32:
-		return math.MinInt32, math.MaxInt32
-	}
-	return math.MinInt64, math.MaxInt64
-}
-
-func uintMax(k dag.Kind) uint64 {
-	switch k {
-	case dag.UInt8:
-		return math.MaxUint8
-	case dag.UInt16:
-		return math.MaxUint16
-	case dag.UInt32:
-		return math.MaxUint32
-	}
-	return math.MaxUint64
-}
-
 // castRow appends row i of src (not NULL) converted to out's type.
 func castRow(src *Vector, i int, out *Vector) {
 	to := out.Type
@@ -169,14 +145,14 @@ func putDecimal(out *Vector, x int64, ok bool) {
 func putCheckedInt(out *Vector, x int64) {
 	k := out.Type.Kind
 	if k.Storage() == dag.StoreUint64 {
-		if x < 0 || uint64(x) > uintMax(k) {
+		if x < 0 || uint64(x) > k.UnsignedMax() {
 			out.AppendNull()
 			return
 		}
 		out.AppendUint(uint64(x))
 		return
 	}
-	lo, hi := intRange(k)
+	lo, hi := k.SignedRange()
 	if x < lo || x > hi {
 		out.AppendNull()
 		return
@@ -187,14 +163,14 @@ func putCheckedInt(out *Vector, x int64) {
 func putCheckedUint(out *Vector, x uint64) {
 	k := out.Type.Kind
 	if k.Storage() == dag.StoreUint64 {
-		if x > uintMax(k) {
+		if x > k.UnsignedMax() {
 			out.AppendNull()
 			return
 		}
 		out.AppendUint(x)
 		return
 	}
-	_, hi := intRange(k)
+	_, hi := k.SignedRange()
 	if x > uint64(hi) {
 		out.AppendNull()
 		return

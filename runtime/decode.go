@@ -404,13 +404,13 @@ func (d *decoder) value(b []byte, i int, s int) (int, error) {
 		}
 		if k.Storage() == dag.StoreUint64 {
 			u, ok := parseUint(num)
-			if !ok || u > uintMax(k) {
+			if !ok || u > k.UnsignedMax() {
 				return 0, rangeErr(slot, num)
 			}
 			c.u = u
 		} else {
 			x, ok := parseInt(num)
-			lo, hi := intRange(k)
+			lo, hi := k.SignedRange()
 			if !ok || x < lo || x > hi {
 				return 0, rangeErr(slot, num)
 			}

@@ -134,12 +134,13 @@ func newGenerator(c dag.Column, set map[string]string) (*generator, error) {
 	case t.Kind == dag.Decimal:
 		g.imin, g.imax, g.istart, g.istep = 0, 1000*pow10(t.Scale), pow10(t.Scale), pow10(t.Scale)
 	case t.Kind.Storage() == dag.StoreInt64:
-		g.imin, g.imax, g.istart, g.istep = 0, min(1000, maxSigned(t.Kind)), 1, 1
+		_, maxSigned := t.Kind.SignedRange()
+		g.imin, g.imax, g.istart, g.istep = 0, min(1000, maxSigned), 1, 1
 		if t.Kind == dag.Bool {
 			g.imax = 1
 		}
 	case t.Kind.Storage() == dag.StoreUint64:
-		g.umin, g.umax, g.ustart, g.ustep = 0, min(1000, maxUnsigned(t.Kind)), 1, 1
+		g.umin, g.umax, g.ustart, g.ustep = 0, min(1000, t.Kind.UnsignedMax()), 1, 1
 	case t.Kind.Storage() == dag.StoreFloat64:
 		g.fmin, g.fmax, g.fstart, g.fstep = 0, 1, 1, 1
 	default: // strings: sequences count from 1
@@ -215,12 +216,12 @@ func (g *generator) parseInto(key, v string) error {
 		i, err = parseBool(v)
 	case t.Kind.Storage() == dag.StoreInt64:
 		i, err = strconv.ParseInt(v, 10, 64)
-		if err == nil && (i > maxSigned(t.Kind) || i < -maxSigned(t.Kind)-1) {
+		if lo, hi := t.Kind.SignedRange(); err == nil && (i > hi || i < lo) {
 			err = fmt.Errorf("out of the range of %s", t.Base())
 		}
 	case t.Kind.Storage() == dag.StoreUint64:
 		u, err = strconv.ParseUint(v, 10, 64)
-		if err == nil && u > maxUnsigned(t.Kind) {
+		if err == nil && u > t.Kind.UnsignedMax() {
 			err = fmt.Errorf("out of the range of %s", t.Base())
 		}
 	default:
@@ -388,30 +389,6 @@ func pow10(n uint8) int64 {
 		p *= 10
 	}
 	return p
-}
-
-func maxSigned(k dag.Kind) int64 {
-	switch k {
-	case dag.Int8:
-		return math.MaxInt8
-	case dag.Int16:
-		return math.MaxInt16
-	case dag.Int32:
-		return math.MaxInt32
-	}
-	return math.MaxInt64
-}
-
-func maxUnsigned(k dag.Kind) uint64 {
-	switch k {
-	case dag.UInt8:
-		return math.MaxUint8
-	case dag.UInt16:
-		return math.MaxUint16
-	case dag.UInt32:
-		return math.MaxUint32
-	}
-	return math.MaxUint64
 }
 
 // node is one level of the JSON object a row becomes: columns with a PATH

@@ -6,6 +6,7 @@ package dag
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -91,6 +92,18 @@ func (k Kind) Bytes() int {
 	}
 	return 8
 }
+
+// SignedRange returns the smallest and largest value of a signed integer
+// kind (Int64's for every other kind).
+func (k Kind) SignedRange() (lo, hi int64) {
+	bits := 8 * k.Bytes()
+	hi = int64(uint64(1)<<(bits-1) - 1)
+	return -hi - 1, hi
+}
+
+// UnsignedMax returns the largest value of an unsigned integer kind
+// (UInt64's for every other kind).
+func (k Kind) UnsignedMax() uint64 { return math.MaxUint64 >> (64 - 8*k.Bytes()) }
 
 // IsSigned reports whether k is a signed integer kind.
 func (k Kind) IsSigned() bool { return k >= Int8 && k <= Int64 }
