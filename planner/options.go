@@ -151,7 +151,7 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 	for _, o := range opts {
 		k := strings.ToLower(o.Key.Name)
 		if seen[k] {
-			errs.Add(o.Key.P, "", "option %s is given twice", o.Key.Name)
+			errs.AddNode(o.Key, "", "option %s is given twice", o.Key.Name)
 			continue
 		}
 		seen[k] = true
@@ -167,10 +167,14 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 	spec, ok := connectors[out.connector]
 	if !ok {
 		hint := fmt.Sprintf("%s connectors: %s", r, strings.Join(connectorsFor(r), ", "))
-		if s := sql.Suggest(out.connector, connectorsFor(r)); len(s) > 0 {
+		s := sql.Suggest(out.connector, connectorsFor(r))
+		if len(s) > 0 {
 			hint = fmt.Sprintf("did you mean %q? %s", s[0], hint)
 		}
-		errs.Add(connPos, hint, "unknown connector %q", out.connector)
+		err := errs.Add(connPos, hint, "unknown connector %q", out.connector)
+		if len(s) > 0 {
+			replaceWith(err, quoteString(s[0]), s[0])
+		}
 		return out, false
 	}
 	if !slices.Contains(spec.roles, r) {
@@ -187,7 +191,7 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 		if spec.perColumn != "" && strings.HasPrefix(k, spec.perColumn) {
 			col, setting, ok := strings.Cut(o.Key.Name[len(spec.perColumn):], ".")
 			if !ok || col == "" || setting == "" {
-				errs.Add(o.Key.P, "write "+spec.perColumn+"<column>.<setting>", "option %s names no column and setting", o.Key.Name)
+				errs.AddNode(o.Key, "write "+spec.perColumn+"<column>.<setting>", "option %s names no column and setting", o.Key.Name)
 				continue
 			}
 			if out.perColumn == nil {
@@ -203,10 +207,14 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 		os, ok := spec.options[k]
 		if !ok {
 			hint := fmt.Sprintf("options of %s: %s", out.connector, strings.Join(spec.optionNames(), ", "))
-			if s := sql.Suggest(k, spec.optionNames()); len(s) > 0 {
+			s := sql.Suggest(k, spec.optionNames())
+			if len(s) > 0 {
 				hint = fmt.Sprintf("did you mean %q? %s", s[0], hint)
 			}
-			errs.Add(o.Key.P, hint, "unknown option %s for connector %s", o.Key.Name, out.connector)
+			err := errs.AddNode(o.Key, hint, "unknown option %s for connector %s", o.Key.Name, out.connector)
+			if len(s) > 0 {
+				replaceWith(err, optionKey(s[0]), s[0])
+			}
 			continue
 		}
 		out.values[k] = o.Value
@@ -214,7 +222,17 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 			continue
 		}
 		if msg, hint := checkValue(os, o.Value); msg != "" {
-			errs.Add(o.ValuePos, hint, "option %s: %s", o.Key.Name, msg)
+			err := errs.Add(o.ValuePos, hint, "option %s: %s", o.Key.Name, msg)
+			if os.kind == optEnum {
+				// The closest allowed value, else each of them.
+				vs := sql.Suggest(o.Value, os.values)
+				if len(vs) == 0 {
+					vs = os.values
+				}
+				for _, v := range vs {
+					replaceWith(err, quoteString(v), v)
+				}
+			}
 		}
 	}
 	for _, k := range spec.required {
