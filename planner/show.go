@@ -164,7 +164,7 @@ func maskSQL(o *Object) string {
 		opts = o.Sink.Options
 	}
 	for k, v := range opts {
-		if _, inURL := maskURLPassword(v); inURL || secretOptions[k] && !strings.HasPrefix(v, "env:") {
+		if _, inURL := maskURLPassword(v); inURL || secretOptions(k) && !strings.HasPrefix(v, "env:") {
 			return "-- SQL not shown: it contains a secret option"
 		}
 	}
