@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-sql/sluice/secret"
 	"github.com/sluice-sql/sluice/sql"
 )
 
@@ -103,9 +104,6 @@ var connectors = map[string]connectorSpec{
 
 // pipelineOptions are the options of CREATE PIPELINE … WITH.
 var pipelineOptions = []string{"description"}
-
-// secretOptions are never shown by SHOW, DESCRIBE or EXPLAIN.
-var secretOptions = map[string]bool{"password": true, "sasl_password": true}
 
 func connectorsFor(r role) []string {
 	var out []string
@@ -255,7 +253,7 @@ func checkValue(s optSpec, v string) (msg, hint string) {
 }
 
 // maskOptions renders a WITH list with secrets hidden, for SHOW, DESCRIBE
-// and EXPLAIN. An env: reference is not a secret and is shown.
+// and EXPLAIN, by Sluice's one masking rule (secret.MaskValue).
 func maskOptions(opts map[string]string) string {
 	keys := make([]string, 0, len(opts))
 	for k := range opts {
@@ -267,31 +265,7 @@ func maskOptions(opts map[string]string) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		v := opts[k]
-		if secretOptions[k] && !strings.HasPrefix(v, "env:") {
-			v = "****"
-		} else if u, ok := maskURLPassword(v); ok {
-			v = u
-		}
-		fmt.Fprintf(&b, "%s = '%s'", k, strings.ReplaceAll(v, "'", "''"))
+		fmt.Fprintf(&b, "%s = '%s'", k, strings.ReplaceAll(secret.MaskValue(k, opts[k]), "'", "''"))
 	}
 	return b.String()
-}
-
-// maskURLPassword hides the password of a URL with user info
-// (postgres://me:secret@db/x); ok is false when v has none.
-func maskURLPassword(v string) (string, bool) {
-	scheme, rest, ok := strings.Cut(v, "://")
-	if !ok || strings.HasPrefix(v, "env:") {
-		return v, false
-	}
-	userinfo, host, ok := strings.Cut(rest, "@")
-	if !ok || strings.Contains(userinfo, "/") {
-		return v, false
-	}
-	user, _, hasPass := strings.Cut(userinfo, ":")
-	if !hasPass {
-		return v, false
-	}
-	return scheme + "://" + user + ":****@" + host, true
 }
