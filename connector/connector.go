@@ -226,20 +226,6 @@ func (c *Connector) OptionNames(k Kind) []string {
 	return out
 }
 
-// IsSecret reports whether the option name of any registered connector is
-// declared secret.
-func IsSecret(name string) bool {
-	name = strings.ToLower(name)
-	for _, c := range All() {
-		for _, o := range c.Options {
-			if o.Name == name && o.Secret {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // Check checks a value written for the option (not an env: reference):
 // msg says what is wrong, "" when nothing is; hint says what would be right.
 func (o *Option) Check(v string) (msg, hint string) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-sql/sluice/connector"
+	"github.com/sluice-sql/sluice/secret"
 	"github.com/sluice-sql/sluice/sql"
 )
 
@@ -25,10 +26,6 @@ const (
 
 // pipelineOptions are the options of CREATE PIPELINE … WITH.
 var pipelineOptions = []string{"description"}
-
-// secretOptions reports whether an option is never shown by SHOW, DESCRIBE
-// or EXPLAIN: the connectors declare which of their options are secrets.
-func secretOptions(name string) bool { return connector.IsSecret(name) }
 
 // checkedOptions is a validated WITH list.
 type checkedOptions struct {
@@ -148,7 +145,7 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 }
 
 // maskOptions renders a WITH list with secrets hidden, for SHOW, DESCRIBE
-// and EXPLAIN. An env: reference is not a secret and is shown.
+// and EXPLAIN, by Sluice's one masking rule (secret.MaskValue).
 func maskOptions(opts map[string]string) string {
 	keys := make([]string, 0, len(opts))
 	for k := range opts {
@@ -160,31 +157,7 @@ func maskOptions(opts map[string]string) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		v := opts[k]
-		if secretOptions(k) && !strings.HasPrefix(v, "env:") {
-			v = "****"
-		} else if u, ok := maskURLPassword(v); ok {
-			v = u
-		}
-		fmt.Fprintf(&b, "%s = '%s'", k, strings.ReplaceAll(v, "'", "''"))
+		fmt.Fprintf(&b, "%s = '%s'", k, strings.ReplaceAll(secret.MaskValue(k, opts[k]), "'", "''"))
 	}
 	return b.String()
-}
-
-// maskURLPassword hides the password of a URL with user info
-// (postgres://me:secret@db/x); ok is false when v has none.
-func maskURLPassword(v string) (string, bool) {
-	scheme, rest, ok := strings.Cut(v, "://")
-	if !ok || strings.HasPrefix(v, "env:") {
-		return v, false
-	}
-	userinfo, host, ok := strings.Cut(rest, "@")
-	if !ok || strings.Contains(userinfo, "/") {
-		return v, false
-	}
-	user, _, hasPass := strings.Cut(userinfo, ":")
-	if !hasPass {
-		return v, false
-	}
-	return scheme + "://" + user + ":****@" + host, true
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/connector/connectortest"
+	"github.com/sluice-sql/sluice/secret"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/connectors.md's generated tables and connector/connectortest/connectors.json from the declarations")
@@ -175,4 +176,16 @@ func optionTable(c *connector.Connector) string {
 		}
 	}
 	return b.String()
+}
+
+// An option is declared secret exactly when Sluice's masking rule hides
+// it, so the API and the docs say what SHOW and the logs do.
+func TestSecretsMatchMasking(t *testing.T) {
+	for _, c := range connector.All() {
+		for _, o := range c.Options {
+			if o.Secret != secret.IsSecretName(o.Name) {
+				t.Errorf("%s.%s: declared secret %v, masked %v", c.Name, o.Name, o.Secret, secret.IsSecretName(o.Name))
+			}
+		}
+	}
 }
