@@ -33,6 +33,8 @@ const (
 type optSpec struct {
 	kind   optKind
 	values []string // optEnum
+	// zeroOff: the duration '0' is allowed and turns the option off.
+	zeroOff bool
 }
 
 type connectorSpec struct {
@@ -54,6 +56,7 @@ var connectors = map[string]connectorSpec{
 			"group_id":          {},
 			"start":             {kind: optEnum, values: []string{"earliest", "latest"}},
 			"idle_timeout":      {kind: optDuration},
+			"max_future":        {kind: optDuration, zeroOff: true},
 			"security_protocol": {kind: optEnum, values: []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}},
 			"sasl_mechanism":    {kind: optEnum, values: []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}},
 			"sasl_username":     {}, "sasl_password": {}, "tls_ca": {}, "dlq_topic": {},
@@ -91,6 +94,7 @@ var connectors = map[string]connectorSpec{
 			"rows":            {kind: optCount},
 			"partitions":      {kind: optCount},
 			"idle_timeout":    {kind: optDuration},
+			"max_future":      {kind: optDuration, zeroOff: true},
 		},
 		perColumn: "fields.",
 	},
@@ -232,7 +236,13 @@ func checkValue(s optSpec, v string) (msg, hint string) {
 			return fmt.Sprintf("%q is not a positive count", v), "write digits, e.g. '10000'"
 		}
 	case optDuration:
-		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+		if s.zeroOff && v == "0" {
+			break
+		}
+		if d, err := time.ParseDuration(v); err != nil || d < 0 || (d == 0 && !s.zeroOff) {
+			if s.zeroOff {
+				return fmt.Sprintf("%q is not a duration", v), "write e.g. '1h' or '24h', or '0' for no limit"
+			}
 			return fmt.Sprintf("%q is not a positive duration", v), "write e.g. '500ms', '1s' or '5m'"
 		}
 	case optBool:
