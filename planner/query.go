@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/sql"
 )
@@ -119,13 +120,21 @@ func exprQual(s *side, name string, qualify bool) string {
 	return name
 }
 
-// pseudoFor returns the pseudo-columns a connector provides: Kafka has all
-// of them; a generator stamps each row with the time it made it.
-func pseudoFor(connector string) dag.Schema {
-	if connector == "kafka" {
-		return dag.PseudoColumns
+// pseudoFor returns the pseudo-columns a connector declares for its
+// sources (Kafka has all of them; a generator stamps each row with the time
+// it made it), in the order of dag.PseudoColumns.
+func pseudoFor(name string) dag.Schema {
+	c, ok := connector.Lookup(name)
+	if !ok {
+		return dag.PseudoColumns[4:] // every record has a time
 	}
-	return dag.PseudoColumns[4:]
+	var out dag.Schema
+	for _, p := range dag.PseudoColumns {
+		if slices.Contains(c.Pseudo, p.Name) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // addSide resolves a FROM or JOIN source.

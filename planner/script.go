@@ -508,10 +508,8 @@ func sourceSpec(s *sql.CreateSource, errs *sql.ErrorList) *dag.SourceSpec {
 			}
 		}
 	}
-	if v, ok := opts.values["idle_timeout"]; ok && !strings.HasPrefix(v, "env:") {
-		if d, err := time.ParseDuration(v); err == nil {
-			spec.IdleTimeout = d
-		}
+	if d, ok := opts.duration("idle_timeout", roleSource); ok {
+		spec.IdleTimeout = d
 	}
 	for col, settings := range opts.perColumn {
 		if spec.Declared.Index(col) < 0 {

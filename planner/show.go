@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/sluice-sql/sluice/planner/dag"
+	"github.com/sluice-sql/sluice/secret"
 	"github.com/sluice-sql/sluice/sql"
 )
 
@@ -153,7 +154,7 @@ func describe(o *Object) *Result {
 }
 
 // maskSQL returns the object's canonical SQL, or, when it contains a
-// secret option given in clear text, a note saying it is hidden: SHOW and
+// secret given in clear text (secret.InClear), a note saying it is hidden: SHOW and
 // DESCRIBE never print a password.
 func maskSQL(o *Object) string {
 	var opts map[string]string
@@ -164,7 +165,7 @@ func maskSQL(o *Object) string {
 		opts = o.Sink.Options
 	}
 	for k, v := range opts {
-		if _, inURL := maskURLPassword(v); inURL || secretOptions[k] && !strings.HasPrefix(v, "env:") {
+		if secret.InClear(k, v) {
 			return "-- SQL not shown: it contains a secret option"
 		}
 	}

@@ -170,6 +170,7 @@ func sourceMaxFuture(spec *dag.SourceSpec) (time.Duration, error) {
 	if !ok {
 		return DefaultMaxFuture, nil
 	}
+	v = strings.TrimSpace(v)
 	d, err := time.ParseDuration(v)
 	if v == "0" {
 		d, err = 0, nil

@@ -414,8 +414,7 @@ func sealSecrets(script *sql.Script) error {
 		for i := len(opts) - 1; i >= 0; i-- {
 			o := &opts[i]
 			v := o.Value
-			if v == "" || strings.HasPrefix(v, "env:") || secret.IsSealed(v) ||
-				!(isSecretName(strings.ToLower(o.Key.Name)) || maskURL(v) != v) {
+			if !secret.InClear(o.Key.Name, v) {
 				continue
 			}
 			sealed, err := secret.Seal(v)

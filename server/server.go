@@ -102,6 +102,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// No log line carries a secret, whatever a driver puts in an error.
+	cfg.Logger = slog.New(secret.LogHandler(cfg.Logger.Handler()))
 	if cfg.GroupID == "" {
 		cfg.GroupID = "sluice"
 	}
@@ -243,6 +245,7 @@ func (s *Server) stopRun(name string) *run {
 }
 
 func (s *Server) setState(name string, st catalog.State, msg string) {
+	msg = secret.MaskText(msg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.cat.SetState(ctx, name, st, msg); err != nil && !errors.Is(err, catalog.ErrNotFound) {

@@ -186,10 +186,9 @@ func hasSecret(o *planner.Object) bool {
 	case o.Sink != nil:
 		opts = o.Sink.Options
 	}
-	masked := MaskOptions(opts)
 	for k, v := range opts {
 		// A sealed value is not clear text: the SQL may be shown.
-		if masked[k] != v && !secret.IsSealed(v) {
+		if secret.InClear(k, v) {
 			return true
 		}
 	}
@@ -218,58 +217,6 @@ func maskGraph(g *dag.Graph) *dag.Graph {
 	return &cp
 }
 
-// secretWords mark option names whose values are secrets.
-var secretWords = []string{"password", "secret", "token", "key"}
-
-// MaskOptions returns opts with secret values hidden: an env:NAME
-// reference is shown as it is (it is not the secret), any other value of a
-// secret-looking option as "****", and a password inside a URL's user
-// info is replaced.
-func MaskOptions(opts map[string]string) map[string]string {
-	out := make(map[string]string, len(opts))
-	for k, v := range opts {
-		lk := strings.ToLower(k)
-		switch {
-		case strings.HasPrefix(v, "env:"):
-			out[k] = v
-		case secret.IsSealed(v):
-			out[k] = "****"
-		case isSecretName(lk):
-			out[k] = "****"
-		case strings.Contains(v, "://") && strings.Contains(v, "@"):
-			out[k] = maskURL(v)
-		default:
-			out[k] = v
-		}
-	}
-	return out
-}
-
-func isSecretName(k string) bool {
-	if k == "key" || strings.HasSuffix(k, ".key") {
-		// Kafka's message key column, not a secret.
-		return false
-	}
-	for _, w := range secretWords {
-		if strings.Contains(k, w) {
-			return true
-		}
-	}
-	return false
-}
-
-func maskURL(v string) string {
-	scheme, rest, ok := strings.Cut(v, "://")
-	if !ok {
-		return v
-	}
-	userinfo, host, ok := strings.Cut(rest, "@")
-	if !ok || strings.Contains(userinfo, "/") {
-		return v
-	}
-	user, _, hasPass := strings.Cut(userinfo, ":")
-	if !hasPass {
-		return v
-	}
-	return scheme + "://" + user + ":****@" + host
-}
+// MaskOptions returns opts with secret values hidden by Sluice's one
+// masking rule (secret.MaskValue).
+func MaskOptions(opts map[string]string) map[string]string { return secret.MaskOptions(opts) }

@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-sql/sluice/planner"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/runtime"
+	"github.com/sluice-sql/sluice/secret"
 	"github.com/sluice-sql/sluice/sql"
 )
 
@@ -59,7 +60,7 @@ func runScript(ctx context.Context, src, name string, cfg runConfig) error {
 		fmt.Fprint(cfg.stderr, errs.Render(src))
 		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d error(s)", name, len(errs))}
 	}
-	log := slog.New(slog.NewTextHandler(cfg.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(secret.LogHandler(slog.NewTextHandler(cfg.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	var store runtime.CheckpointStore
 	if cfg.stateDir != "" {
 		if err := os.MkdirAll(cfg.stateDir, 0o755); err != nil {

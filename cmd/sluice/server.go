@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-sql/sluice/catalog"
 	"github.com/sluice-sql/sluice/connectors/rowjson"
 	"github.com/sluice-sql/sluice/planner/dag"
+	"github.com/sluice-sql/sluice/secret"
 	"github.com/sluice-sql/sluice/server"
 	"github.com/sluice-sql/sluice/web"
 )
@@ -90,7 +91,7 @@ type runningServer struct {
 
 // startServer opens the catalog, resumes the pipelines and serves the API.
 func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) {
-	log := slog.New(slog.NewJSONHandler(cfg.stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	log := slog.New(secret.LogHandler(slog.NewJSONHandler(cfg.stderr, &slog.HandlerOptions{Level: cfg.logLevel})))
 	// Connectors log through the default logger: make theirs structured
 	// and levelled like the server's.
 	slog.SetDefault(log)

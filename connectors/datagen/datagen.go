@@ -25,8 +25,6 @@ import (
 	"github.com/sluice-sql/sluice/runtime"
 )
 
-func init() { runtime.RegisterSource("datagen", OpenSource) }
-
 var _ runtime.Source = (*Source)(nil)
 
 // Defaults of the source options.

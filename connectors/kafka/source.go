@@ -18,11 +18,6 @@ import (
 	"github.com/sluice-sql/sluice/runtime"
 )
 
-func init() {
-	runtime.RegisterSource("kafka", OpenSource)
-	runtime.RegisterSink("kafka", OpenSink)
-}
-
 var (
 	_ runtime.Source        = (*Source)(nil)
 	_ runtime.StableRecords = (*Source)(nil)

@@ -10,7 +10,6 @@ package option
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -113,23 +112,12 @@ func (s *Set) show(name string) string {
 	if env, ok := s.fromEnv[name]; ok {
 		return "'env:" + env + "'"
 	}
-	if IsSecret(name) || s.sealed[name] {
+	// A sealed value is open here: the same rule masks it.
+	v := secret.MaskValue(name, s.values[name])
+	if v == secret.Masked {
 		return "'…'"
 	}
-	v := s.values[name]
-	if u, err := url.Parse(v); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			v = u.Redacted() // a URL may carry a password
-		}
-	}
 	return "'" + v + "'"
-}
-
-// IsSecret reports whether an option holds a secret that must never be
-// printed (SHOW and DESCRIBE hide these too).
-func IsSecret(name string) bool {
-	name = strings.ToLower(name)
-	return strings.Contains(name, "password") || strings.Contains(name, "secret")
 }
 
 func (s *Set) fail(name, want string) {

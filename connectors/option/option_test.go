@@ -66,7 +66,7 @@ func TestErrors(t *testing.T) {
 		"option sasl_password = '…'",
 		"option k = 'env:SLUICE_OPTION_SECRET'",
 		"option r is required (for example r = 'example')",
-		"option u = 'postgres://me:xxxxx@db/x'",
+		"option u = 'postgres://me:****@db/x'",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("errors %q lack %q", msg, want)

@@ -1,0 +1,205 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sluice-sql/sluice/catalog"
+	"github.com/sluice-sql/sluice/connectors/rowjson"
+	"github.com/sluice-sql/sluice/planner/dag"
+	"github.com/sluice-sql/sluice/server"
+	"github.com/sluice-sql/sluice/web"
+
+	"net/http/httptest"
+)
+
+// syncBuffer collects log lines written from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startLogged starts a server with the embedded catalog in a directory of
+// its own (returned, so that a test can read every byte the server
+// stored) and its logs (server and HTTP) collected in a buffer.
+func startLogged(t *testing.T, cfg web.Config) (*env, *syncBuffer, string) {
+	t.Helper()
+	dir := t.TempDir()
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cat, err := catalog.OpenDir(context.Background(), filepath.Join(dir, "catalog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{
+		Catalog: cat, StateDir: filepath.Join(dir, "state"), StopTimeout: 5 * time.Second, Logger: log,
+		NewRowEncoder: func(s dag.Schema) server.RowEncoder { return rowjson.NewEncoder(s).AppendRow },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(srv.Collector())
+	cfg.Server, cfg.Gatherer, cfg.Logger = srv, reg, log
+	hs := httptest.NewServer(web.Handler(cfg))
+	t.Cleanup(func() {
+		hs.Close()
+		srv.Close()
+		cat.Close()
+	})
+	return &env{t: t, url: hs.URL, srv: srv, state: filepath.Join(dir, "state"), token: cfg.Token}, logs, dir
+}
+
+// raw sends a request and returns the status and the body as text.
+func (e *env) raw(method, path, contentType, body string) (int, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if e.token != "" {
+		req.Header.Set("Authorization", "Bearer "+e.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestSecretsNeverShown feeds every form a secret can take through the
+// API and looks for it in every answer, the logs, /metrics and every file
+// the server stored.
+func TestSecretsNeverShown(t *testing.T) {
+	e, logs, dir := startLogged(t, web.Config{})
+	// Each secret is distinct, so a leak names its form.
+	secrets := map[string]string{
+		"ch-userinfo": "Userinfo7q", "ch-query": "Query7q", "pg-libpq": "Libpq7q",
+		"pg-query": "PgQuery7q", "ch-password": "Declared7q", "kafka-sasl": "Sasl7q", "pg-quoted": "Quoted 7q",
+	}
+	script := `CREATE SOURCE ev (id UInt64, ts DateTime64(3), WATERMARK FOR ts AS ts - INTERVAL 1 SECOND)
+  WITH (connector = 'datagen', rows_per_second = '10');
+CREATE SOURCE k (id UInt64) WITH (connector = 'kafka', brokers = '127.0.0.1:1', topic = 't',
+  sasl_mechanism = 'PLAIN', sasl_username = 'u', sasl_password = 'Sasl7q');
+CREATE SINK ch1 WITH (connector = 'clickhouse', url = 'clickhouse://u:Userinfo7q@127.0.0.1:1/default', table = 't');
+CREATE SINK ch2 WITH (connector = 'clickhouse', url = 'clickhouse://127.0.0.1:1/default?username=u&password=Query7q', table = 't');
+CREATE SINK ch3 WITH (connector = 'clickhouse', url = 'clickhouse://127.0.0.1:1/default', user = 'u', password = 'Declared7q', table = 't');
+CREATE SINK pg1 WITH (connector = 'postgres', url = 'host=127.0.0.1 port=1 user=u password=Libpq7q dbname=x connect_timeout=1', table = 't');
+CREATE SINK pg2 WITH (connector = 'postgres', url = 'postgres://u@127.0.0.1:1/x?sslmode=disable&password=PgQuery7q', table = 't');
+CREATE SINK pg3 WITH (connector = 'postgres', url = 'host=127.0.0.1 port=1 password=''Quoted 7q'' dbname=x', table = 't');
+`
+	pipelines := ""
+	for _, s := range []string{"ch1", "ch2", "ch3", "pg1", "pg2", "pg3"} {
+		pipelines += "CREATE PIPELINE p_" + s + " AS INSERT INTO " + s + " SELECT id, ts FROM ev;\n"
+	}
+	var answers []string
+	check := func(where, text string) {
+		t.Helper()
+		for form, s := range secrets {
+			if strings.Contains(text, s) {
+				t.Errorf("%s shows the %s secret %q:\n%s", where, form, s, text)
+			}
+		}
+	}
+	// validate (with plans), then apply, then EXPLAIN and DESCRIBE.
+	code, body := e.raw("POST", "/api/v1/validate", "application/sql", script+pipelines)
+	if code != 200 || !strings.Contains(body, `"plans"`) {
+		t.Fatalf("validate: %d %s", code, body)
+	}
+	answers = append(answers, "validate: "+body)
+	code, body = e.raw("POST", "/api/v1/scripts", "application/sql", script+pipelines)
+	if code != 200 {
+		t.Fatalf("apply: %d %s", code, body)
+	}
+	answers = append(answers, "apply: "+body)
+	code, body = e.raw("POST", "/api/v1/scripts", "application/sql",
+		"EXPLAIN CREATE PIPELINE x AS INSERT INTO pg1 SELECT id, ts FROM ev;\nEXPLAIN CREATE PIPELINE y AS INSERT INTO ch2 SELECT id, ts FROM ev;\nDESCRIBE ch1;\nDESCRIBE pg3;\nDESCRIBE k;\nSHOW SINKS;")
+	if code != 200 || !strings.Contains(body, "u:****@127.0.0.1:1") || !strings.Contains(body, "password=****") {
+		t.Errorf("EXPLAIN and DESCRIBE should show the masked forms: %d %s", code, body)
+	}
+	answers = append(answers, "explain: "+body)
+	// A mistake in a script with secrets: the messages quote no secret
+	// (the rendered line quotes the script as its sender wrote it).
+	var fail apiErr
+	code = e.call("POST", "/api/v1/validate", "application/sql", strings.NewReader(
+		"CREATE SINK bad WITH (connector = 'postgres', url = 'host=h password=Libpq7q', table = 't', batch_size = 'x');"), &fail)
+	if code != 422 || len(fail.Errors) == 0 {
+		t.Errorf("bad script: %d %+v", code, fail)
+	}
+	for _, d := range fail.Errors {
+		answers = append(answers, "422: "+d.Message+" "+d.Hint)
+	}
+	// The pipelines fail to connect; their errors are in the answers and
+	// the logs.
+	waitFor(t, "every pipeline to fail", func() bool {
+		for _, s := range []string{"ch1", "ch2", "ch3", "pg1", "pg2", "pg3"} {
+			if e.pipeline("p_"+s).State != "failed" {
+				return false
+			}
+		}
+		return true
+	})
+	for _, path := range []string{"/api/v1/sources", "/api/v1/sinks", "/api/v1/pipelines", "/api/v1/sources/k",
+		"/api/v1/sinks/ch1", "/api/v1/sinks/ch2", "/api/v1/sinks/ch3", "/api/v1/sinks/pg1", "/api/v1/sinks/pg2",
+		"/api/v1/sinks/pg3", "/api/v1/pipelines/p_pg1", "/api/v1/objects/ch1", "/metrics", "/"} {
+		code, body := e.raw("GET", path, "", "")
+		if code != 200 {
+			t.Errorf("GET %s: %d", path, code)
+		}
+		answers = append(answers, path+": "+body)
+	}
+	for _, a := range answers {
+		check("an answer", a)
+	}
+	// What is not secret is still shown: the host of a URL, the user.
+	_, sink := e.raw("GET", "/api/v1/sinks/pg1", "", "")
+	if !strings.Contains(sink, "host=127.0.0.1 port=1 user=u password=****") {
+		t.Errorf("GET of a sink should show the masked connection string: %s", sink)
+	}
+	e.srv.Close()
+	check("the logs", logs.String())
+	if !strings.Contains(logs.String(), "pipeline failed") {
+		t.Errorf("the pipelines' failures are not logged:\n%s", logs.String())
+	}
+	// Nothing the server stored holds a secret.
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(path, string(b))
+		return nil
+	})
+}
