@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"log/slog"
 	"mime"
@@ -73,7 +72,8 @@ func Handler(cfg Config) http.Handler {
 	}
 	h := &handler{cfg: cfg, srv: cfg.Server, log: cfg.Logger}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", h.index)
+	mux.HandleFunc("GET /{$}", h.page)
+	mux.Handle("GET /assets/", assets())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", h.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
@@ -341,23 +341,4 @@ func (h *handler) control(verb string) http.HandlerFunc {
 		}
 		h.apply(w, r.Context(), verb+" `"+name+"`;", server.ApplyOptions{})
 	}
-}
-
-// index is the page `sluice dev` sends people to until the editor lands:
-// what runs, and where the API is.
-func (h *handler) index(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	var b strings.Builder
-	b.WriteString("<!doctype html><meta charset=utf-8><title>Sluice</title><h1>Sluice</h1><h2>Pipelines</h2><table><tr><th>name<th>state<th>reads<th>writes<th>rows in<th>rows out<th>error")
-	for _, p := range h.srv.Objects(sql.ObjPipeline) {
-		in, out := "", ""
-		if p.Metrics != nil {
-			in, out = fmt.Sprint(p.Metrics.RecordsIn), fmt.Sprint(p.Metrics.RowsWritten)
-		}
-		fmt.Fprintf(&b, "<tr><td>%s<td>%s<td>%s<td>%s<td>%s<td>%s<td>%s", html.EscapeString(p.Name), html.EscapeString(p.State),
-			html.EscapeString(strings.Join(p.Sources, ", ")), html.EscapeString(p.Sink), in, out, html.EscapeString(p.Error))
-	}
-	b.WriteString(`</table><h2>API</h2><ul><li><a href="/api/v1/pipelines">/api/v1/pipelines</a><li><a href="/api/v1/openapi.json">/api/v1/openapi.json</a><li><a href="/metrics">/metrics</a></ul>`)
-	b.WriteString("<p>Apply SQL with <code>sluice apply -f file.sql</code>; preview with <code>sluice preview \"SELECT …\"</code>.")
-	io.WriteString(w, b.String())
 }
