@@ -69,7 +69,7 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 	for _, o := range opts {
 		k := strings.ToLower(o.Key.Name)
 		if seen[k] {
-			errs.Add(o.Key.P, "", "option %s is given twice", o.Key.Name)
+			errs.AddNode(o.Key, "", "option %s is given twice", o.Key.Name)
 			continue
 		}
 		seen[k] = true
@@ -85,10 +85,14 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 	spec, ok := connector.Lookup(out.connector)
 	if !ok {
 		hint := fmt.Sprintf("%s connectors: %s", r, strings.Join(connector.Names(r), ", "))
-		if s := sql.Suggest(out.connector, connector.Names(r)); len(s) > 0 {
+		s := sql.Suggest(out.connector, connector.Names(r))
+		if len(s) > 0 {
 			hint = fmt.Sprintf("did you mean %q? %s", s[0], hint)
 		}
-		errs.Add(connPos, hint, "unknown connector %q", out.connector)
+		err := errs.Add(connPos, hint, "unknown connector %q", out.connector)
+		if len(s) > 0 {
+			replaceWith(err, quoteString(s[0]), s[0])
+		}
 		return out, false
 	}
 	if !spec.Plays(r) {
@@ -105,7 +109,7 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 		if spec.PerColumnPrefix != "" && strings.HasPrefix(k, spec.PerColumnPrefix) {
 			col, setting, ok := strings.Cut(o.Key.Name[len(spec.PerColumnPrefix):], ".")
 			if !ok || col == "" || setting == "" {
-				errs.Add(o.Key.P, "write "+spec.PerColumnPrefix+"<column>.<setting>", "option %s names no column and setting", o.Key.Name)
+				errs.AddNode(o.Key, "write "+spec.PerColumnPrefix+"<column>.<setting>", "option %s names no column and setting", o.Key.Name)
 				continue
 			}
 			if out.perColumn == nil {
@@ -122,10 +126,14 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 		if !ok {
 			names := spec.OptionNames(r)
 			hint := fmt.Sprintf("options of %s: %s", out.connector, strings.Join(names, ", "))
-			if s := sql.Suggest(k, names); len(s) > 0 {
+			s := sql.Suggest(k, names)
+			if len(s) > 0 {
 				hint = fmt.Sprintf("did you mean %q? %s", s[0], hint)
 			}
-			errs.Add(o.Key.P, hint, "unknown option %s for connector %s", o.Key.Name, out.connector)
+			err := errs.AddNode(o.Key, hint, "unknown option %s for connector %s", o.Key.Name, out.connector)
+			if len(s) > 0 {
+				replaceWith(err, optionKey(s[0]), s[0])
+			}
 			continue
 		}
 		out.values[k] = o.Value
@@ -133,7 +141,17 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 			continue
 		}
 		if msg, hint := os.Check(o.Value); msg != "" {
-			errs.Add(o.ValuePos, hint, "option %s: %s", o.Key.Name, msg)
+			err := errs.Add(o.ValuePos, hint, "option %s: %s", o.Key.Name, msg)
+			if os.Type == connector.Enum {
+				// The closest allowed value, else each of them.
+				vs := sql.Suggest(o.Value, os.Values)
+				if len(vs) == 0 {
+					vs = os.Values
+				}
+				for _, v := range vs {
+					replaceWith(err, quoteString(v), v)
+				}
+			}
 		}
 	}
 	for _, o := range spec.OptionsFor(r) {

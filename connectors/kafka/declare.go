@@ -44,6 +44,8 @@ var declaration = connector.Connector{
 			Doc: "where a pipeline without checkpoint or committed offsets starts: the topic's whole history or records produced from now on"},
 		{Name: "idle_timeout", Type: connector.Duration, Kinds: source, Default: "5s",
 			Doc: "how long a partition without records holds the watermark back"},
+		{Name: "max_future", Type: connector.Duration, Kinds: source, Default: "24h", ZeroOff: true,
+			Doc: "records whose event time is further ahead of the wall clock go to the dead-letter topic, counted and never moving the watermark; `0` turns the check off"},
 		{Name: "dlq_topic", Type: connector.String, Kinds: source, DefaultText: "`<topic>.dlq`",
 			Doc: "where undecodable records go (created with the broker's defaults if missing)"},
 		{Name: "key", Type: connector.String, Kinds: sink, DefaultText: "no key",
