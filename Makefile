@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/sluice
 PKGS    := ./...
 
-.PHONY: run build test test-unit bench bench-e2e lint fuzz clean
+.PHONY: run build test test-unit bench bench-e2e lint fuzz clean web
 
 build:
 	$(GO) build -o $(BIN) ./cmd/sluice
@@ -39,3 +39,8 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# Rebuild the web editor's bundle (web/ui/dist, committed and embedded in
+# the binary) from web/ui/src. Needs Node and npm; nothing else does.
+web:
+	cd web/ui && npm ci --no-audit --no-fund && node build.mjs

@@ -153,7 +153,7 @@ func (q *query) bind(e sql.Expr, c *bctx) *dag.Expr {
 	case *sql.Literal:
 		return q.literal(e)
 	case *sql.IntervalLit:
-		q.errs.Add(e.P, "write t + INTERVAL n unit or t - INTERVAL n unit", "an INTERVAL can only be added to or subtracted from a time")
+		q.errs.AddNode(e, "write t + INTERVAL n unit or t - INTERVAL n unit", "an INTERVAL can only be added to or subtracted from a time")
 		return bad(q.text(e))
 	case *sql.Unary:
 		return q.unary(e, c)
@@ -179,11 +179,11 @@ func (q *query) bind(e sql.Expr, c *bctx) *dag.Expr {
 			return bad(q.text(e))
 		}
 		for _, a := range []struct {
-			e   *dag.Expr
-			pos sql.Pos
-		}{{x, e.X.Pos()}, {p, e.Pattern.Pos()}} {
+			e *dag.Expr
+			n sql.Expr
+		}{{x, e.X}, {p, e.Pattern}} {
 			if a.e.Type.Kind != dag.String && a.e.Type.Kind != dag.Null {
-				q.errs.Add(a.pos, fmt.Sprintf("LIKE matches strings; write CAST(%s AS String)", a.e.Text), "LIKE needs String operands, got %s", a.e.Type)
+				q.errs.AddNode(a.n, fmt.Sprintf("LIKE matches strings; write CAST(%s AS String)", a.e.Text), "LIKE needs String operands, got %s", a.e.Type)
 				return bad(q.text(e))
 			}
 		}
@@ -201,7 +201,7 @@ func (q *query) bind(e sql.Expr, c *bctx) *dag.Expr {
 	case nil:
 		return bad("")
 	}
-	q.errs.Add(e.Pos(), "", "unsupported expression")
+	q.errs.AddNode(e, "", "unsupported expression")
 	return bad("")
 }
 
@@ -294,7 +294,7 @@ func (q *query) bindPost(e sql.Expr, c *bctx) (*dag.Expr, bool) {
 		*q.errs = append(*q.errs, errs...)
 		return bad(q.text(e)), true
 	}
-	q.errs.Add(ref.P, "GROUP BY keys: "+w.keyList(), "column %s must be in GROUP BY or inside an aggregate", q.text(ref))
+	q.errs.AddNode(ref, "GROUP BY keys: "+w.keyList(), "column %s must be in GROUP BY or inside an aggregate", q.text(ref))
 	return bad(q.text(e)), true
 }
 
@@ -379,16 +379,24 @@ func (q *query) resolve(e *sql.ColumnRef) (int, bool) {
 		if s == nil {
 			quals := q.qualifiers()
 			hint := "sources in this query: " + strings.Join(quals, ", ")
-			if sg := sql.Suggest(e.Qualifier, quals); len(sg) > 0 {
+			sg := sql.Suggest(e.Qualifier, quals)
+			if len(sg) > 0 {
 				hint = fmt.Sprintf("did you mean %q? %s", sg[0], hint)
 			}
-			q.errs.Add(e.P, hint, "unknown source or alias %q", e.Qualifier)
+			// The range is the qualifier alone.
+			err := q.errs.Add(e.P, hint, "unknown source or alias %q", e.Qualifier)
+			if len(sg) > 0 {
+				replaceWith(err, sql.QuoteIdent(sg[0]), sg[0])
+			}
 			return 0, false
 		}
 		if id := q.lookupCol(s, e.Name); id >= 0 {
 			return id, true
 		}
-		q.errs.Add(e.P, q.columnsHint(e.Name, []*side{s}), "unknown column %q in source %q", e.Name, s.obj.Name)
+		err := q.errs.AddNode(e, q.columnsHint(e.Name, []*side{s}), "unknown column %q in source %q", e.Name, s.obj.Name)
+		if sg := q.suggestColumn(e.Name, []*side{s}); sg != "" {
+			err.ReplaceLast(sql.QuoteIdent(sg), "Replace with "+sg)
+		}
 		return 0, false
 	}
 	var found []int
@@ -411,10 +419,16 @@ func (q *query) resolve(e *sql.ColumnRef) (int, bool) {
 		if strings.EqualFold(e.Name, "window_start") || strings.EqualFold(e.Name, "window_end") {
 			hint = e.Name + " exists in a windowed query: GROUP BY TUMBLE(" + q.timeName() + ", INTERVAL 1 MINUTE)"
 		}
-		q.errs.Add(e.P, hint, "unknown column %q in %s", e.Name, what)
+		err := q.errs.AddNode(e, hint, "unknown column %q in %s", e.Name, what)
+		if sg := q.suggestColumn(e.Name, q.sides); sg != "" {
+			replaceWith(err, sql.QuoteIdent(sg), sg)
+		}
 		return 0, false
 	}
-	q.errs.Add(e.P, fmt.Sprintf("qualify it: %s.%s or %s.%s", in[0].qual, e.Name, in[1].qual, e.Name), "column %q is ambiguous: both %q and %q have it", e.Name, in[0].obj.Name, in[1].obj.Name)
+	err := q.errs.AddNode(e, fmt.Sprintf("qualify it: %s.%s or %s.%s", in[0].qual, e.Name, in[1].qual, e.Name), "column %q is ambiguous: both %q and %q have it", e.Name, in[0].obj.Name, in[1].obj.Name)
+	for _, s := range in {
+		replaceWith(err, sql.QuoteIdent(s.qual)+"."+sql.QuoteIdent(e.Name))
+	}
 	return 0, false
 }
 
@@ -480,21 +494,21 @@ func (q *query) literal(e *sql.Literal) *dag.Expr {
 	case sql.LitInt:
 		u, err := parseIntLiteral(e.Raw)
 		if err != nil {
-			q.errs.Add(e.P, "integers range up to 18446744073709551615; write a float or a string for larger values", "integer %s is out of range", e.Raw)
+			q.errs.AddNode(e, "integers range up to 18446744073709551615; write a float or a string for larger values", "integer %s is out of range", e.Raw)
 			return bad(text)
 		}
 		return &dag.Expr{Op: dag.OpConst, Type: dag.T(intLiteralType(u)), Value: dag.Value{U: u}, Text: text}
 	case sql.LitFloat:
 		f, err := strconv.ParseFloat(e.Raw, 64)
 		if err != nil {
-			q.errs.Add(e.P, "", "invalid number %s", e.Raw)
+			q.errs.AddNode(e, "", "invalid number %s", e.Raw)
 			return bad(text)
 		}
 		return &dag.Expr{Op: dag.OpConst, Type: dag.T(dag.Float64), Value: dag.Value{F: f}, Text: text}
 	case sql.LitString:
 		return &dag.Expr{Op: dag.OpConst, Type: dag.T(dag.String), Value: dag.Value{S: e.Raw}, Text: text}
 	}
-	q.errs.Add(e.P, "", "unsupported literal %s", e.Raw)
+	q.errs.AddNode(e, "", "unsupported literal %s", e.Raw)
 	return bad(text)
 }
 
@@ -506,14 +520,14 @@ func (q *query) unary(e *sql.Unary, c *bctx) *dag.Expr {
 	}
 	if strings.EqualFold(e.Op, "NOT") {
 		if x.Type.Kind != dag.Bool && x.Type.Kind != dag.Null {
-			q.errs.Add(e.X.Pos(), "NOT applies to conditions; compare the value, e.g. x <> 0", "NOT needs a Bool operand, got %s", x.Type)
+			q.errs.AddNode(e.X, "NOT applies to conditions; compare the value, e.g. x <> 0", "NOT needs a Bool operand, got %s", x.Type)
 			return bad(text)
 		}
 		return &dag.Expr{Op: dag.OpNot, Type: dag.T(dag.Bool).WithNull(x.Type.Nullable), Args: []*dag.Expr{x}, Text: text}
 	}
 	if e.Op == "+" {
 		if !x.Type.Kind.IsNumeric() {
-			q.errs.Add(e.P, "", "unary + needs a number, got %s", x.Type)
+			q.errs.AddNode(e, "", "unary + needs a number, got %s", x.Type)
 			return bad(text)
 		}
 		return x
@@ -537,7 +551,7 @@ func (q *query) unary(e *sql.Unary, c *bctx) *dag.Expr {
 		}
 	}
 	if !x.Type.Kind.IsNumeric() {
-		q.errs.Add(e.P, "", "cannot negate %s", x.Type)
+		q.errs.AddNode(e, "", "cannot negate %s", x.Type)
 		return bad(text)
 	}
 	if x.Type.Kind.IsInteger() && !x.Type.Kind.IsSigned() {
@@ -567,11 +581,11 @@ func (q *query) binary(e *sql.Binary, c *bctx) *dag.Expr {
 	switch {
 	case op == "AND" || op == "OR":
 		for _, x := range []struct {
-			e   *dag.Expr
-			pos sql.Pos
-		}{{l, e.L.Pos()}, {r, e.R.Pos()}} {
+			e *dag.Expr
+			n sql.Expr
+		}{{l, e.L}, {r, e.R}} {
 			if x.e.Type.Kind != dag.Bool && x.e.Type.Kind != dag.Null {
-				q.errs.Add(x.pos, "write a condition, e.g. x <> 0", "%s needs Bool operands, got %s", op, x.e.Type)
+				q.errs.AddNode(x.n, "write a condition, e.g. x <> 0", "%s needs Bool operands, got %s", op, x.e.Type)
 				return bad(text)
 			}
 		}
@@ -600,28 +614,28 @@ func (q *query) binary(e *sql.Binary, c *bctx) *dag.Expr {
 	case cmpOps[op] != dag.OpInvalid:
 		l2, r2, _, ok := unify(l, r)
 		if !ok {
-			q.mismatch(e.OpPos, "compare", l, r)
+			q.mismatch(e, "compare", l, r)
 			return bad(text)
 		}
 		if (op != "=" && op != "==" && op != "<>" && op != "!=") && l2.Type.Kind == dag.Bool {
-			q.errs.Add(e.OpPos, "", "cannot order Bool values with %s", op)
+			q.errs.AddNode(e, "", "cannot order Bool values with %s", op)
 			return bad(text)
 		}
 		return &dag.Expr{Op: cmpOps[op], Type: dag.T(dag.Bool).WithNull(l2.Type.Nullable || r2.Type.Nullable), Args: []*dag.Expr{l2, r2}, Text: text}
 	case arithOps[op] != dag.OpInvalid:
 		for _, x := range []*dag.Expr{l, r} {
 			if x.Type.Kind == dag.String {
-				q.errs.Add(e.OpPos, "arithmetic needs numbers: use CONCAT to join strings, or CAST(x AS Float64)", "cannot apply %s to %s and %s", op, l.Type, r.Type)
+				q.errs.AddNode(e, "arithmetic needs numbers: use CONCAT to join strings, or CAST(x AS Float64)", "cannot apply %s to %s and %s", op, l.Type, r.Type)
 				return bad(text)
 			}
 			if x.Type.Kind.IsTime() || x.Type.Kind == dag.Bool {
-				q.errs.Add(e.OpPos, "add or subtract an INTERVAL to shift a time; compare times with < and >", "cannot apply %s to %s and %s", op, l.Type, r.Type)
+				q.errs.AddNode(e, "add or subtract an INTERVAL to shift a time; compare times with < and >", "cannot apply %s to %s and %s", op, l.Type, r.Type)
 				return bad(text)
 			}
 		}
 		l2, r2, t, ok := unify(l, r)
 		if !ok {
-			q.mismatch(e.OpPos, "apply "+op+" to", l, r)
+			q.mismatch(e, "apply "+op+" to", l, r)
 			return bad(text)
 		}
 		if t.Kind == dag.Null {
@@ -665,7 +679,7 @@ func (q *query) timeArith(e *sql.Binary, t *dag.Expr, iv *sql.IntervalLit, op, t
 		return bad(text)
 	}
 	if !t.Type.Kind.IsTime() {
-		q.errs.Add(e.OpPos, "an INTERVAL shifts a time; CAST the value to DateTime64(3) first", "cannot apply %s INTERVAL to %s", op, t.Type)
+		q.errs.AddNode(e, "an INTERVAL shifts a time; CAST the value to DateTime64(3) first", "cannot apply %s INTERVAL to %s", op, t.Type)
 		return bad(text)
 	}
 	v := int64(d)
@@ -685,7 +699,7 @@ func (q *query) timeArith(e *sql.Binary, t *dag.Expr, iv *sql.IntervalLit, op, t
 }
 
 // mismatch reports two types that do not meet, naming both.
-func (q *query) mismatch(pos sql.Pos, verb string, l, r *dag.Expr) {
+func (q *query) mismatch(at sql.Node, verb string, l, r *dag.Expr) {
 	hint := ""
 	switch {
 	case l.Type.Kind.IsInteger() && r.Type.Kind.IsInteger():
@@ -701,7 +715,7 @@ func (q *query) mismatch(pos sql.Pos, verb string, l, r *dag.Expr) {
 	default:
 		hint = fmt.Sprintf("convert one side: CAST(%s AS %s)", r.Text, l.Type.Base())
 	}
-	q.errs.Add(pos, hint, "cannot %s %s and %s", verb, l.Type, r.Type)
+	q.errs.AddNode(at, hint, "cannot %s %s and %s", verb, l.Type, r.Type)
 }
 
 // castTarget names the type to suggest converting a string to, to meet
@@ -796,7 +810,7 @@ func (q *query) in(e *sql.In, c *bctx) *dag.Expr {
 		}
 		s, ok := superType(t, it.Type)
 		if !ok {
-			q.mismatch(e.List[i].Pos(), "compare", x, it)
+			q.mismatch(e.List[i], "compare", x, it)
 			return bad(text)
 		}
 		null = null || it.Type.Nullable
@@ -822,12 +836,12 @@ func (q *query) between(e *sql.Between, c *bctx) *dag.Expr {
 	}
 	xl, lo2, _, ok1 := unify(x, lo)
 	if !ok1 {
-		q.mismatch(e.Lo.Pos(), "compare", x, lo)
+		q.mismatch(e.Lo, "compare", x, lo)
 		return bad(text)
 	}
 	xh, hi2, _, ok2 := unify(x, hi)
 	if !ok2 {
-		q.mismatch(e.Hi.Pos(), "compare", x, hi)
+		q.mismatch(e.Hi, "compare", x, hi)
 		return bad(text)
 	}
 	ge := &dag.Expr{Op: dag.OpGe, Type: dag.T(dag.Bool).WithNull(xl.Type.Nullable || lo2.Type.Nullable), Args: []*dag.Expr{xl, lo2}, Text: xl.Text + " >= " + lo2.Text}
@@ -853,13 +867,13 @@ func (q *query) caseExpr(e *sql.Case, c *bctx) *dag.Expr {
 		if operand != nil && !isBad(operand, cond) {
 			l, r, _, ok := unify(operand, cond)
 			if !ok {
-				q.mismatch(w.Cond.Pos(), "compare", operand, cond)
+				q.mismatch(w.Cond, "compare", operand, cond)
 				cond = bad(cond.Text)
 			} else {
 				cond = &dag.Expr{Op: dag.OpEq, Type: dag.T(dag.Bool).WithNull(l.Type.Nullable || r.Type.Nullable), Args: []*dag.Expr{l, r}, Text: operand.Text + " = " + cond.Text}
 			}
 		} else if !isBad(cond) && cond.Type.Kind != dag.Bool && cond.Type.Kind != dag.Null {
-			q.errs.Add(w.Cond.Pos(), "write a condition, e.g. x > 0", "WHEN needs a Bool condition, got %s", cond.Type)
+			q.errs.AddNode(w.Cond, "write a condition, e.g. x > 0", "WHEN needs a Bool condition, got %s", cond.Type)
 			cond = bad(cond.Text)
 		}
 		conds[i] = cond
@@ -878,11 +892,11 @@ func (q *query) caseExpr(e *sql.Case, c *bctx) *dag.Expr {
 	if els != nil {
 		all = append(all[:len(all):len(all)], els)
 	}
-	t, ok := q.commonType(all, func(i int) sql.Pos {
+	t, ok := q.commonType(all, func(i int) sql.Node {
 		if i < len(e.Whens) {
-			return e.Whens[i].Result.Pos()
+			return e.Whens[i].Result
 		}
-		return e.Else.Pos()
+		return e.Else
 	})
 	if !ok {
 		return bad(text)
@@ -902,12 +916,12 @@ func (q *query) caseExpr(e *sql.Case, c *bctx) *dag.Expr {
 
 // commonType is the supertype of several expressions (CASE results,
 // COALESCE arguments), reporting the first that does not fit.
-func (q *query) commonType(es []*dag.Expr, pos func(int) sql.Pos) (dag.Type, bool) {
+func (q *query) commonType(es []*dag.Expr, at func(int) sql.Node) (dag.Type, bool) {
 	t := es[0].Type
 	for i := 1; i < len(es); i++ {
 		s, ok := superType(t, es[i].Type)
 		if !ok {
-			q.errs.Add(pos(i), fmt.Sprintf("every branch must have one type; CAST(%s AS %s)", es[i].Text, t.Base()), "cannot combine %s and %s", t, es[i].Type)
+			q.errs.AddNode(at(i), fmt.Sprintf("every branch must have one type; CAST(%s AS %s)", es[i].Text, t.Base()), "cannot combine %s and %s", t, es[i].Type)
 			return t, false
 		}
 		t = s
@@ -927,7 +941,7 @@ func (q *query) cast(e *sql.Cast, c *bctx) *dag.Expr {
 	}
 	t.Nullable = x.Type.Nullable
 	if !castable(x.Type.Kind, t.Kind) {
-		q.errs.Add(e.P, "", "cannot CAST %s to %s", x.Type, t.Base())
+		q.errs.AddNode(e, "", "cannot CAST %s to %s", x.Type, t.Base())
 		return bad(text)
 	}
 	if sameType(x.Type, t) {
@@ -972,7 +986,7 @@ func (q *query) interval(iv *sql.Interval, what string, zeroOK bool) (time.Durat
 func checkInterval(iv *sql.Interval, what string, zeroOK bool, errs *sql.ErrorList) (time.Duration, bool) {
 	unit, ok := sql.UnitDuration(iv.Unit)
 	if !ok {
-		errs.Add(iv.P, "units: SECOND, MINUTE, HOUR, DAY", "unknown interval unit %s", iv.Unit)
+		errs.AddNode(*iv, "units: SECOND, MINUTE, HOUR, DAY", "unknown interval unit %s", iv.Unit)
 		return 0, false
 	}
 	if what == "" {
@@ -980,17 +994,17 @@ func checkInterval(iv *sql.Interval, what string, zeroOK bool, errs *sql.ErrorLi
 	}
 	switch {
 	case iv.Value < 0 && zeroOK:
-		errs.Add(iv.P, "write INTERVAL 0 SECOND or more", "%s must not be negative, got %s", what, intervalText(*iv))
+		errs.AddNode(*iv, "write INTERVAL 0 SECOND or more", "%s must not be negative, got %s", what, intervalText(*iv))
 		return 0, false
 	case iv.Value < 0 || (iv.Value == 0 && !zeroOK):
-		errs.Add(iv.P, "write a positive interval, e.g. INTERVAL 10 MINUTE", "%s must be positive, got %s", what, intervalText(*iv))
+		errs.AddNode(*iv, "write a positive interval, e.g. INTERVAL 10 MINUTE", "%s must be positive, got %s", what, intervalText(*iv))
 		return 0, false
 	}
 	// A century is longer than any state a stream should keep, and keeps
 	// the nanosecond arithmetic far from overflow.
 	const century = 100 * 365 * 24 * time.Hour
 	if iv.Value > int64(century/unit) {
-		errs.Add(iv.P, "intervals are limited to 100 years", "%s of %s is too long", what, intervalText(*iv))
+		errs.AddNode(*iv, "intervals are limited to 100 years", "%s of %s is too long", what, intervalText(*iv))
 		return 0, false
 	}
 	return time.Duration(iv.Value) * unit, true

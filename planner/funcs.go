@@ -21,11 +21,11 @@ func (q *query) call(e *sql.Call, c *bctx) *dag.Expr {
 		return bad(text)
 	}
 	if name == "TUMBLE" || name == "HOP" {
-		q.errs.Add(e.P, "write GROUP BY "+name+"(time_col, …), and select window_start or window_end", "%s is only allowed in GROUP BY", name)
+		q.errs.AddNode(e, "write GROUP BY "+name+"(time_col, …), and select window_start or window_end", "%s is only allowed in GROUP BY", name)
 		return bad(text)
 	}
 	if e.Star || e.Distinct {
-		q.errs.Add(e.P, "", "%s does not take * or DISTINCT", funcName(name))
+		q.errs.AddNode(e, "", "%s does not take * or DISTINCT", funcName(name))
 		return bad(text)
 	}
 	arity := func(lo, hi int) bool {
@@ -40,7 +40,7 @@ func (q *query) call(e *sql.Call, c *bctx) *dag.Expr {
 		case hi != lo:
 			want = fmt.Sprintf("%d or %d", lo, hi)
 		}
-		q.errs.Add(e.P, "", "%s takes %s argument(s), got %d", funcName(name), want, n)
+		q.errs.AddNode(e, "", "%s takes %s argument(s), got %d", funcName(name), want, n)
 		return false
 	}
 	// Every function but toStartOfInterval binds its arguments as
@@ -61,7 +61,7 @@ func (q *query) call(e *sql.Call, c *bctx) *dag.Expr {
 		if ok(args[i].Type.Kind) || args[i].Type.Kind == dag.Null {
 			return true
 		}
-		q.errs.Add(e.Args[i].Pos(), hint, "%s needs %s, got %s", funcName(name), what, args[i].Type)
+		q.errs.AddNode(e.Args[i], hint, "%s needs %s, got %s", funcName(name), what, args[i].Type)
 		return false
 	}
 	isString := func(k dag.Kind) bool { return k == dag.String }
@@ -137,7 +137,7 @@ func (q *query) call(e *sql.Call, c *bctx) *dag.Expr {
 		cs := []*dag.Expr{castTo(args[0], t)}
 		if len(args) == 2 {
 			if !isConst(args[1]) || !args[1].Type.Kind.IsInteger() {
-				q.errs.Add(e.Args[1].Pos(), "write ROUND(x, 2)", "ROUND takes a constant integer number of digits")
+				q.errs.AddNode(e.Args[1], "write ROUND(x, 2)", "ROUND takes a constant integer number of digits")
 				return bad(text)
 			}
 			cs = append(cs, castTo(args[1], dag.T(dag.Int64)))
@@ -149,7 +149,7 @@ func (q *query) call(e *sql.Call, c *bctx) *dag.Expr {
 		}
 		u := args[0]
 		if !isConst(u) || u.Type.Kind != dag.String || !slices.Contains(dateTruncUnits, strings.ToLower(u.Value.S)) {
-			q.errs.Add(e.Args[0].Pos(), "units: '"+strings.Join(dateTruncUnits, "', '")+"'", "DATE_TRUNC needs a unit as a string constant, e.g. DATE_TRUNC('hour', ts)")
+			q.errs.AddNode(e.Args[0], "units: '"+strings.Join(dateTruncUnits, "', '")+"'", "DATE_TRUNC needs a unit as a string constant, e.g. DATE_TRUNC('hour', ts)")
 			return bad(text)
 		}
 		if !needKind(1, "a time", isTime, "CAST the value to DateTime64(3)") {
@@ -166,12 +166,12 @@ func (q *query) call(e *sql.Call, c *bctx) *dag.Expr {
 			return bad(text)
 		}
 		if !t.Type.Kind.IsTime() {
-			q.errs.Add(e.Args[0].Pos(), "CAST the value to DateTime64(3)", "toStartOfInterval needs a time, got %s", t.Type)
+			q.errs.AddNode(e.Args[0], "CAST the value to DateTime64(3)", "toStartOfInterval needs a time, got %s", t.Type)
 			return bad(text)
 		}
 		iv, ok := e.Args[1].(*sql.IntervalLit)
 		if !ok {
-			q.errs.Add(e.Args[1].Pos(), "write toStartOfInterval(ts, INTERVAL 5 MINUTE)", "toStartOfInterval needs an INTERVAL")
+			q.errs.AddNode(e.Args[1], "write toStartOfInterval(ts, INTERVAL 5 MINUTE)", "toStartOfInterval needs an INTERVAL")
 			return bad(text)
 		}
 		d, ok := q.interval(&iv.Interval, "the interval of toStartOfInterval", false)
@@ -186,7 +186,7 @@ func (q *query) call(e *sql.Call, c *bctx) *dag.Expr {
 		}
 		p := args[1]
 		if !isConst(p) || p.Type.Kind != dag.String || !strings.HasPrefix(p.Value.S, "$") {
-			q.errs.Add(e.Args[1].Pos(), "write JSON_VALUE(col, '$.a.b')", "JSON_VALUE needs a JSON path as a string constant")
+			q.errs.AddNode(e.Args[1], "write JSON_VALUE(col, '$.a.b')", "JSON_VALUE needs a JSON path as a string constant")
 			return bad(text)
 		}
 		return mk(dag.OpJSONValue, dag.T(dag.String).WithNull(true), castTo(args[0], dag.T(dag.String)), p)
@@ -194,7 +194,7 @@ func (q *query) call(e *sql.Call, c *bctx) *dag.Expr {
 		if !arity(1, -1) {
 			return bad(text)
 		}
-		t, ok := q.commonType(args, func(i int) sql.Pos { return e.Args[i].Pos() })
+		t, ok := q.commonType(args, func(i int) sql.Node { return e.Args[i] })
 		if !ok {
 			return bad(text)
 		}
@@ -211,10 +211,15 @@ func (q *query) call(e *sql.Call, c *bctx) *dag.Expr {
 		return mk(dag.OpCoalesce, t, cs...)
 	}
 	hint := "functions: " + strings.Join(knownFuncs, ", ")
-	if s := sql.Suggest(e.Name, knownFuncs); len(s) > 0 {
+	s := sql.Suggest(e.Name, knownFuncs)
+	if len(s) > 0 {
 		hint = fmt.Sprintf("did you mean %s? %s", s[0], hint)
 	}
-	q.errs.Add(e.P, hint, "unknown function %s", e.Name)
+	// The range is the function's name: that is what is unknown.
+	err := q.errs.Add(e.P, hint, "unknown function %s", e.Name)
+	if len(s) > 0 {
+		replaceWith(err, s[0])
+	}
 	return bad(text)
 }
 
@@ -226,13 +231,13 @@ func (q *query) aggregateMisplaced(e *sql.Call, c *bctx) {
 		if q.windowless {
 			return
 		}
-		q.errs.Add(e.P, fmt.Sprintf("streaming aggregates are computed per window: add GROUP BY TUMBLE(%s, INTERVAL 1 MINUTE)", q.timeName()), "aggregate %s needs a window in GROUP BY", name)
+		q.errs.AddNode(e, fmt.Sprintf("streaming aggregates are computed per window: add GROUP BY TUMBLE(%s, INTERVAL 1 MINUTE)", q.timeName()), "aggregate %s needs a window in GROUP BY", name)
 	case "aggregate":
-		q.errs.Add(e.P, "", "aggregate %s inside another aggregate", name)
+		q.errs.AddNode(e, "", "aggregate %s inside another aggregate", name)
 	case "WHERE":
-		q.errs.Add(e.P, "filter aggregated groups with HAVING", "aggregate %s is not allowed in WHERE", name)
+		q.errs.AddNode(e, "filter aggregated groups with HAVING", "aggregate %s is not allowed in WHERE", name)
 	default:
-		q.errs.Add(e.P, "", "aggregate %s is not allowed in %s", name, c.clause)
+		q.errs.AddNode(e, "", "aggregate %s is not allowed in %s", name, c.clause)
 	}
 }
 
@@ -249,12 +254,12 @@ func (q *query) aggregate(e *sql.Call, c *bctx) *dag.Expr {
 	switch {
 	case e.Star:
 		if name != "COUNT" || len(e.Args) > 0 {
-			q.errs.Add(e.P, "", "only COUNT takes *")
+			q.errs.AddNode(e, "", "only COUNT takes *")
 			return bad(text)
 		}
 		agg.Func, agg.Type = dag.AggCount, dag.T(dag.UInt64)
 	case len(e.Args) != 1:
-		q.errs.Add(e.P, "", "%s takes one argument, got %d", name, len(e.Args))
+		q.errs.AddNode(e, "", "%s takes one argument, got %d", name, len(e.Args))
 		return bad(text)
 	default:
 		arg := q.bind(e.Args[0], &pre)
@@ -262,7 +267,7 @@ func (q *query) aggregate(e *sql.Call, c *bctx) *dag.Expr {
 			return bad(text)
 		}
 		if e.Distinct && name != "COUNT" {
-			q.errs.Add(e.P, "", "DISTINCT is only supported in COUNT(DISTINCT x)")
+			q.errs.AddNode(e, "", "DISTINCT is only supported in COUNT(DISTINCT x)")
 			return bad(text)
 		}
 		agg.Arg = arg
@@ -275,7 +280,7 @@ func (q *query) aggregate(e *sql.Call, c *bctx) *dag.Expr {
 			}
 		case "SUM", "AVG":
 			if !k.IsNumeric() {
-				q.errs.Add(e.Args[0].Pos(), fmt.Sprintf("%s adds numbers; COUNT counts any values, or CAST(%s AS Float64)", name, arg.Text), "%s needs a numeric argument, got %s", name, arg.Type)
+				q.errs.AddNode(e.Args[0], fmt.Sprintf("%s adds numbers; COUNT counts any values, or CAST(%s AS Float64)", name, arg.Text), "%s needs a numeric argument, got %s", name, arg.Type)
 				return bad(text)
 			}
 			agg.Func = dag.AggFunc(name)
@@ -294,7 +299,7 @@ func (q *query) aggregate(e *sql.Call, c *bctx) *dag.Expr {
 			agg.Type.Nullable = arg.Type.Nullable
 		case "MIN", "MAX":
 			if k == dag.Null {
-				q.errs.Add(e.Args[0].Pos(), "", "%s of NULL", name)
+				q.errs.AddNode(e.Args[0], "", "%s of NULL", name)
 				return bad(text)
 			}
 			agg.Func, agg.Type = dag.AggFunc(name), arg.Type

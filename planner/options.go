@@ -3,130 +3,29 @@ package planner
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/secret"
 	"github.com/sluice-sql/sluice/sql"
 )
 
 // role is what an object does with a connector.
-type role string
+type role = connector.Kind
 
 const (
-	roleSource role = "source"
-	roleSink   role = "sink"
+	roleSource = connector.Source
+	roleSink   = connector.Sink
 )
 
-// optKind says how an option value is checked.
-type optKind uint8
-
-const (
-	optText optKind = iota
-	optCount
-	optDuration
-	optBool
-	optRatio
-	optEnum
-)
-
-type optSpec struct {
-	kind   optKind
-	values []string // optEnum
-}
-
-type connectorSpec struct {
-	roles    []role
-	options  map[string]optSpec
-	required []string
-	// perColumn is the prefix of per-column options, "" when none.
-	perColumn string
-}
-
-// connectors is SQL.md's options table. A value written as env:NAME is read
-// from the server's environment at run time and is not checked here.
-var connectors = map[string]connectorSpec{
-	"kafka": {
-		roles: []role{roleSource, roleSink},
-		options: map[string]optSpec{
-			"brokers": {}, "topic": {},
-			"format":            {kind: optEnum, values: []string{"json"}},
-			"group_id":          {},
-			"start":             {kind: optEnum, values: []string{"earliest", "latest"}},
-			"idle_timeout":      {kind: optDuration},
-			"security_protocol": {kind: optEnum, values: []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}},
-			"sasl_mechanism":    {kind: optEnum, values: []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}},
-			"sasl_username":     {}, "sasl_password": {}, "tls_ca": {}, "dlq_topic": {},
-			// key is for sinks: the column whose value keys each record.
-			"key": {},
-		},
-		required: []string{"brokers", "topic"},
-	},
-	"clickhouse": {
-		roles: []role{roleSink},
-		options: map[string]optSpec{
-			"url": {}, "table": {}, "user": {}, "password": {},
-			"batch_size":     {kind: optCount},
-			"flush_interval": {kind: optDuration},
-			"create_table":   {kind: optBool},
-		},
-		required: []string{"url"},
-	},
-	"postgres": {
-		roles: []role{roleSink},
-		options: map[string]optSpec{
-			"url": {}, "table": {},
-			"batch_size":     {kind: optCount},
-			"flush_interval": {kind: optDuration},
-			"create_table":   {kind: optBool},
-		},
-		required: []string{"url"},
-	},
-	"datagen": {
-		roles: []role{roleSource},
-		options: map[string]optSpec{
-			"rows_per_second": {kind: optCount},
-			"duplicate_ratio": {kind: optRatio},
-			"seed":            {kind: optCount},
-			"rows":            {kind: optCount},
-			"partitions":      {kind: optCount},
-			"idle_timeout":    {kind: optDuration},
-		},
-		perColumn: "fields.",
-	},
-	"file": {
-		roles:    []role{roleSink},
-		options:  map[string]optSpec{"path": {}},
-		required: []string{"path"},
-	},
-}
+// The connectors and their options are declared by the connector packages
+// (see package connector); cmd/sluice registers them. A value written as
+// env:NAME is read from the server's environment at run time and is not
+// checked here.
 
 // pipelineOptions are the options of CREATE PIPELINE … WITH.
 var pipelineOptions = []string{"description"}
-
-func connectorsFor(r role) []string {
-	var out []string
-	for name, c := range connectors {
-		if slices.Contains(c.roles, r) {
-			out = append(out, name)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-func (c connectorSpec) optionNames() []string {
-	out := []string{"connector"}
-	for k := range c.options {
-		out = append(out, k)
-	}
-	slices.Sort(out[1:])
-	if c.perColumn != "" {
-		out = append(out, c.perColumn+"<column>.<setting>")
-	}
-	return out
-}
 
 // checkedOptions is a validated WITH list.
 type checkedOptions struct {
@@ -136,6 +35,27 @@ type checkedOptions struct {
 	// keyed by column name as written.
 	perColumn map[string]map[string]string
 	perPos    map[string]sql.Pos
+}
+
+// duration returns a duration option of the connector as in force: the
+// value given, else the declared default. ok is false when the connector
+// has no such option, or the value is read from the environment at run
+// time.
+func (c checkedOptions) duration(name string, r role) (time.Duration, bool) {
+	spec, ok := connector.Lookup(c.connector)
+	if !ok {
+		return 0, false
+	}
+	o, ok := spec.Option(name, r)
+	if !ok {
+		return 0, false
+	}
+	v, given := c.values[name]
+	if !given {
+		v = o.Default
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	return d, err == nil
 }
 
 // checkOptions validates the WITH list of a source or sink: the connector
@@ -149,7 +69,7 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 	for _, o := range opts {
 		k := strings.ToLower(o.Key.Name)
 		if seen[k] {
-			errs.Add(o.Key.P, "", "option %s is given twice", o.Key.Name)
+			errs.AddNode(o.Key, "", "option %s is given twice", o.Key.Name)
 			continue
 		}
 		seen[k] = true
@@ -159,20 +79,24 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 		}
 	}
 	if out.connector == "" {
-		errs.Add(at, fmt.Sprintf("add WITH (connector = '…'); %s connectors: %s", r, strings.Join(connectorsFor(r), ", ")), "%s has no connector option", r)
+		errs.Add(at, fmt.Sprintf("add WITH (connector = '…'); %s connectors: %s", r, strings.Join(connector.Names(r), ", ")), "%s has no connector option", r)
 		return out, false
 	}
-	spec, ok := connectors[out.connector]
+	spec, ok := connector.Lookup(out.connector)
 	if !ok {
-		hint := fmt.Sprintf("%s connectors: %s", r, strings.Join(connectorsFor(r), ", "))
-		if s := sql.Suggest(out.connector, connectorsFor(r)); len(s) > 0 {
+		hint := fmt.Sprintf("%s connectors: %s", r, strings.Join(connector.Names(r), ", "))
+		s := sql.Suggest(out.connector, connector.Names(r))
+		if len(s) > 0 {
 			hint = fmt.Sprintf("did you mean %q? %s", s[0], hint)
 		}
-		errs.Add(connPos, hint, "unknown connector %q", out.connector)
+		err := errs.Add(connPos, hint, "unknown connector %q", out.connector)
+		if len(s) > 0 {
+			replaceWith(err, quoteString(s[0]), s[0])
+		}
 		return out, false
 	}
-	if !slices.Contains(spec.roles, r) {
-		errs.Add(connPos, fmt.Sprintf("%s connectors: %s", r, strings.Join(connectorsFor(r), ", ")), "connector %q cannot be a %s", out.connector, r)
+	if !spec.Plays(r) {
+		errs.Add(connPos, fmt.Sprintf("%s connectors: %s", r, strings.Join(connector.Names(r), ", ")), "connector %q cannot be a %s", out.connector, r)
 		return out, false
 	}
 	seen = map[string]bool{}
@@ -182,10 +106,10 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 			continue
 		}
 		seen[k] = true
-		if spec.perColumn != "" && strings.HasPrefix(k, spec.perColumn) {
-			col, setting, ok := strings.Cut(o.Key.Name[len(spec.perColumn):], ".")
+		if spec.PerColumnPrefix != "" && strings.HasPrefix(k, spec.PerColumnPrefix) {
+			col, setting, ok := strings.Cut(o.Key.Name[len(spec.PerColumnPrefix):], ".")
 			if !ok || col == "" || setting == "" {
-				errs.Add(o.Key.P, "write "+spec.perColumn+"<column>.<setting>", "option %s names no column and setting", o.Key.Name)
+				errs.AddNode(o.Key, "write "+spec.PerColumnPrefix+"<column>.<setting>", "option %s names no column and setting", o.Key.Name)
 				continue
 			}
 			if out.perColumn == nil {
@@ -198,58 +122,44 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 			out.perColumn[col][strings.ToLower(setting)] = o.Value
 			continue
 		}
-		os, ok := spec.options[k]
+		os, ok := spec.Option(k, r)
 		if !ok {
-			hint := fmt.Sprintf("options of %s: %s", out.connector, strings.Join(spec.optionNames(), ", "))
-			if s := sql.Suggest(k, spec.optionNames()); len(s) > 0 {
+			names := spec.OptionNames(r)
+			hint := fmt.Sprintf("options of %s: %s", out.connector, strings.Join(names, ", "))
+			s := sql.Suggest(k, names)
+			if len(s) > 0 {
 				hint = fmt.Sprintf("did you mean %q? %s", s[0], hint)
 			}
-			errs.Add(o.Key.P, hint, "unknown option %s for connector %s", o.Key.Name, out.connector)
+			err := errs.AddNode(o.Key, hint, "unknown option %s for connector %s", o.Key.Name, out.connector)
+			if len(s) > 0 {
+				replaceWith(err, optionKey(s[0]), s[0])
+			}
 			continue
 		}
 		out.values[k] = o.Value
-		if strings.HasPrefix(o.Value, "env:") {
+		if strings.HasPrefix(o.Value, connector.EnvPrefix) {
 			continue
 		}
-		if msg, hint := checkValue(os, o.Value); msg != "" {
-			errs.Add(o.ValuePos, hint, "option %s: %s", o.Key.Name, msg)
+		if msg, hint := os.Check(o.Value); msg != "" {
+			err := errs.Add(o.ValuePos, hint, "option %s: %s", o.Key.Name, msg)
+			if os.Type == connector.Enum {
+				// The closest allowed value, else each of them.
+				vs := sql.Suggest(o.Value, os.Values)
+				if len(vs) == 0 {
+					vs = os.Values
+				}
+				for _, v := range vs {
+					replaceWith(err, quoteString(v), v)
+				}
+			}
 		}
 	}
-	for _, k := range spec.required {
-		if _, ok := out.values[k]; !ok {
-			errs.Add(at, fmt.Sprintf("add %s = '…' to the WITH list", k), "connector %s needs the option %s", out.connector, k)
+	for _, o := range spec.OptionsFor(r) {
+		if _, ok := out.values[o.Name]; o.Required && !ok {
+			errs.Add(at, fmt.Sprintf("add %s = '…' to the WITH list", o.Name), "connector %s needs the option %s", out.connector, o.Name)
 		}
 	}
 	return out, len(*errs) == n
-}
-
-func checkValue(s optSpec, v string) (msg, hint string) {
-	switch s.kind {
-	case optCount:
-		if n, err := strconv.ParseUint(v, 10, 63); err != nil || n == 0 {
-			return fmt.Sprintf("%q is not a positive count", v), "write digits, e.g. '10000'"
-		}
-	case optDuration:
-		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
-			return fmt.Sprintf("%q is not a positive duration", v), "write e.g. '500ms', '1s' or '5m'"
-		}
-	case optBool:
-		if v != "true" && v != "false" {
-			return fmt.Sprintf("%q is not a boolean", v), "write 'true' or 'false'"
-		}
-	case optRatio:
-		if f, err := strconv.ParseFloat(v, 64); err != nil || f < 0 || f > 1 {
-			return fmt.Sprintf("%q is not a ratio", v), "write a number from 0 to 1, e.g. '0.1'"
-		}
-	case optEnum:
-		for _, ok := range s.values {
-			if strings.EqualFold(ok, v) {
-				return "", ""
-			}
-		}
-		return fmt.Sprintf("%q is not one of %s", v, strings.Join(s.values, ", ")), ""
-	}
-	return "", ""
 }
 
 // maskOptions renders a WITH list with secrets hidden, for SHOW, DESCRIBE

@@ -136,7 +136,7 @@ func runGolden(t *testing.T, path string) {
 					t.Errorf("%s: expected an error", td.Pos)
 					return "no error\n"
 				}
-				return errs.Render(src)
+				return renderErrors(t, src, errs)
 			case "script":
 				return runScript(t, src, cat)
 			case "catalog":
@@ -236,6 +236,34 @@ func catalogText(cat Catalog) string {
 	}
 	if b.Len() == 0 {
 		return "  (empty)\n"
+	}
+	return b.String()
+}
+
+// renderErrors renders each error as users see it, then its range and its
+// fixes as the API reports them, and checks that every position agrees
+// with sql.PosAt on the text and that a range is never empty.
+func renderErrors(t *testing.T, src string, errs sql.ErrorList) string {
+	t.Helper()
+	var b strings.Builder
+	for i, e := range errs {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Render(src))
+		from, to := e.Span(src)
+		for _, p := range []sql.Pos{from, to} {
+			if p != sql.PosAt(src, p.Offset) {
+				t.Errorf("%s: position %+v, PosAt says %+v", e.Msg, p, sql.PosAt(src, p.Offset))
+			}
+		}
+		if to.Offset <= from.Offset && from.Offset < len(src) {
+			t.Errorf("%s: empty range %+v-%+v", e.Msg, from, to)
+		}
+		fmt.Fprintf(&b, "range %d:%d-%d:%d %q\n", from.Line, from.Col, to.Line, to.Col, src[from.Offset:to.Offset])
+		for _, f := range e.Fixes {
+			fmt.Fprintf(&b, "fix %d:%d-%d:%d %q: %s\n", f.From.Line, f.From.Col, f.To.Line, f.To.Col, f.Insert, f.Title)
+		}
 	}
 	return b.String()
 }

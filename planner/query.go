@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/sql"
 )
@@ -92,7 +93,8 @@ func (w *windowState) keyList() string {
 type outCol struct {
 	name string
 	e    *dag.Expr
-	pos  sql.Pos
+	at   sql.Node // the alias, else the expression: where the name comes from
+	expr sql.Node // the expression (or the *), where the value comes from
 }
 
 func newQuery(cat Catalog, errs *sql.ErrorList, failed map[string]bool) *query {
@@ -121,13 +123,21 @@ func exprQual(s *side, name string, qualify bool) string {
 	return name
 }
 
-// pseudoFor returns the pseudo-columns a connector provides: Kafka has all
-// of them; a generator stamps each row with the time it made it.
-func pseudoFor(connector string) dag.Schema {
-	if connector == "kafka" {
-		return dag.PseudoColumns
+// pseudoFor returns the pseudo-columns a connector declares for its
+// sources (Kafka has all of them; a generator stamps each row with the time
+// it made it), in the order of dag.PseudoColumns.
+func pseudoFor(name string) dag.Schema {
+	c, ok := connector.Lookup(name)
+	if !ok {
+		return dag.PseudoColumns[4:] // every record has a time
 	}
-	return dag.PseudoColumns[4:]
+	var out dag.Schema
+	for _, p := range dag.PseudoColumns {
+		if slices.Contains(c.Pseudo, p.Name) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // addSide resolves a FROM or JOIN source.
@@ -135,12 +145,12 @@ func (q *query) addSide(ref sql.TableRef) *side {
 	obj, ok := q.cat.Lookup(ref.Name.Name)
 	if !ok {
 		if !q.failed[key(ref.Name.Name)] {
-			q.errs.Add(ref.Name.P, objectHint(ref.Name.Name, q.cat, sql.ObjSource), "unknown source %q", ref.Name.Name)
+			objectFix(q.errs.Add(ref.Name.P, objectHint(ref.Name.Name, q.cat, sql.ObjSource), "unknown source %q", ref.Name.Name), ref.Name.Name, q.cat, sql.ObjSource)
 		}
 		return nil
 	}
 	if obj.Kind != sql.ObjSource {
-		q.errs.Add(ref.Name.P, objectHint(ref.Name.Name, q.cat, sql.ObjSource), "%q is a %s, not a source", obj.Name, strings.ToLower(string(obj.Kind)))
+		q.errs.AddNode(ref.Name, objectHint(ref.Name.Name, q.cat, sql.ObjSource), "%q is a %s, not a source", obj.Name, strings.ToLower(string(obj.Kind)))
 		return nil
 	}
 	s := &side{qual: obj.Name, obj: obj, spec: obj.Source, timeID: -1}
@@ -218,12 +228,12 @@ func (q *query) sidesOf(e *dag.Expr) int {
 	return m
 }
 
-func (q *query) needBool(e *dag.Expr, pos sql.Pos, clause string) bool {
+func (q *query) needBool(e *dag.Expr, at sql.Node, clause string) bool {
 	if isBad(e) {
 		return false
 	}
 	if e.Type.Kind != dag.Bool && e.Type.Kind != dag.Null {
-		q.errs.Add(pos, "write a condition, e.g. x > 0", "%s needs a Bool condition, got %s", clause, e.Type)
+		q.errs.AddNode(at, "write a condition, e.g. x > 0", "%s needs a Bool condition, got %s", clause, e.Type)
 		return false
 	}
 	return true
@@ -259,16 +269,16 @@ func (q *query) bindSelect(sel *sql.Select, preview bool) bool {
 	if sel.Having != nil && q.window != nil {
 		c := &bctx{clause: "HAVING", nullRight: q.leftJoin(), post: q.window}
 		h := q.bind(sel.Having, c)
-		if q.needBool(h, sel.Having.Pos(), "HAVING") {
+		if q.needBool(h, sel.Having, "HAVING") {
 			q.window.having = h
 		}
 	}
 	if sel.Limit != nil {
 		switch {
 		case !preview:
-			q.errs.Add(sel.Limit.P, "a pipeline runs until it is stopped; remove LIMIT, or preview with a plain SELECT", "LIMIT is only allowed in a preview SELECT")
+			q.errs.AddNode(sel.Limit, "a pipeline runs until it is stopped; remove LIMIT, or preview with a plain SELECT", "LIMIT is only allowed in a preview SELECT")
 		case sel.Limit.N < 0:
-			q.errs.Add(sel.Limit.P, "", "LIMIT must not be negative")
+			q.errs.AddNode(sel.Limit, "", "LIMIT must not be negative")
 		default:
 			q.limit = sel.Limit.N
 		}
@@ -283,19 +293,19 @@ func (q *query) bindJoin(j *sql.Join) {
 	}
 	q.join = jp
 	if j.Within == nil {
-		q.errs.Add(j.P, "add WITHIN INTERVAL 1 HOUR (how far apart the two rows' times may be) after the ON condition", "JOIN needs WITHIN INTERVAL: an interval join keeps each row only that long")
+		q.errs.AddNode(j, "add WITHIN INTERVAL 1 HOUR (how far apart the two rows' times may be) after the ON condition", "JOIN needs WITHIN INTERVAL: an interval join keeps each row only that long")
 	} else if d, ok := q.interval(j.Within, "the JOIN interval", false); ok {
 		jp.within = d
 	}
 	if j.On == nil {
-		q.errs.Add(j.P, "write ON a.k = b.k", "JOIN needs an ON condition")
+		q.errs.AddNode(j, "write ON a.k = b.k", "JOIN needs an ON condition")
 		return
 	}
 	c := &bctx{clause: "ON"}
 	bd := false
 	for _, conj := range splitAnd(j.On) {
 		e := q.bind(conj, c)
-		if !q.needBool(e, conj.Pos(), "ON") {
+		if !q.needBool(e, conj, "ON") {
 			bd = true
 			continue
 		}
@@ -324,14 +334,14 @@ func (q *query) bindJoin(j *sql.Join) {
 	}
 	if len(jp.lkeys) == 0 && !bd {
 		l, r := q.sides[0], q.sides[1]
-		q.errs.Add(j.On.Pos(), fmt.Sprintf("an interval join matches on keys: add an equality such as %s.%s = %s.%s", l.qual, q.cols[l.ids[0]].name, r.qual, q.cols[r.ids[0]].name), "JOIN ON needs an equality between columns of %q and %q", l.qual, r.qual)
+		q.errs.AddNode(j.On, fmt.Sprintf("an interval join matches on keys: add an equality such as %s.%s = %s.%s", l.qual, q.cols[l.ids[0]].name, r.qual, q.cols[r.ids[0]].name), "JOIN ON needs an equality between columns of %q and %q", l.qual, r.qual)
 	}
 }
 
 func (q *query) bindDedup(d *sql.Dedup) {
 	dp := dedupPlan{}
 	if d.Within == nil {
-		q.errs.Add(d.P, "add WITHIN INTERVAL 10 MINUTE: how long a key is remembered", "DEDUPLICATE BY needs WITHIN INTERVAL")
+		q.errs.AddNode(d, "add WITHIN INTERVAL 10 MINUTE: how long a key is remembered", "DEDUPLICATE BY needs WITHIN INTERVAL")
 	} else if w, ok := q.interval(d.Within, "the DEDUPLICATE interval", false); ok {
 		dp.within = w
 	}
@@ -350,9 +360,9 @@ func (q *query) bindDedup(d *sql.Dedup) {
 	case bd:
 		return
 	case m == 3:
-		q.errs.Add(d.P, "a dedup applies to one source before the join: write one DEDUPLICATE BY per source", "DEDUPLICATE BY mixes columns of %q and %q", q.sides[0].qual, q.sides[1].qual)
+		q.errs.AddNode(d, "a dedup applies to one source before the join: write one DEDUPLICATE BY per source", "DEDUPLICATE BY mixes columns of %q and %q", q.sides[0].qual, q.sides[1].qual)
 	case m == 0:
-		q.errs.Add(d.P, "deduplicate by columns of the source, e.g. DEDUPLICATE BY id WITHIN INTERVAL 10 MINUTE", "DEDUPLICATE BY keys must refer to columns of a source")
+		q.errs.AddNode(d, "deduplicate by columns of the source, e.g. DEDUPLICATE BY id WITHIN INTERVAL 10 MINUTE", "DEDUPLICATE BY keys must refer to columns of a source")
 	default:
 		s := q.sides[m>>1]
 		s.dedups = append(s.dedups, dp)
@@ -363,7 +373,7 @@ func (q *query) bindWhere(w sql.Expr) {
 	c := &bctx{clause: "WHERE", nullRight: q.leftJoin()}
 	for _, conj := range splitAnd(w) {
 		e := q.bind(conj, c)
-		if !q.needBool(e, conj.Pos(), "WHERE") {
+		if !q.needBool(e, conj, "WHERE") {
 			continue
 		}
 		m := q.sidesOf(e)
@@ -385,7 +395,7 @@ func (q *query) bindWhere(w sql.Expr) {
 func (q *query) bindGroupBy(sel *sql.Select) {
 	if len(sel.GroupBy) == 0 {
 		if sel.Having != nil {
-			q.errs.Add(sel.Having.Pos(), fmt.Sprintf("HAVING filters the groups of a windowed aggregate: add GROUP BY TUMBLE(%s, INTERVAL 1 MINUTE), or filter rows with WHERE", q.timeName()), "HAVING without GROUP BY")
+			q.errs.AddNode(havingWord(sel), fmt.Sprintf("HAVING filters the groups of a windowed aggregate: add GROUP BY TUMBLE(%s, INTERVAL 1 MINUTE), or filter rows with WHERE", q.timeName()), "HAVING without GROUP BY")
 		}
 		return
 	}
@@ -394,7 +404,7 @@ func (q *query) bindGroupBy(sel *sql.Select) {
 	for _, g := range sel.GroupBy {
 		if c, ok := g.(*sql.Call); ok && (strings.EqualFold(c.Name, "TUMBLE") || strings.EqualFold(c.Name, "HOP")) {
 			if win != nil {
-				q.errs.Add(c.P, "", "GROUP BY has more than one window")
+				q.errs.AddNode(c, "", "GROUP BY has more than one window")
 				continue
 			}
 			win = c
@@ -404,7 +414,7 @@ func (q *query) bindGroupBy(sel *sql.Select) {
 	}
 	if win == nil {
 		q.windowless = true
-		q.errs.Add(sel.GroupBy[0].Pos(), fmt.Sprintf("streaming aggregates are computed per window: GROUP BY TUMBLE(%s, INTERVAL 1 MINUTE), …", q.timeName()), "GROUP BY needs a TUMBLE or HOP window")
+		q.errs.AddNode(sel.GroupBy[0], fmt.Sprintf("streaming aggregates are computed per window: GROUP BY TUMBLE(%s, INTERVAL 1 MINUTE), …", q.timeName()), "GROUP BY needs a TUMBLE or HOP window")
 		return
 	}
 	w := &windowState{timeID: -1}
@@ -422,15 +432,15 @@ func (q *query) bindGroupBy(sel *sql.Select) {
 		if name == "HOP" {
 			form = "HOP(time_col, INTERVAL slide unit, INTERVAL size unit)"
 		}
-		q.errs.Add(win.P, "write "+form, "%s takes %d arguments, got %d", name, want, len(win.Args))
+		q.errs.AddNode(win, "write "+form, "%s takes %d arguments, got %d", name, want, len(win.Args))
 	} else {
 		t := q.bind(win.Args[0], c)
 		switch {
 		case isBad(t):
 		case t.Op != dag.OpColumn || !t.Type.Kind.IsTime():
-			q.errs.Add(win.Args[0].Pos(), "windows are measured on the time attribute: "+q.timeAttrs(), "%s needs the time attribute of a source, got %s", name, t.Type)
+			q.errs.AddNode(win.Args[0], "windows are measured on the time attribute: "+q.timeAttrs(), "%s needs the time attribute of a source, got %s", name, t.Type)
 		case !q.isTimeAttr(t.Col):
-			q.errs.Add(win.Args[0].Pos(), "declare WATERMARK FOR "+q.cols[t.Col].name+" in the source to window on it; time attributes here: "+q.timeAttrs(), "%s must use the time attribute of a source, and %s is not one", name, t.Text)
+			q.errs.AddNode(win.Args[0], "declare WATERMARK FOR "+q.cols[t.Col].name+" in the source to window on it; time attributes here: "+q.timeAttrs(), "%s must use the time attribute of a source, and %s is not one", name, t.Text)
 		default:
 			w.timeID = t.Col
 			timeType = t.Type.WithNull(false)
@@ -439,7 +449,7 @@ func (q *query) bindGroupBy(sel *sql.Select) {
 		for i, a := range win.Args[1:] {
 			iv, ok := a.(*sql.IntervalLit)
 			if !ok {
-				q.errs.Add(a.Pos(), "write INTERVAL n unit", "%s needs an INTERVAL", name)
+				q.errs.AddNode(a, "write INTERVAL n unit", "%s needs an INTERVAL", name)
 				continue
 			}
 			what := "the window size"
@@ -453,7 +463,7 @@ func (q *query) bindGroupBy(sel *sql.Select) {
 		if len(ivs) == want-1 {
 			w.size, w.slide = ivs[len(ivs)-1], ivs[0]
 			if w.slide > w.size {
-				q.errs.Add(win.Args[1].Pos(), "the slide is how often a window starts; it must not exceed the size", "HOP slide %s is longer than its size %s", durText(w.slide), durText(w.size))
+				q.errs.AddNode(win.Args[1], "the slide is how often a window starts; it must not exceed the size", "HOP slide %s is longer than its size %s", durText(w.slide), durText(w.size))
 			}
 		}
 	}
@@ -494,21 +504,22 @@ func (q *query) timeAttrs() string {
 func (q *query) bindItems(sel *sql.Select) {
 	c := &bctx{clause: "SELECT", nullRight: q.leftJoin(), post: q.window}
 	seen := map[string]sql.Pos{}
-	add := func(name string, e *dag.Expr, pos sql.Pos) {
+	add := func(name string, e *dag.Expr, at, expr sql.Node) {
 		if isBad(e) {
 			return
 		}
 		if first, dup := seen[strings.ToLower(name)]; dup {
-			q.errs.Add(pos, fmt.Sprintf("the first is at %d:%d; give one of them another name with AS", first.Line, first.Col), "duplicate output column %q", name)
+			q.errs.AddNode(at, fmt.Sprintf("the first is at %d:%d; give one of them another name with AS", first.Line, first.Col), "duplicate output column %q", name)
 			return
 		}
-		seen[strings.ToLower(name)] = pos
-		q.out = append(q.out, outCol{name: name, e: e, pos: pos})
+		seen[strings.ToLower(name)] = at.Pos()
+		q.out = append(q.out, outCol{name: name, e: e, at: at, expr: expr})
 	}
 	for _, it := range sel.Items {
 		if it.Star {
+			star := sql.Keywords{P: it.StarPos, Last: "*"}
 			if q.window != nil {
-				q.errs.Add(it.StarPos, "select the GROUP BY keys, window_start, window_end and aggregates by name", "* cannot be used with GROUP BY")
+				q.errs.AddNode(star, "select the GROUP BY keys, window_start, window_end and aggregates by name", "* cannot be used with GROUP BY")
 				continue
 			}
 			var sides []*side
@@ -529,13 +540,13 @@ func (q *query) bindItems(sel *sql.Select) {
 					if q.leftJoin() && q.cols[id].side == 1 {
 						t.Nullable = true
 					}
-					add(dc.Name, &dag.Expr{Op: dag.OpColumn, Col: id, Type: t, Text: exprQual(s, dc.Name, len(q.sides) > 1)}, it.StarPos)
+					add(dc.Name, &dag.Expr{Op: dag.OpColumn, Col: id, Type: t, Text: exprQual(s, dc.Name, len(q.sides) > 1)}, star, star)
 				}
 			}
 			continue
 		}
 		e := q.bind(it.Expr, c)
-		pos := it.Expr.Pos()
+		var at sql.Node = it.Expr
 		var name string
 		switch x := it.Expr.(type) {
 		case *sql.ColumnRef:
@@ -544,9 +555,9 @@ func (q *query) bindItems(sel *sql.Select) {
 			name = q.text(it.Expr)
 		}
 		if it.Alias != nil {
-			name, pos = it.Alias.Name, it.Alias.P
+			name, at = it.Alias.Name, *it.Alias
 		}
-		add(name, e, pos)
+		add(name, e, at, it.Expr)
 	}
 }
 
@@ -561,7 +572,7 @@ func (q *query) sinkColumns(ins *sql.Insert, sink *Object) {
 		seen := map[string]bool{}
 		for _, c := range ins.Columns {
 			if seen[strings.ToLower(c.Name)] {
-				q.errs.Add(c.P, "", "column %q is listed twice", c.Name)
+				q.errs.AddNode(c, "", "column %q is listed twice", c.Name)
 				return
 			}
 			seen[strings.ToLower(c.Name)] = true
@@ -569,17 +580,21 @@ func (q *query) sinkColumns(ins *sql.Insert, sink *Object) {
 				i := declared.Index(c.Name)
 				if i < 0 {
 					hint := fmt.Sprintf("columns of sink %q: %s", sink.Name, strings.Join(declared.Names(), ", "))
-					if s := sql.Suggest(c.Name, declared.Names()); len(s) > 0 {
+					s := sql.Suggest(c.Name, declared.Names())
+					if len(s) > 0 {
 						hint = fmt.Sprintf("did you mean %q? %s", s[0], hint)
 					}
-					q.errs.Add(c.P, hint, "unknown column %q in sink %q", c.Name, sink.Name)
+					err := q.errs.AddNode(c, hint, "unknown column %q in sink %q", c.Name, sink.Name)
+					if len(s) > 0 {
+						replaceWith(err, sql.QuoteIdent(s[0]), s[0])
+					}
 					return
 				}
 				listed = append(listed, i)
 			}
 		}
 		if len(ins.Columns) != len(q.out) {
-			q.errs.Add(ins.P, "list one sink column per output column, in the same order", "INSERT lists %d columns but the SELECT produces %d", len(ins.Columns), len(q.out))
+			q.errs.AddNode(ins, "list one sink column per output column, in the same order", "INSERT lists %d columns but the SELECT produces %d", len(ins.Columns), len(q.out))
 			return
 		}
 	}
@@ -594,7 +609,7 @@ func (q *query) sinkColumns(ins *sql.Insert, sink *Object) {
 	}
 	if listed == nil {
 		if len(q.out) != len(declared) {
-			q.errs.Add(ins.P, fmt.Sprintf("columns of sink %q: %s; or name the columns: INSERT INTO %s (col, …)", sink.Name, declared, sink.Name), "the SELECT produces %d columns but sink %q has %d", len(q.out), sink.Name, len(declared))
+			q.errs.AddNode(ins, fmt.Sprintf("columns of sink %q: %s; or name the columns: INSERT INTO %s (col, …)", sink.Name, declared, sink.Name), "the SELECT produces %d columns but sink %q has %d", len(q.out), sink.Name, len(declared))
 			return
 		}
 		for i := range q.out {
@@ -608,13 +623,13 @@ func (q *query) sinkColumns(ins *sql.Insert, sink *Object) {
 		t := o.e.Type
 		switch {
 		case !assignable(t, dc.Type):
-			q.errs.Add(o.pos, fmt.Sprintf("write CAST(%s AS %s)", o.e.Text, dc.Type.Base()), "column %q is %s, which does not fit sink column %q %s", o.name, t, dc.Name, dc.Type)
+			q.errs.AddNode(o.expr, fmt.Sprintf("write CAST(%s AS %s)", o.e.Text, dc.Type.Base()), "column %q is %s, which does not fit sink column %q %s", o.name, t, dc.Name, dc.Type)
 			continue
 		case t.Nullable && !dc.Type.Nullable:
-			q.errs.Add(o.pos, fmt.Sprintf("give a default: COALESCE(%s, …)", o.e.Text), "column %q may be NULL but sink column %q is NOT NULL", o.name, dc.Name)
+			q.errs.AddNode(o.expr, fmt.Sprintf("give a default: COALESCE(%s, …)", o.e.Text), "column %q may be NULL but sink column %q is NOT NULL", o.name, dc.Name)
 			continue
 		}
-		final[di] = outCol{name: dc.Name, e: castTo(o.e, dc.Type), pos: o.pos}
+		final[di] = outCol{name: dc.Name, e: castTo(o.e, dc.Type), at: o.at, expr: o.expr}
 	}
 	for i, dc := range declared {
 		if final[i].e != nil {

@@ -81,6 +81,7 @@ func Check(script *sql.Script, cat Catalog) ([]Step, sql.ErrorList) {
 	}
 	if len(c.errs) > 0 {
 		c.errs.Sort()
+		c.errs.SetEnds(script.Src)
 		return nil, c.errs
 	}
 	return c.steps, nil
@@ -106,7 +107,7 @@ func (c *checker) stmt(st sql.Stmt) {
 	case *sql.Describe:
 		obj, ok := c.ov.Lookup(s.Name.Name)
 		if !ok {
-			c.errs.Add(s.Name.P, objectHint(s.Name.Name, c.ov, sql.ObjSource, sql.ObjSink, sql.ObjPipeline), "unknown object %q", s.Name.Name)
+			objectFix(c.errs.Add(s.Name.P, objectHint(s.Name.Name, c.ov, sql.ObjSource, sql.ObjSink, sql.ObjPipeline), "unknown object %q", s.Name.Name), s.Name.Name, c.ov, sql.ObjSource, sql.ObjSink, sql.ObjPipeline)
 			break
 		}
 		step.Result = describe(obj)
@@ -223,9 +224,17 @@ func planPipeline(s *sql.CreatePipeline, cat Catalog, errs *sql.ErrorList, faile
 		k := strings.ToLower(o.Key.Name)
 		switch {
 		case !slices.Contains(pipelineOptions, k):
-			errs.Add(o.Key.P, "options of a pipeline: "+strings.Join(pipelineOptions, ", "), "unknown pipeline option %s", o.Key.Name)
+			hint := "options of a pipeline: " + strings.Join(pipelineOptions, ", ")
+			sg := sql.Suggest(k, pipelineOptions)
+			if len(sg) > 0 {
+				hint = fmt.Sprintf("did you mean %q? %s", sg[0], hint)
+			}
+			err := errs.AddNode(o.Key, hint, "unknown pipeline option %s", o.Key.Name)
+			if len(sg) > 0 {
+				replaceWith(err, optionKey(sg[0]), sg[0])
+			}
 		case p.Options[k] != "":
-			errs.Add(o.Key.P, "", "option %s is given twice", o.Key.Name)
+			errs.AddNode(o.Key, "", "option %s is given twice", o.Key.Name)
 		default:
 			p.Options[k] = o.Value
 		}
@@ -239,7 +248,7 @@ func planPipeline(s *sql.CreatePipeline, cat Catalog, errs *sql.ErrorList, faile
 	switch {
 	case !ok:
 		if !failed[key(ins.Sink.Name)] {
-			errs.Add(ins.Sink.P, objectHint(ins.Sink.Name, cat, sql.ObjSink), "unknown sink %q", ins.Sink.Name)
+			objectFix(errs.Add(ins.Sink.P, objectHint(ins.Sink.Name, cat, sql.ObjSink), "unknown sink %q", ins.Sink.Name), ins.Sink.Name, cat, sql.ObjSink)
 		}
 		sink = nil
 	case sink.Kind != sql.ObjSink:
@@ -311,15 +320,19 @@ func PlanPreviewSQL(src string, cat Catalog) (*dag.Graph, sql.ErrorList) {
 	if len(script.Stmts) != 1 {
 		var l sql.ErrorList
 		l.Add(sql.PosAt(src, 0), "send one SELECT", "a preview is one SELECT statement, got %d statements", len(script.Stmts))
+		l.SetEnds(src)
 		return nil, l
 	}
 	s, ok := script.Stmts[0].(*sql.SelectStmt)
 	if !ok {
 		var l sql.ErrorList
 		l.Add(script.Stmts[0].Pos(), "send a SELECT", "a preview is a SELECT statement")
+		l.SetEnds(src)
 		return nil, l
 	}
-	return PlanPreview(s, cat)
+	g, errs := PlanPreview(s, cat)
+	errs.SetEnds(src)
+	return g, errs
 }
 
 // ApplyScript parses a script, checks it against st and, when it is clean,
@@ -386,7 +399,7 @@ func (c *checker) drop(s *sql.Drop) ([]Change, string) {
 			return nil, fmt.Sprintf("%s %q does not exist; skipped", lk, s.Name.Name)
 		}
 		if !c.failed[key(s.Name.Name)] {
-			c.errs.Add(s.Name.P, objectHint(s.Name.Name, c.ov, s.Kind), "unknown %s %q", lk, s.Name.Name)
+			objectFix(c.errs.Add(s.Name.P, objectHint(s.Name.Name, c.ov, s.Kind), "unknown %s %q", lk, s.Name.Name), s.Name.Name, c.ov, s.Kind)
 		}
 		return nil, ""
 	}
@@ -412,7 +425,7 @@ func (c *checker) startStop(name sql.Ident, op ChangeOp) []Change {
 	obj, ok := c.ov.Lookup(name.Name)
 	if !ok {
 		if !c.failed[key(name.Name)] {
-			c.errs.Add(name.P, objectHint(name.Name, c.ov, sql.ObjPipeline), "unknown pipeline %q", name.Name)
+			objectFix(c.errs.Add(name.P, objectHint(name.Name, c.ov, sql.ObjPipeline), "unknown pipeline %q", name.Name), name.Name, c.ov, sql.ObjPipeline)
 		}
 		return nil
 	}
@@ -431,11 +444,11 @@ func columnDefs(defs []sql.ColumnDef, source bool, pseudo dag.Schema, errs *sql.
 	var out dag.Schema
 	for _, d := range defs {
 		if out.Index(d.Name.Name) >= 0 {
-			errs.Add(d.Name.P, "", "column %q is declared twice", d.Name.Name)
+			errs.AddNode(d.Name, "", "column %q is declared twice", d.Name.Name)
 			continue
 		}
 		if pseudo.Index(d.Name.Name) >= 0 {
-			errs.Add(d.Name.P, "pseudo-columns: "+strings.Join(pseudo.Names(), ", ")+"; declare the field with another name and PATH '$."+d.Name.Name+"'", "column %q collides with a pseudo-column", d.Name.Name)
+			errs.AddNode(d.Name, "pseudo-columns: "+strings.Join(pseudo.Names(), ", ")+"; declare the field with another name and PATH '$."+d.Name.Name+"'", "column %q collides with a pseudo-column", d.Name.Name)
 			continue
 		}
 		t, ok := resolveType(d.Type, errs)
@@ -492,7 +505,15 @@ func sourceSpec(s *sql.CreateSource, errs *sql.ErrorList) *dag.SourceSpec {
 		case strings.EqualFold(w.Column.Name, "_timestamp") && pseudo.Index("_timestamp") >= 0:
 			// The record timestamp with a delay: Watermark stays "".
 		case i < 0:
-			errs.Add(w.Column.P, fmt.Sprintf("columns of %q: %s", s.Name.Name, strings.Join(spec.Declared.Names(), ", ")), "unknown WATERMARK column %q", w.Column.Name)
+			hint := fmt.Sprintf("columns of %q: %s", s.Name.Name, strings.Join(spec.Declared.Names(), ", "))
+			sg := sql.Suggest(w.Column.Name, spec.Declared.Names())
+			if len(sg) > 0 {
+				hint = fmt.Sprintf("did you mean %q? %s", sg[0], hint)
+			}
+			err := errs.Add(w.Column.P, hint, "unknown WATERMARK column %q", w.Column.Name)
+			if len(sg) > 0 {
+				replaceWith(err, sql.QuoteIdent(sg[0]), sg[0])
+			}
 		case !spec.Declared[i].Type.Kind.IsTime():
 			errs.Add(w.Column.P, "the time attribute must be a DateTime, DateTime64 or Date column"+timeColumnsHint(spec.Declared), "WATERMARK column %q is %s, not a time", w.Column.Name, spec.Declared[i].Type.Base())
 		default:
@@ -508,10 +529,8 @@ func sourceSpec(s *sql.CreateSource, errs *sql.ErrorList) *dag.SourceSpec {
 			}
 		}
 	}
-	if v, ok := opts.values["idle_timeout"]; ok && !strings.HasPrefix(v, "env:") {
-		if d, err := time.ParseDuration(v); err == nil {
-			spec.IdleTimeout = d
-		}
+	if d, ok := opts.duration("idle_timeout", roleSource); ok {
+		spec.IdleTimeout = d
 	}
 	for col, settings := range opts.perColumn {
 		if spec.Declared.Index(col) < 0 {

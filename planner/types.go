@@ -38,7 +38,7 @@ func resolveType(tn sql.TypeName, errs *sql.ErrorList) (dag.Type, bool) {
 	name := strings.ToLower(tn.Name)
 	k, ok := typeNames[name]
 	if !ok {
-		errs.Add(tn.P, "types: "+canonicalTypes, "unknown type %s", tn.Name)
+		errs.AddNode(tn, "types: "+canonicalTypes, "unknown type %s", tn.Name)
 		return dag.Type{}, false
 	}
 	t := dag.Type{Kind: k, Nullable: true}
@@ -48,7 +48,7 @@ func resolveType(tn sql.TypeName, errs *sql.ErrorList) (dag.Type, bool) {
 		if len(tn.Args) > 0 {
 			p := tn.Args[0]
 			if p < 0 || p > 9 || len(tn.Args) > 1 {
-				errs.Add(tn.P, "DateTime64 takes one precision from 0 to 9, e.g. DateTime64(3)", "invalid DateTime64 precision %v", tn.Args)
+				errs.AddNode(tn, "DateTime64 takes one precision from 0 to 9, e.g. DateTime64(3)", "invalid DateTime64 precision %v", tn.Args)
 				return dag.Type{}, false
 			}
 			t.Precision = uint8(p)
@@ -63,21 +63,21 @@ func resolveType(tn sql.TypeName, errs *sql.ErrorList) (dag.Type, bool) {
 				s = tn.Args[1]
 			}
 			if p < 1 || p > 18 {
-				errs.Add(tn.P, "Sluice stores decimals in 64 bits: precision 1 to 18", "Decimal precision %d is not supported", p)
+				errs.AddNode(tn, "Sluice stores decimals in 64 bits: precision 1 to 18", "Decimal precision %d is not supported", p)
 				return dag.Type{}, false
 			}
 			if s < 0 || s > p {
-				errs.Add(tn.P, "the scale must be between 0 and the precision", "Decimal(%d, %d) has an invalid scale", p, s)
+				errs.AddNode(tn, "the scale must be between 0 and the precision", "Decimal(%d, %d) has an invalid scale", p, s)
 				return dag.Type{}, false
 			}
 			t.Precision, t.Scale = uint8(p), uint8(s)
 		default:
-			errs.Add(tn.P, "write Decimal(p, s)", "Decimal takes a precision and a scale")
+			errs.AddNode(tn, "write Decimal(p, s)", "Decimal takes a precision and a scale")
 			return dag.Type{}, false
 		}
 	default:
 		if len(tn.Args) > 0 {
-			errs.Add(tn.P, "", "type %s takes no parameters", tn.Name)
+			errs.AddNode(tn, "", "type %s takes no parameters", tn.Name)
 			return dag.Type{}, false
 		}
 	}

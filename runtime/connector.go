@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/planner/dag"
 )
 
@@ -85,14 +86,42 @@ type SourceOpener func(ctx context.Context, cfg SourceConfig) (Source, error)
 // SinkOpener opens a sink of one connector.
 type SinkOpener func(ctx context.Context, cfg SinkConfig) (Sink, error)
 
+// Connector is one connector: its declaration and its typed factories, one
+// for each role it declares. A connector package exports one as its
+// Connector variable, and connectors/all registers it with Register.
+type Connector struct {
+	Declaration connector.Connector
+	OpenSource  SourceOpener
+	OpenSink    SinkOpener
+}
+
+// Register makes a connector available: its declaration to the planner,
+// the API and the docs (package connector), its factories to OpenSource
+// and OpenSink. It panics when a declared role has no factory or a factory
+// no declared role, or when the name is taken.
+func Register(c Connector) {
+	d := c.Declaration
+	if d.Plays(connector.Source) != (c.OpenSource != nil) || d.Plays(connector.Sink) != (c.OpenSink != nil) {
+		panic(fmt.Sprintf("runtime: connector %s declares kinds %v but has factories source=%v sink=%v", d.Name, d.Kinds, c.OpenSource != nil, c.OpenSink != nil))
+	}
+	connector.Register(d)
+	if c.OpenSource != nil {
+		RegisterSource(d.Name, c.OpenSource)
+	}
+	if c.OpenSink != nil {
+		RegisterSink(d.Name, c.OpenSink)
+	}
+}
+
 var registry struct {
 	sync.RWMutex
 	sources map[string]SourceOpener
 	sinks   map[string]SinkOpener
 }
 
-// RegisterSource makes a source connector available by name. Connector
-// packages call it from init.
+// RegisterSource makes a source factory available by name, without a
+// declaration: for sources that are not written in SQL. Connectors use
+// Register.
 func RegisterSource(connector string, open SourceOpener) {
 	registry.Lock()
 	defer registry.Unlock()
@@ -102,7 +131,9 @@ func RegisterSource(connector string, open SourceOpener) {
 	registry.sources[connector] = open
 }
 
-// RegisterSink makes a sink connector available by name.
+// RegisterSink makes a sink factory available by name, without a
+// declaration: for sinks the server puts in front of declared ones (the
+// tail's tap). Connectors use Register.
 func RegisterSink(connector string, open SinkOpener) {
 	registry.Lock()
 	defer registry.Unlock()

@@ -266,6 +266,8 @@ type Select struct {
 	Where   Expr
 	GroupBy []Expr // TUMBLE(…) and HOP(…) appear as *Call
 	Having  Expr
+	// HavingP is where the word HAVING stands.
+	HavingP Pos
 	Dedups  []Dedup
 	Limit   *Limit
 }
@@ -416,3 +418,21 @@ func (*Case) expr()        {}
 func (*Cast) expr()        {}
 func (*Call) expr()        {}
 func (*Paren) expr()       {}
+
+// Pos returns where the type name starts.
+func (t TypeName) Pos() Pos { return t.P }
+
+// Pos returns where INTERVAL starts.
+func (iv Interval) Pos() Pos { return iv.P }
+
+// Pos returns where the JOIN clause starts (LEFT, INNER or JOIN).
+func (j *Join) Pos() Pos { return j.P }
+
+// Pos returns where DEDUPLICATE starts.
+func (d *Dedup) Pos() Pos { return d.P }
+
+// Pos returns where LIMIT starts.
+func (l *Limit) Pos() Pos { return l.P }
+
+// Pos returns where INSERT starts.
+func (i *Insert) Pos() Pos { return i.P }

@@ -99,6 +99,9 @@ func (c *converter) selectBody(n tast.StmtNode, sel *Select, within *Interval) {
 		}
 	}
 	if st.Having != nil {
+		if c.having >= 0 {
+			sel.HavingP = c.pos(c.toks[c.having].off)
+		}
 		sel.Having = c.expr(st.Having.Expr)
 	}
 }

@@ -9,9 +9,62 @@ import (
 
 // Error is one diagnostic: what is wrong, where, and what would be right.
 type Error struct {
-	Pos  Pos
+	Pos Pos
+	// End is the position just past the construct the error is about (an
+	// exclusive end, counted like Pos). It is zero until SetEnds has read
+	// the text; Render and Span find it themselves.
+	End  Pos
 	Msg  string // what is wrong
 	Hint string // what would be right; "" when nothing useful can be said
+	// Fixes are edits that mend the error, such as the replacement a "did
+	// you mean" hint names. A fix without positions replaces the error's
+	// range; SetEnds fills them in.
+	Fixes []Fix
+	// Warning marks a diagnostic that does not stop a script.
+	Warning bool
+
+	node Node // the construct, to find End from the text
+}
+
+// Fix is one machine-applicable edit: replace the text from From up to
+// To (exclusive) with Insert.
+type Fix struct {
+	Title    string
+	From, To Pos
+	Insert   string
+
+	last bool // replaces the last word of the error's range (see ReplaceLast)
+}
+
+// Severity names the kind of diagnostic: "error" or "warning".
+func (e *Error) Severity() string {
+	if e.Warning {
+		return "warning"
+	}
+	return "error"
+}
+
+// Replace adds a fix that replaces the error's range with text; title says
+// what it does ("Replace with amount").
+func (e *Error) Replace(text, title string) *Error {
+	e.Fixes = append(e.Fixes, Fix{Title: title, Insert: text})
+	return e
+}
+
+// ReplaceLast adds a fix that replaces the last word of the error's range
+// with text: the column of o.amout, keeping the qualifier as written.
+func (e *Error) ReplaceLast(text, title string) *Error {
+	e.Fixes = append(e.Fixes, Fix{Title: title, Insert: text, last: true})
+	return e
+}
+
+// Span returns where the error starts and ends in src (End as in the
+// field, found from the text when it is not set).
+func (e *Error) Span(src string) (Pos, Pos) {
+	if e.End == (Pos{}) {
+		return e.Pos, newSpans(src).end(e)
+	}
+	return e.Pos, e.End
 }
 
 func (e *Error) Error() string {
@@ -29,9 +82,12 @@ func (e *Error) Error() string {
 //	  3 | SELECT amout FROM orders
 //	    |        ^
 //	hint: did you mean "amount"? columns of "orders": order_id, amount
+//
+// The carets underline the whole construct, up to the end of its first
+// line.
 func (e *Error) Render(src string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "error at %d:%d: %s\n", e.Pos.Line, e.Pos.Col, e.Msg)
+	fmt.Fprintf(&b, "%s at %d:%d: %s\n", e.Severity(), e.Pos.Line, e.Pos.Col, e.Msg)
 	line := sourceLine(src, e.Pos.Line)
 	num := fmt.Sprint(e.Pos.Line)
 	pad := strings.Repeat(" ", len(num))
@@ -45,7 +101,13 @@ func (e *Error) Render(src string) string {
 	if n := runeIndex(line, col-1); n >= 0 {
 		prefix = line[:n]
 	}
-	fmt.Fprintf(&b, "  %s | %s^\n", pad, strings.Repeat(" ", utf8.RuneCountInString(expandTabs(prefix))))
+	width := 1
+	if _, end := e.Span(src); end.Line == e.Pos.Line && end.Col > col {
+		width = underlineWidth(line, col, end.Col)
+	} else if end.Line > e.Pos.Line {
+		width = max(1, underlineWidth(line, col, utf8.RuneCountInString(line)+1))
+	}
+	fmt.Fprintf(&b, "  %s | %s%s\n", pad, strings.Repeat(" ", utf8.RuneCountInString(expandTabs(prefix))), strings.Repeat("^", width))
 	if e.Hint != "" {
 		fmt.Fprintf(&b, "hint: %s\n", e.Hint)
 	}
@@ -53,6 +115,16 @@ func (e *Error) Render(src string) string {
 }
 
 func expandTabs(s string) string { return strings.ReplaceAll(s, "\t", "    ") }
+
+// underlineWidth is the rendered width of the characters from column from
+// up to column to (exclusive) of line, tabs expanded as in Render.
+func underlineWidth(line string, from, to int) int {
+	lo, hi := runeIndex(line, from-1), runeIndex(line, to-1)
+	if lo > hi {
+		return 1
+	}
+	return max(1, utf8.RuneCountInString(expandTabs(line[lo:hi])))
+}
 
 // runeIndex returns the byte index of the n-th rune of s (0-based), or len(s).
 func runeIndex(s string, n int) int {
@@ -101,9 +173,56 @@ func PosAt(src string, offset int) Pos {
 // go/scanner's, its Err is nil when it is empty.
 type ErrorList []*Error
 
-// Add appends an error at pos.
-func (l *ErrorList) Add(pos Pos, hint string, format string, args ...any) {
-	*l = append(*l, &Error{Pos: pos, Msg: fmt.Sprintf(format, args...), Hint: hint})
+// Add appends an error at pos; its range is the token there.
+func (l *ErrorList) Add(pos Pos, hint string, format string, args ...any) *Error {
+	e := &Error{Pos: pos, Msg: fmt.Sprintf(format, args...), Hint: hint}
+	*l = append(*l, e)
+	return e
+}
+
+// AddNode appends an error about n; its range is all of n's text (see
+// SetEnds for what that is for each kind of node).
+func (l *ErrorList) AddNode(n Node, hint string, format string, args ...any) *Error {
+	e := &Error{Pos: n.Pos(), Msg: fmt.Sprintf(format, args...), Hint: hint, node: n}
+	*l = append(*l, e)
+	return e
+}
+
+// AddSpan appends an error about the text from from up to to.
+func (l *ErrorList) AddSpan(from, to Pos, hint string, format string, args ...any) *Error {
+	e := &Error{Pos: from, End: to, Msg: fmt.Sprintf(format, args...), Hint: hint}
+	*l = append(*l, e)
+	return e
+}
+
+// SetEnds finds, in src (the text the positions point into), the end of
+// every error that has none, and the positions of fixes that replace the
+// error's range.
+func (l ErrorList) SetEnds(src string) {
+	var sp *spans
+	get := func() *spans {
+		if sp == nil {
+			sp = newSpans(src)
+		}
+		return sp
+	}
+	for _, e := range l {
+		if e.End == (Pos{}) {
+			e.End = get().end(e)
+		}
+		for i := range e.Fixes {
+			f := &e.Fixes[i]
+			if f.From != (Pos{}) || f.To != (Pos{}) {
+				continue
+			}
+			f.From, f.To = e.Pos, e.End
+			if f.last {
+				if k := get().at(e.End.Offset) - 1; k >= 0 && sp.toks[k].off >= e.Pos.Offset {
+					f.From = advance(src, e.Pos, sp.toks[k].off)
+				}
+			}
+		}
+	}
 }
 
 // Sort orders the list by position, keeping the order of errors at one place.
@@ -131,6 +250,7 @@ func (l ErrorList) Err() error {
 
 // Render formats every error with its source line and caret.
 func (l ErrorList) Render(src string) string {
+	l.SetEnds(src)
 	var b strings.Builder
 	for i, e := range l {
 		if i > 0 {
@@ -163,8 +283,12 @@ func Suggest(name string, candidates []string) []string {
 	return out
 }
 
+// editDistance is the optimal string alignment distance: insertions,
+// deletions, substitutions and swaps of two neighbouring characters (the
+// most common typo, "nmae") each count one.
 func editDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
+	prev2 := make([]int, len(rb)+1)
 	prev := make([]int, len(rb)+1)
 	cur := make([]int, len(rb)+1)
 	for j := range prev {
@@ -178,8 +302,11 @@ func editDistance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
 }

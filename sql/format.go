@@ -420,3 +420,7 @@ func isReserved(word string) bool {
 	})
 	return reserved[strings.ToUpper(word)]
 }
+
+// QuoteIdent writes a name as SQL: as it is when it is a plain word, else
+// quoted.
+func QuoteIdent(name string) string { return quoteIdent(name) }

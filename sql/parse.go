@@ -62,6 +62,7 @@ func Parse(src string) (*Script, ErrorList) {
 	}
 	p.release()
 	p.errs.Sort()
+	p.errs.SetEnds(src)
 	return script, p.errs
 }
 
@@ -152,9 +153,9 @@ type stmtParser struct {
 	failed    bool // some error was reported for this statement
 }
 
-func (p *stmtParser) errorAt(off int, hint, format string, args ...any) {
+func (p *stmtParser) errorAt(off int, hint, format string, args ...any) *Error {
 	p.failed = true
-	p.errs.Add(p.pos(off), hint, format, args...)
+	return p.errs.Add(p.pos(off), hint, format, args...)
 }
 
 // fail reports an error and abandons the statement.
@@ -390,11 +391,15 @@ func (p *stmtParser) stmt() Stmt {
 			p.fail(t.off, "write CREATE PIPELINE name AS INSERT INTO …", "INSERT runs only inside CREATE PIPELINE")
 		}
 	}
-	hint := ""
+	hint, fix := "", ""
 	if t.kind == tkIdent {
 		if s := Suggest(p.text(t), []string{"CREATE", "DROP", "START", "STOP", "SHOW", "DESCRIBE", "EXPLAIN", "SELECT"}); len(s) > 0 {
-			hint = "did you mean " + s[0] + "?"
+			hint, fix = "did you mean "+s[0]+"?", s[0]
 		}
+	}
+	if fix != "" {
+		p.errorAt(t.off, hint, "unknown statement %s; statements start with %s", p.describe(t), statementStarts).Replace(fix, "Replace with "+fix)
+		panic(bailout{})
 	}
 	p.fail(t.off, hint, "unknown statement %s; statements start with %s", p.describe(t), statementStarts)
 	return nil
@@ -513,11 +518,13 @@ func (p *stmtParser) show() Stmt {
 		p.i++
 		return &Show{Kind: ObjPipeline}
 	}
-	hint := ""
 	switch {
 	case p.isKw(t, kwSource), p.isKw(t, kwSink), p.isKw(t, kwPipeline):
-		hint = "did you mean " + strings.ToUpper(p.text(t)) + "S?"
+		plural := strings.ToUpper(p.text(t)) + "S"
+		p.errorAt(t.off, "did you mean "+plural+"?", "expected SOURCES, SINKS or PIPELINES after SHOW, found %s", p.describe(t)).Replace(plural, "Replace with "+plural)
+		panic(bailout{})
 	}
+	hint := ""
 	p.fail(t.off, hint, "expected SOURCES, SINKS or PIPELINES after SHOW, found %s", p.describe(t))
 	return nil
 }

@@ -14,7 +14,7 @@ import (
 //
 //	parse        the canonical form of the script; also checks that parsing
 //	             the canonical form gives the same AST and the same text
-//	parse-error  the rendered errors
+//	parse-error  the rendered errors, each with its range and fixes
 //	positions    every positioned node with line:col and the text there
 func TestParse(t *testing.T) {
 	datadriven.Walk(t, filepath.Join("testdata", "parse"), func(t *testing.T, path string) {
@@ -35,7 +35,7 @@ func TestParse(t *testing.T) {
 				if len(errs) == 0 {
 					d.Fatalf(t, "expected an error")
 				}
-				return errs.Render(d.Input)
+				return renderErrors(t, d.Input, errs)
 			case "positions":
 				script, errs := Parse(d.Input)
 				if len(errs) > 0 {
@@ -76,5 +76,33 @@ func positions(src string, script *Script) string {
 		}
 		fmt.Fprintf(&b, "%d:%d %s %q\n", p.Line, p.Col, what, rest)
 	})
+	return b.String()
+}
+
+// renderErrors renders each error as users see it, then its range and
+// its fixes as the API reports them, and checks that every position agrees
+// with PosAt on the text.
+func renderErrors(t *testing.T, src string, errs ErrorList) string {
+	t.Helper()
+	var b strings.Builder
+	for i, e := range errs {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Render(src))
+		from, to := e.Span(src)
+		for _, p := range []Pos{from, to} {
+			if p != PosAt(src, p.Offset) {
+				t.Errorf("%s: position %+v, PosAt says %+v", e.Msg, p, PosAt(src, p.Offset))
+			}
+		}
+		if to.Offset <= from.Offset && from.Offset < len(src) {
+			t.Errorf("%s: empty range %+v-%+v", e.Msg, from, to)
+		}
+		fmt.Fprintf(&b, "range %d:%d-%d:%d %q\n", from.Line, from.Col, to.Line, to.Col, src[from.Offset:to.Offset])
+		for _, f := range e.Fixes {
+			fmt.Fprintf(&b, "fix %d:%d-%d:%d %q: %s\n", f.From.Line, f.From.Col, f.To.Line, f.To.Col, f.Insert, f.Title)
+		}
+	}
 	return b.String()
 }

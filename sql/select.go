@@ -356,7 +356,14 @@ func (s *selectScan) scanMain(end int, within **Interval) {
 			at = end
 		}
 		t := s.tok(at)
-		s.errorAt(t.off, "an interval join needs a time bound: JOIN b ON a.k = b.k WITHIN INTERVAL 1 HOUR", "expected WITHIN INTERVAL after JOIN … ON …, found %s", s.describe(t))
+		// The error is about the JOIN: it underlines [LEFT|INNER] [OUTER] JOIN.
+		first := s.join
+		for first > s.lo && (s.isKw(s.tok(first-1), kwLeft) || s.isKw(s.tok(first-1), kwInner) || s.isKw(s.tok(first-1), kwOuter)) {
+			first--
+		}
+		s.failed = true
+		s.errs.AddNode(Keywords{P: s.pos(s.toks[first].off), Last: "JOIN"}, "an interval join needs a time bound: JOIN b ON a.k = b.k WITHIN INTERVAL 1 HOUR",
+			"JOIN needs WITHIN INTERVAL after its ON condition, found %s", s.describe(t))
 	}
 	s.scanExprs(s.lo, end, joinWithin, within)
 	for _, r := range s.keyRanges {

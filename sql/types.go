@@ -79,10 +79,14 @@ func (p *stmtParser) typeName() TypeName {
 	spec, ok := typeNames[upper]
 	if !ok {
 		hint := "types are " + typeList
-		if s := Suggest(word, typeSpellings); len(s) > 0 {
+		s := Suggest(word, typeSpellings)
+		if len(s) > 0 {
 			hint = "did you mean " + s[0] + "?"
 		}
-		p.errorAt(t.off, hint, "unknown type %s", word)
+		e := p.errorAt(t.off, hint, "unknown type %s", word)
+		if len(s) > 0 {
+			e.Replace(s[0], "Replace with "+s[0])
+		}
 		if p.isPunct(p.peek(), "(") {
 			p.typeArgs(word)
 		}
@@ -231,9 +235,15 @@ func (p *stmtParser) unit(word string, at int) string {
 		return u[:len(u)-1]
 	}
 	hint := ""
-	if s := Suggest(strings.TrimSuffix(u, "S"), []string{"SECOND", "MINUTE", "HOUR", "DAY"}); len(s) > 0 {
+	s := Suggest(strings.TrimSuffix(u, "S"), []string{"SECOND", "MINUTE", "HOUR", "DAY"})
+	if len(s) > 0 {
 		hint = "did you mean " + s[0] + "?"
 	}
-	p.errorAt(at, hint, "unknown unit %s; %s", word, unitList)
+	e := p.errorAt(at, hint, "unknown unit %s; %s", word, unitList)
+	// The unit is a word of its own, unless it is inside a string
+	// ('5 minutes'): only a word can be replaced as a whole.
+	if len(s) > 0 && at < len(p.src) && p.src[at] != '\'' {
+		e.Replace(s[0], "Replace with "+s[0])
+	}
 	return ""
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"log/slog"
 	"mime"
@@ -73,7 +72,8 @@ func Handler(cfg Config) http.Handler {
 	}
 	h := &handler{cfg: cfg, srv: cfg.Server, log: cfg.Logger}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", h.index)
+	mux.HandleFunc("GET /{$}", h.page)
+	mux.Handle("GET /assets/", assets())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", h.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
@@ -95,6 +95,7 @@ func Handler(cfg Config) http.Handler {
 	api.HandleFunc("POST /api/v1/pipelines/{name}/start", h.control("START PIPELINE"))
 	api.HandleFunc("POST /api/v1/pipelines/{name}/stop", h.control("STOP PIPELINE"))
 	api.HandleFunc("DELETE /api/v1/pipelines/{name}", h.control("DROP PIPELINE"))
+	api.HandleFunc("GET /api/v1/connectors", h.connectors)
 	api.HandleFunc("GET /api/v1/preview", h.preview)
 	api.HandleFunc("GET /api/v1/pipelines/{name}/tail", h.tail)
 	mux.Handle("/api/", h.auth(api))
@@ -162,14 +163,35 @@ func (h *handler) logRequests(next http.Handler) http.Handler {
 	})
 }
 
-// Diagnostic is one SQL error, with its place and the rendered source line
-// with a caret.
+// Diagnostic is one SQL error, with its range and the rendered source line
+// with the range underlined. Lines and columns count from 1, columns in
+// characters (code points) of the submitted text; the end is just past
+// the construct.
 type Diagnostic struct {
-	Line     int    `json:"line"`
-	Column   int    `json:"column"`
-	Message  string `json:"message"`
-	Hint     string `json:"hint,omitempty"`
-	Rendered string `json:"rendered"`
+	Line      int    `json:"line"`
+	Column    int    `json:"column"`
+	EndLine   int    `json:"end_line"`
+	EndColumn int    `json:"end_column"`
+	Severity  string `json:"severity"` // "error" or "warning"
+	Message   string `json:"message"`
+	Hint      string `json:"hint,omitempty"`
+	Fixes     []Fix  `json:"fixes,omitempty"`
+	Rendered  string `json:"rendered"`
+}
+
+// Fix is an edit that mends a diagnostic: replace the text from From up
+// to To (exclusive) with Insert.
+type Fix struct {
+	Title  string   `json:"title"`
+	From   Position `json:"from"`
+	To     Position `json:"to"`
+	Insert string   `json:"insert"`
+}
+
+// Position is a place in the submitted text, as in Diagnostic.
+type Position struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
 }
 
 type apiError struct {
@@ -178,9 +200,15 @@ type apiError struct {
 }
 
 func diagnostics(errs sql.ErrorList, src string) []Diagnostic {
+	errs.SetEnds(src)
 	out := make([]Diagnostic, 0, len(errs))
 	for _, e := range errs {
-		out = append(out, Diagnostic{Line: e.Pos.Line, Column: e.Pos.Col, Message: e.Msg, Hint: e.Hint, Rendered: e.Render(src)})
+		d := Diagnostic{Line: e.Pos.Line, Column: e.Pos.Col, EndLine: e.End.Line, EndColumn: e.End.Col, Severity: e.Severity(),
+			Message: e.Msg, Hint: e.Hint, Rendered: e.Render(src)}
+		for _, f := range e.Fixes {
+			d.Fixes = append(d.Fixes, Fix{Title: f.Title, From: Position{f.From.Line, f.From.Col}, To: Position{f.To.Line, f.To.Col}, Insert: f.Insert})
+		}
+		out = append(out, d)
 	}
 	return out
 }
@@ -312,23 +340,4 @@ func (h *handler) control(verb string) http.HandlerFunc {
 		}
 		h.apply(w, r.Context(), verb+" `"+name+"`;", server.ApplyOptions{})
 	}
-}
-
-// index is the page `sluice dev` sends people to until the editor lands:
-// what runs, and where the API is.
-func (h *handler) index(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	var b strings.Builder
-	b.WriteString("<!doctype html><meta charset=utf-8><title>Sluice</title><h1>Sluice</h1><h2>Pipelines</h2><table><tr><th>name<th>state<th>reads<th>writes<th>rows in<th>rows out<th>error")
-	for _, p := range h.srv.Objects(sql.ObjPipeline) {
-		in, out := "", ""
-		if p.Metrics != nil {
-			in, out = fmt.Sprint(p.Metrics.RecordsIn), fmt.Sprint(p.Metrics.RowsWritten)
-		}
-		fmt.Fprintf(&b, "<tr><td>%s<td>%s<td>%s<td>%s<td>%s<td>%s<td>%s", html.EscapeString(p.Name), html.EscapeString(p.State),
-			html.EscapeString(strings.Join(p.Sources, ", ")), html.EscapeString(p.Sink), in, out, html.EscapeString(p.Error))
-	}
-	b.WriteString(`</table><h2>API</h2><ul><li><a href="/api/v1/pipelines">/api/v1/pipelines</a><li><a href="/api/v1/openapi.json">/api/v1/openapi.json</a><li><a href="/metrics">/metrics</a></ul>`)
-	b.WriteString("<p>Apply SQL with <code>sluice apply -f file.sql</code>; preview with <code>sluice preview \"SELECT …\"</code>.")
-	io.WriteString(w, b.String())
 }

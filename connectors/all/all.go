@@ -1,11 +1,20 @@
-// Package all registers every connector with the runtime. Binaries import
-// it for its side effects; the runtime finds connectors by name.
+// Package all registers every connector: binaries import it for its side
+// effects. Adding a connector is one package and one line here.
 package all
 
 import (
-	_ "github.com/sluice-sql/sluice/connectors/clickhouse" // sink "clickhouse"
-	_ "github.com/sluice-sql/sluice/connectors/datagen"    // source "datagen"
-	_ "github.com/sluice-sql/sluice/connectors/file"       // sink "file"
-	_ "github.com/sluice-sql/sluice/connectors/kafka"      // source and sink "kafka"
-	_ "github.com/sluice-sql/sluice/connectors/postgres"   // sink "postgres"
+	"github.com/sluice-sql/sluice/connectors/clickhouse"
+	"github.com/sluice-sql/sluice/connectors/datagen"
+	"github.com/sluice-sql/sluice/connectors/file"
+	"github.com/sluice-sql/sluice/connectors/kafka"
+	"github.com/sluice-sql/sluice/connectors/postgres"
+	"github.com/sluice-sql/sluice/runtime"
 )
+
+func init() {
+	runtime.Register(clickhouse.Connector)
+	runtime.Register(datagen.Connector)
+	runtime.Register(file.Connector)
+	runtime.Register(kafka.Connector)
+	runtime.Register(postgres.Connector)
+}

@@ -31,8 +31,6 @@ import (
 	"github.com/sluice-sql/sluice/runtime"
 )
 
-func init() { runtime.RegisterSink("clickhouse", OpenSink) }
-
 var _ runtime.Sink = (*Sink)(nil)
 
 var sinkOptions = []string{"url", "table", "user", "password", "batch_size", "flush_interval", "create_table"}

@@ -25,8 +25,6 @@ import (
 	"github.com/sluice-sql/sluice/runtime"
 )
 
-func init() { runtime.RegisterSource("datagen", OpenSource) }
-
 var _ runtime.Source = (*Source)(nil)
 
 // Defaults of the source options.
@@ -40,7 +38,7 @@ const (
 	maxPollRows = 4096
 )
 
-var sourceOptions = []string{"rows_per_second", "duplicate_ratio", "seed", "rows", "partitions", "idle_timeout", "fields.*"}
+var sourceOptions = []string{"rows_per_second", "duplicate_ratio", "seed", "rows", "partitions", "idle_timeout", "max_future", "fields.*"}
 
 // Source generates rows.
 type Source struct {

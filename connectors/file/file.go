@@ -13,8 +13,6 @@ import (
 	"github.com/sluice-sql/sluice/runtime"
 )
 
-func init() { runtime.RegisterSink("file", OpenSink) }
-
 var _ runtime.Sink = (*Sink)(nil)
 
 // Sink appends one JSON object per row and line.

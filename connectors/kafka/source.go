@@ -18,11 +18,6 @@ import (
 	"github.com/sluice-sql/sluice/runtime"
 )
 
-func init() {
-	runtime.RegisterSource("kafka", OpenSource)
-	runtime.RegisterSink("kafka", OpenSink)
-}
-
 var (
 	_ runtime.Source        = (*Source)(nil)
 	_ runtime.StableRecords = (*Source)(nil)
@@ -42,7 +37,7 @@ const (
 	HeaderOffset    = "sluice.offset"    // decimal
 )
 
-var sourceOptions = append([]string{"group_id", "start", "idle_timeout", "dlq_topic"}, clientOptions...)
+var sourceOptions = append([]string{"group_id", "start", "idle_timeout", "max_future", "dlq_topic"}, clientOptions...)
 
 // Source reads one topic. Offsets are committed only by Commit: the runtime
 // calls it once the rows derived from the records are durably written, so a
@@ -80,6 +75,8 @@ type Source struct {
 //     (SourceConfig.Resume) wins over committed offsets, which win over start.
 //   - idle_timeout: how long a partition without records may hold the
 //     watermark back (default 5s). The planner reads it; it is checked here.
+//   - max_future: how far ahead of the wall clock an event time may be
+//     (default 24h, '0': no limit); the runtime reads it.
 //   - dlq_topic: where DeadLetter writes records that cannot be decoded
 //     (default '<topic>.dlq'); created with the broker's defaults if missing.
 func OpenSource(ctx context.Context, cfg runtime.SourceConfig) (runtime.Source, error) {

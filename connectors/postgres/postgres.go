@@ -22,8 +22,6 @@ import (
 	"github.com/sluice-sql/sluice/runtime"
 )
 
-func init() { runtime.RegisterSink("postgres", OpenSink) }
-
 var _ runtime.Sink = (*Sink)(nil)
 
 var sinkOptions = []string{"url", "table", "batch_size", "flush_interval", "create_table"}

@@ -1,0 +1,31 @@
+package clickhouse
+
+import (
+	"github.com/sluice-sql/sluice/connector"
+	"github.com/sluice-sql/sluice/runtime"
+)
+
+// Connector is the clickhouse connector; connectors/all registers it.
+var Connector = runtime.Connector{Declaration: declaration, OpenSink: OpenSink}
+
+var declaration = connector.Connector{
+	Name:  "clickhouse",
+	Doc:   "Writes to a ClickHouse table over the native protocol, column by column.",
+	Kinds: []connector.Kind{connector.Sink},
+	Options: []connector.Option{
+		{Name: "url", Type: connector.String, Required: true,
+			Doc: "`clickhouse://host:9000/database` (the native port; database `default` if omitted); clickhouse-go DSN parameters work too: `secure=true` for TLS, `dial_timeout=10s`"},
+		{Name: "table", Type: connector.String, DefaultText: "the sink's name",
+			Doc: "`name` in the url's database, or `database.name` (split at the first dot)"},
+		{Name: "user", Type: connector.String, DefaultText: "the url's, else `default`",
+			Doc: "overrides the url's user"},
+		{Name: "password", Type: connector.String, Secret: true, DefaultText: "the url's, else empty",
+			Doc: "overrides the url's password; use `env:NAME`"},
+		{Name: "batch_size", Type: connector.Count, Default: "100000", Min: 1, Max: 100_000_000,
+			Doc: "rows per INSERT"},
+		{Name: "flush_interval", Type: connector.Duration, Default: "1s",
+			Doc: "longest wait before a partial batch is written"},
+		{Name: "create_table", Type: connector.Bool, Default: "false",
+			Doc: "`true` creates the table if it does not exist"},
+	},
+}

@@ -1,0 +1,54 @@
+package kafka
+
+import (
+	"github.com/sluice-sql/sluice/connector"
+	"github.com/sluice-sql/sluice/runtime"
+)
+
+// Connector is the kafka connector; connectors/all registers it.
+var Connector = runtime.Connector{Declaration: declaration, OpenSource: OpenSource, OpenSink: OpenSink}
+
+var (
+	source = []connector.Kind{connector.Source}
+	sink   = []connector.Kind{connector.Sink}
+)
+
+var declaration = connector.Connector{
+	Name:    "kafka",
+	Doc:     "Reads a topic of JSON records with a consumer group, or writes rows to a topic as JSON records.",
+	Kinds:   []connector.Kind{connector.Source, connector.Sink},
+	Formats: []string{"json"},
+	Pseudo:  []string{"_key", "_topic", "_partition", "_offset", "_timestamp"},
+	Options: []connector.Option{
+		{Name: "brokers", Type: connector.String, Required: true,
+			Doc: "comma-separated `host:port` seed brokers"},
+		{Name: "topic", Type: connector.String, Required: true,
+			Doc: "the topic read or written; it must exist (Sluice does not create the topics it reads)"},
+		{Name: "format", Type: connector.Enum, Default: "json", Values: []string{"json"},
+			Doc: "the record format; only `json` so far"},
+		{Name: "security_protocol", Type: connector.Enum, Default: "PLAINTEXT",
+			Values: []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"},
+			Doc:    "how to reach the brokers, as in Kafka's own clients"},
+		{Name: "sasl_mechanism", Type: connector.Enum, Default: "PLAIN",
+			Values: []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"},
+			Doc:    "the SASL mechanism, with a SASL security_protocol"},
+		{Name: "sasl_username", Type: connector.String,
+			Doc: "the SASL user; required with SASL"},
+		{Name: "sasl_password", Type: connector.String, Secret: true,
+			Doc: "the SASL password; required with SASL; use `env:NAME`"},
+		{Name: "tls_ca", Type: connector.String, DefaultText: "system roots",
+			Doc: "with SSL: path of a PEM file of CA certificates to trust"},
+		{Name: "group_id", Type: connector.String, Kinds: source, DefaultText: "the server's, `sluice`",
+			Doc: "the consumer group prefix: each pipeline commits its offsets to the group `<group_id>.<pipeline>`"},
+		{Name: "start", Type: connector.Enum, Kinds: source, Default: "earliest", Values: []string{"earliest", "latest"},
+			Doc: "where a pipeline without checkpoint or committed offsets starts: the topic's whole history or records produced from now on"},
+		{Name: "idle_timeout", Type: connector.Duration, Kinds: source, Default: "5s",
+			Doc: "how long a partition without records holds the watermark back"},
+		{Name: "max_future", Type: connector.Duration, Kinds: source, Default: "24h", ZeroOff: true,
+			Doc: "records whose event time is further ahead of the wall clock go to the dead-letter topic, counted and never moving the watermark; `0` turns the check off"},
+		{Name: "dlq_topic", Type: connector.String, Kinds: source, DefaultText: "`<topic>.dlq`",
+			Doc: "where undecodable records go (created with the broker's defaults if missing)"},
+		{Name: "key", Type: connector.String, Kinds: sink, DefaultText: "no key",
+			Doc: "the column whose value keys each record, so equal keys land in one partition"},
+	},
+}

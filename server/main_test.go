@@ -1,0 +1,16 @@
+package server
+
+import (
+	"os"
+	"testing"
+
+	"github.com/sluice-sql/sluice/connector/connectortest"
+)
+
+// The server plans scripts against the connectors' declarations,
+// which cmd/sluice registers; its tests register the same declarations
+// without importing any connector.
+func TestMain(m *testing.M) {
+	connectortest.Register()
+	os.Exit(m.Run())
+}

@@ -1,0 +1,89 @@
+package web_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/sluice-sql/sluice/web"
+)
+
+// TestDiagnosticRanges checks the diagnostics the editor underlines: the
+// range of each error in characters of the submitted text (with tabs,
+// CRLF line ends and multi-byte characters before it), the severity, and
+// the fixes a "did you mean" names, as the JSON the page reads.
+func TestDiagnosticRanges(t *testing.T) {
+	e := start(t, web.Config{})
+	dir := t.TempDir()
+	if code, _, fail := e.script("/api/v1/scripts", demoScript(dir)); code != 200 {
+		t.Fatalf("apply: %d %v", code, fail)
+	}
+	src := "-- café ☕\r\nCREATE PIPELINE p2 AS INSERT INTO out\r\n" +
+		"SELECT\tid,\t'ü€', nmae\r\nFROM ev\r\n" +
+		"\tJOIN ev AS b ON id = b.id;"
+	var raw json.RawMessage
+	if code := e.call(http.MethodPost, "/api/v1/validate", "application/sql", strings.NewReader(src), &raw); code != 422 {
+		t.Fatalf("validate: %d %s", code, raw)
+	}
+	var got struct {
+		Errors []map[string]any `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Errors) != 1 {
+		t.Fatalf("want the JOIN's error (the parser stops the statement there), got %s", raw)
+	}
+	d := got.Errors[0]
+	// JOIN on line 5 after a tab: columns 2 to 6.
+	want := map[string]any{"line": 5.0, "column": 2.0, "end_line": 5.0, "end_column": 6.0, "severity": "error"}
+	for k, v := range want {
+		if d[k] != v {
+			t.Errorf("%s = %v, want %v (%s)", k, d[k], v, raw)
+		}
+	}
+
+	src = "-- café ☕\r\nCREATE PIPELINE p2 AS INSERT INTO out\r\n" +
+		"SELECT\tid,\t'ü€', ev.nmae\r\nFROM ev DEDUPLICATE BY id WITHIN INTERVAL 1 MINUTE;"
+	var fail struct {
+		Errors []web.Diagnostic `json:"errors"`
+	}
+	raw = nil
+	if code := e.call(http.MethodPost, "/api/v1/validate", "application/sql", strings.NewReader(src), &raw); code != 422 {
+		t.Fatalf("validate: %d %s", code, raw)
+	}
+	json.Unmarshal(raw, &fail)
+	if len(fail.Errors) != 1 {
+		t.Fatalf("errors: %s", raw)
+	}
+	g := fail.Errors[0]
+	// "ev.nmae" starts at column 18 of line 3 (a tab is one column, ü and
+	// € one each) and ends before column 25; the fix replaces "nmae".
+	if g.Line != 3 || g.Column != 18 || g.EndLine != 3 || g.EndColumn != 25 || g.Severity != "error" {
+		t.Errorf("range %d:%d-%d:%d %s, want 3:18-3:25 error", g.Line, g.Column, g.EndLine, g.EndColumn, g.Severity)
+	}
+	wantFix := web.Fix{Title: "Replace with name", From: web.Position{Line: 3, Column: 21}, To: web.Position{Line: 3, Column: 25}, Insert: "name"}
+	if len(g.Fixes) != 1 || g.Fixes[0] != wantFix {
+		t.Errorf("fixes %+v, want %+v", g.Fixes, wantFix)
+	}
+	if !strings.Contains(g.Rendered, "^^^^^^^") {
+		t.Errorf("rendered without the range underlined:\n%s", g.Rendered)
+	}
+	if !strings.Contains(string(raw), `"fixes": [`) || !strings.Contains(string(raw), `"from": {`) {
+		t.Errorf("JSON field names: %s", raw)
+	}
+
+	// A preview's error message carries the same diagnostics.
+	msgs := e.socket(t, "/api/v1/preview?sql="+url.QueryEscape("SELECT\tnmae FROM ev"), nil)
+	last := msgs[len(msgs)-1]
+	errs, _ := last["errors"].([]any)
+	if last["type"] != "error" || len(errs) != 1 {
+		t.Fatalf("preview answered %v", msgs)
+	}
+	pd := errs[0].(map[string]any)
+	if pd["column"] != 8.0 || pd["end_column"] != 12.0 || pd["fixes"] == nil {
+		t.Errorf("preview diagnostic %v", pd)
+	}
+}
