@@ -53,13 +53,6 @@ func isBad(es ...*dag.Expr) bool {
 
 func isConst(e *dag.Expr) bool { return e.Op == dag.OpConst }
 
-// aggregates and the functions SQL.md lists, for "did you mean".
-var knownFuncs = []string{
-	"COUNT", "SUM", "AVG", "MIN", "MAX", "TUMBLE", "HOP", "COALESCE",
-	"LOWER", "UPPER", "CONCAT", "SUBSTRING", "LENGTH", "TRIM",
-	"ABS", "ROUND", "FLOOR", "CEIL", "DATE_TRUNC", "toStartOfInterval", "JSON_VALUE",
-}
-
 func isAggregate(name string) bool {
 	switch strings.ToUpper(name) {
 	case "COUNT", "SUM", "AVG", "MIN", "MAX":

@@ -126,6 +126,10 @@ func exprQual(s *side, name string, qualify bool) string {
 // pseudoFor returns the pseudo-columns a connector declares for its
 // sources (Kafka has all of them; a generator stamps each row with the time
 // it made it), in the order of dag.PseudoColumns.
+// PseudoColumns returns the pseudo-columns a source of the connector
+// provides, beside its declared columns.
+func PseudoColumns(connector string) dag.Schema { return pseudoFor(connector) }
+
 func pseudoFor(name string) dag.Schema {
 	c, ok := connector.Lookup(name)
 	if !ok {
