@@ -72,6 +72,8 @@ type Option struct {
 	// Min and Max bound a Count (Max 0 means no bound but the int64 range).
 	Min int64 `json:"min,omitempty"`
 	Max int64 `json:"max,omitempty"`
+	// ZeroOff allows the Duration '0', which turns the option off.
+	ZeroOff bool `json:"-"`
 }
 
 // Connector declares one connector.
@@ -249,7 +251,11 @@ func (o *Option) Check(v string) (msg, hint string) {
 			return fmt.Sprintf("%q is not a whole number from %d to %d", v, lo, hi), "write digits"
 		}
 	case Duration:
-		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+		if d, err := time.ParseDuration(v); o.ZeroOff && (v == "0" || err == nil && d >= 0) {
+			break
+		} else if o.ZeroOff {
+			return fmt.Sprintf("%q is not a duration", v), "write e.g. '1h' or '24h', or '0' for no limit"
+		} else if err != nil || d <= 0 {
 			return fmt.Sprintf("%q is not a positive duration", v), "write e.g. '500ms', '1s' or '5m'"
 		}
 	case Bool:

@@ -124,7 +124,7 @@ func castRow(src *Vector, i int, out *Vector) {
 		default:
 			ns, ok = epochIntToNanos(src.I64[i])
 		}
-		if !ok {
+		if lo, hi := timeRange(to); !ok || ns < lo || ns > hi {
 			out.AppendNull()
 			return
 		}
@@ -244,7 +244,7 @@ func castFromString(s []byte, out *Vector) {
 				ns, ok = epochToNanos(f)
 			}
 		}
-		if !ok {
+		if lo, hi := timeRange(to); !ok || ns < lo || ns > hi {
 			out.AppendNull()
 			return
 		}

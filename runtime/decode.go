@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -83,6 +84,54 @@ type decoder struct {
 	pseudo  []pseudoCol
 	scratch []byte
 	val     []byte // the record being decoded
+	// Event times after future (ns) are rejected (max_future), when
+	// timeSlot (the slot of the time column) or timePseudo (the time
+	// column is _timestamp) is set.
+	timeSlot   int
+	timePseudo bool
+	future     int64
+	maxFuture  time.Duration
+}
+
+// futureError is the reason of a record whose event time is too far
+// ahead of the clock.
+type futureError struct{ decodeError }
+
+// limitFuture makes decode reject records whose event time, column
+// timeCol of the output, is later than now + maxFuture; maxFuture ≤ 0
+// turns the check off. setNow moves now.
+func (d *decoder) limitFuture(timeCol int, maxFuture time.Duration) {
+	d.timeSlot, d.timePseudo, d.maxFuture = -1, false, 0
+	if maxFuture <= 0 || timeCol < 0 {
+		return
+	}
+	for k := range d.slots {
+		if d.slots[k].out == timeCol {
+			d.timeSlot = k
+		}
+	}
+	for _, p := range d.pseudo {
+		if p.out == timeCol && p.kind == pseudoTimestamp {
+			d.timePseudo = true
+		}
+	}
+	if d.timeSlot >= 0 || d.timePseudo {
+		d.maxFuture = maxFuture
+	}
+}
+
+func (d *decoder) setNow(now time.Time) {
+	if d.maxFuture > 0 {
+		d.future = now.UnixNano() + int64(d.maxFuture)
+		if d.future < now.UnixNano() {
+			d.future = math.MaxInt64
+		}
+	}
+}
+
+func (d *decoder) futureErr(ns int64) error {
+	return &futureError{decodeError{reason: fmt.Sprintf("event time %s is more than max_future (%s) ahead of the clock",
+		appendTime(nil, ns, 3), d.maxFuture)}}
 }
 
 // newDecoder builds a decoder for a source node's schema; declared is the
@@ -90,7 +139,7 @@ type decoder struct {
 // declared column, used or not, so a record is accepted or rejected the
 // same way whichever pipeline reads it).
 func newDecoder(schema, declared dag.Schema) (*decoder, error) {
-	d := &decoder{}
+	d := &decoder{timeSlot: -1}
 	add := func(c dag.Column, out int, notNull bool) {
 		path := c.Path
 		if len(path) == 0 {
@@ -187,6 +236,23 @@ func (d *decoder) decode(rec *Record, out *Batch) error {
 				return badf("column %s: NOT NULL column is null", s.name)
 			}
 			return badf("column %s: NOT NULL column is missing", s.name)
+		}
+	}
+	if d.maxFuture > 0 {
+		var ns int64
+		set := false
+		if d.timeSlot >= 0 {
+			if c := &d.cells[d.timeSlot]; c.state == cellValue {
+				ns, set = c.i, true
+				if d.slots[d.timeSlot].typ.Kind == dag.Date {
+					ns = c.i * nsPerDay
+				}
+			}
+		} else {
+			ns, set = rec.Timestamp, true
+		}
+		if set && ns > d.future {
+			return d.futureErr(ns)
 		}
 	}
 	for k := range d.slots {
@@ -343,9 +409,12 @@ func (d *decoder) value(b []byte, i int, s int) (int, error) {
 		switch {
 		case t.Kind == dag.String:
 		case t.Kind.IsTime():
-			ns, ok := parseTime(raw)
+			ns, ok, over := parseTimeOver(raw)
 			if !ok {
 				return 0, typeErr(slot, "string", raw)
+			}
+			if lo, hi := timeRange(t); over || ns < lo || ns > hi {
+				return 0, timeRangeErr(slot, strconv.Quote(string(raw)))
 			}
 			c.i = toTimeKind(ns, t)
 		default:
@@ -455,8 +524,8 @@ func (d *decoder) value(b []byte, i int, s int) (int, error) {
 				ns, ok = epochToNanos(f)
 			}
 		}
-		if !ok {
-			return 0, rangeErr(slot, num)
+		if lo, hi := timeRange(t); !ok || ns < lo || ns > hi {
+			return 0, timeRangeErr(slot, string(num))
 		}
 		c.i = toTimeKind(ns, t)
 	default:
@@ -483,6 +552,13 @@ func typeErr(s *decodeSlot, what string, raw []byte) error {
 
 func rangeErr(s *decodeSlot, raw []byte) error {
 	return badf("column %s: number %s out of range for %s", s.name, raw, s.typ.Base())
+}
+
+func timeRangeErr(s *decodeSlot, what string) error {
+	if len(what) > 64 {
+		what = what[:64] + "…"
+	}
+	return badf("column %s: time %s out of range for %s (%s)", s.name, what, s.typ.Base(), timeRangeText(s.typ))
 }
 
 func describeAt(b []byte, i int) string {

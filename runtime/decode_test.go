@@ -127,7 +127,7 @@ func TestDecodeDeadLetters(t *testing.T) {
 		{`{"id":"a","region":"x"`, `invalid JSON: unexpected end`},
 		{`{"id":"a",}`, `invalid JSON: expected a field name at byte 10`},
 		{`{"id":"a","region":"x","amount":12}`, ``}, // an integer fits a Float
-		{`{"id":"a","region":"x","ts":99999999999}`, `column ts: number 99999999999 out of range for DateTime64(3)`},
+		{`{"id":"a","region":"x","ts":99999999999}`, `column ts: time 99999999999 out of range for DateTime64(3) (1900-01-01 00:00:00 to 2262-04-11 23:47:16)`},
 	}
 	for _, c := range cases {
 		b, err := decodeOne(t, schema, declared, Record{Value: []byte(c.in)})

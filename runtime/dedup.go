@@ -382,6 +382,7 @@ func (d *dedupOp) snapshot(w *stateWriter) {
 }
 
 func (d *dedupOp) restore(r *stateReader) error {
+	d.changes = d.changes[:0]
 	d.wm = r.i64()
 	n := r.count()
 	d.table = dedupTable{}

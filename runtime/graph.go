@@ -259,9 +259,20 @@ func (r *runner) restore(chain []*Checkpoint) (dropped []string, err error) {
 			}
 		}
 	}
-	for _, cp := range chain {
+	// A node's state is its last full snapshot in the chain and the deltas
+	// after it: a full snapshot replaces everything before it (operators
+	// without deltas write one in every checkpoint).
+	from := map[int]int{}
+	for i, cp := range chain {
+		for id := range cp.State {
+			if !cp.Delta[id] {
+				from[id] = i
+			}
+		}
+	}
+	for i, cp := range chain {
 		for id, st := range cp.State {
-			if skip[id] {
+			if skip[id] || i < from[id] {
 				continue
 			}
 			rt := r.byID[id]

@@ -498,7 +498,14 @@ func (j *joinOp) write(w *stateWriter, delta bool) {
 	j.matchLog = j.matchLog[:0]
 }
 
-func (j *joinOp) restore(r *stateReader) error { return j.read(r, false) }
+func (j *joinOp) restore(r *stateReader) error {
+	for _, s := range []*joinSide{&j.left, &j.right} {
+		*s = joinSide{keys: s.keys, timeCol: s.timeCol, schema: s.schema}
+	}
+	j.pending = j.pending[:0]
+	j.matchLog = j.matchLog[:0]
+	return j.read(r, false)
+}
 
 func (j *joinOp) restoreDelta(r *stateReader) error { return j.read(r, true) }
 

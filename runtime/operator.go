@@ -22,6 +22,8 @@ type operator interface {
 	// when its input watermark is wm.
 	outputWatermark(wm int64) int64
 	snapshot(w *stateWriter)
+	// restore replaces the operator's whole state by a snapshot's: nothing
+	// from before the call survives it.
 	restore(r *stateReader) error
 }
 
@@ -32,6 +34,7 @@ type incremental interface {
 	// for it).
 	trackChanges()
 	snapshotDelta(w *stateWriter)
+	// restoreDelta applies a delta on top of the state restored so far.
 	restoreDelta(r *stateReader) error
 }
 

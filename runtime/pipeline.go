@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"maps"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,8 +44,9 @@ const (
 type Options struct {
 	// Store persists checkpoints; nil disables them.
 	Store CheckpointStore
-	// GroupID prefixes consumer groups: <GroupID>.<pipeline>. Default
-	// "sluice".
+	// GroupID is the default prefix of consumer groups,
+	// <group_id>.<pipeline>, for sources without a group_id option of
+	// their own. Default "sluice".
 	GroupID string
 	// DecodeWorkers is the number of decode goroutines. Default
 	// GOMAXPROCS.
@@ -149,9 +151,35 @@ func NewPipeline(g *dag.Graph, opts Options) (*Pipeline, error) {
 			if _, err := newDecoder(n.Schema, n.Source.Declared); err != nil {
 				return nil, fmt.Errorf("pipeline %q: source %q: %w", g.Name, n.Source.Name, err)
 			}
+			if _, err := sourceMaxFuture(n.Source); err != nil {
+				return nil, fmt.Errorf("pipeline %q: %w", g.Name, err)
+			}
 		}
 	}
 	return &Pipeline{g: g, opts: opts, counters: &pipelineCounters{}}, nil
+}
+
+// DefaultMaxFuture is how far ahead of the clock an event time may be
+// when the source's max_future option is not set.
+const DefaultMaxFuture = 24 * time.Hour
+
+// sourceMaxFuture reads a source's max_future option: records whose event
+// time is later than the clock plus this are dead-lettered, so that they
+// never move the watermark. 0 turns the check off.
+func sourceMaxFuture(spec *dag.SourceSpec) (time.Duration, error) {
+	v, ok := spec.Options["max_future"]
+	if !ok {
+		return DefaultMaxFuture, nil
+	}
+	v = strings.TrimSpace(v)
+	d, err := time.ParseDuration(v)
+	if v == "0" {
+		d, err = 0, nil
+	}
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("source %q: max_future %q is not a duration like '1h' (or '0' for no limit)", spec.Name, v)
+	}
+	return d, nil
 }
 
 // Stats returns a snapshot of the pipeline's counters; safe at any time.
@@ -161,12 +189,21 @@ func (p *Pipeline) Stats() Stats { return p.counters.snapshot() }
 // rows already produced, checkpoints, commits and returns nil) or a
 // source or the sink fails (then it returns the error after the same
 // orderly stop where possible).
-func (p *Pipeline) Run(ctx context.Context) error {
+//
+// A panic in any of the pipeline's goroutines (a bug, or a connector's)
+// stops only this pipeline: Run returns it as a *PanicError, and the stack
+// goes to Options.Logf.
+func (p *Pipeline) Run(ctx context.Context) (err error) {
 	// Two runs would share a consumer group and a checkpoint.
 	if !p.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("pipeline %q is already running", p.g.Name)
 	}
 	defer p.running.Store(false)
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("pipeline %q: %w", p.g.Name, newPanicError("start", r, p.g.Name, p.opts.Logf))
+		}
+	}()
 	x, err := newExecution(p.g, p.opts, p.counters, nil)
 	if err != nil {
 		return err
@@ -174,12 +211,49 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return x.run(ctx)
 }
 
+// PanicError is a panic recovered inside a pipeline: Where names the part
+// that panicked (start, poll, decode, operators, sink), Value is what it
+// panicked with and Stack its goroutine's stack.
+type PanicError struct {
+	Where string
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("internal error in %s: %v (the stack is in the log)", e.Where, e.Value)
+}
+
+func newPanicError(where string, v any, pipeline string, logf func(string, ...any)) *PanicError {
+	e := &PanicError{Where: where, Value: v, Stack: debug.Stack()}
+	if logf != nil {
+		logf("pipeline %q: panic in %s: %v\n%s", pipeline, where, v, e.Stack)
+	}
+	return e
+}
+
+// testPanic, when set by a test, is called by the decode workers with
+// "decode" before each chunk and by the operator goroutine with
+// "operators" before each chunk, so tests can make those parts panic.
+var testPanic func(pipeline, where string)
+
+// recovered turns a panic in one of the execution's goroutines into its
+// error and stops the run. It returns true when there was one.
+func (x *execution) recovered(where string, r any) bool {
+	if r == nil {
+		return false
+	}
+	x.broken.Store(true)
+	x.fail(newPanicError(where, r, x.g.Name, x.opts.Logf))
+	return true
+}
+
 // Preview runs g, whose last node is not a sink, and hands each batch of
 // its output to fn until a Limit node is satisfied, fn returns an error,
 // or ctx ends. It writes nothing: no sink, no commits, no dead letters, no
 // checkpoints. The batch is valid only during the call. A nil error is
 // returned when the preview ends by its limit or by ctx.
-func Preview(ctx context.Context, g *dag.Graph, opts Options, fn func(*Batch) error) error {
+func Preview(ctx context.Context, g *dag.Graph, opts Options, fn func(*Batch) error) (err error) {
 	if len(g.Nodes) == 0 || g.Nodes[len(g.Nodes)-1].Kind == dag.KindSink {
 		return errors.New("preview: the last node must not be a sink")
 	}
@@ -187,6 +261,11 @@ func Preview(ctx context.Context, g *dag.Graph, opts Options, fn func(*Batch) er
 		return err
 	}
 	opts.Store = nil
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("preview: %w", newPanicError("start", r, g.Name, opts.Logf))
+		}
+	}()
 	x, err := newExecution(g, opts, &pipelineCounters{}, fn)
 	if err != nil {
 		return err
@@ -254,6 +333,9 @@ type execution struct {
 	errMu  sync.Mutex
 	err    error
 	cancel context.CancelFunc
+	// broken is set by a panic: the run stops without its final write
+	// and checkpoint, since the panic may have left a part half done.
+	broken atomic.Bool
 }
 
 type sinkMsg struct {
@@ -292,6 +374,8 @@ type sourceRT struct {
 	// stable is true when the source's record bytes outlive the next Poll
 	// (StableRecords): chunks then keep them instead of copying them.
 	stable bool
+	// maxFuture is the source's max_future option.
+	maxFuture time.Duration
 }
 
 // chunk is one decode task: records copied out of a Poll, decoded by a
@@ -304,7 +388,11 @@ type chunk struct {
 	batch  *Batch
 	rowRec []int32 // record index of each decoded row
 	dead   []deadRec
+	future int // records dead-lettered for max_future
 	done   chan struct{}
+	// failed is set when decoding the chunk panicked: it must not be
+	// processed (its offsets would count as read).
+	failed bool
 	// detached chunks were split off during a replay cut and are not
 	// returned to the free list.
 	detached bool
@@ -351,6 +439,9 @@ func newExecution(g *dag.Graph, opts Options, counters *pipelineCounters, previe
 				ctrl: make(chan ctrlMsg, 64), free: make(chan *chunk, chunksPerSrc),
 				wm:   newSourceWatermark(n.Source.WatermarkDelay, n.Source.IdleTimeout),
 				next: Offsets{}, counters: sc,
+			}
+			if s.maxFuture, err = sourceMaxFuture(n.Source); err != nil {
+				return nil, err
 			}
 			for i := 0; i < chunksPerSrc; i++ {
 				s.free <- &chunk{src: s, batch: NewBatch(n.Schema), done: make(chan struct{}, 1)}
@@ -453,9 +544,9 @@ func (x *execution) run(ctx context.Context) error {
 	defer stopCancel()
 
 	for _, s := range x.sources {
-		cfg := SourceConfig{Spec: s.spec}
+		cfg := SourceConfig{Spec: s.spec, GroupID: x.opts.GroupID}
 		if x.preview == nil {
-			cfg.Group = x.opts.GroupID + "." + name
+			cfg.Pipeline = name
 			if x.restored != nil {
 				if o, ok := x.restored.Offsets[s.key]; ok {
 					cfg.Resume = maps.Clone(o)
@@ -515,7 +606,7 @@ func (x *execution) run(ctx context.Context) error {
 	})
 	defer stopTimer()
 
-	x.operatorLoop(runCtx)
+	x.runOperators(runCtx)
 	sinkWG.Wait()
 	for _, s := range x.sources {
 		s.ctrl <- ctrlMsg{close: true}
@@ -524,7 +615,7 @@ func (x *execution) run(ctx context.Context) error {
 	close(x.work)
 	workers.Wait()
 	if x.sink != nil {
-		if err := x.sink.Close(); err != nil && x.firstErr() == nil {
+		if err := x.closeSink(); err != nil && x.firstErr() == nil {
 			x.fail(fmt.Errorf("close sink: %w", err))
 		}
 	}
@@ -532,6 +623,23 @@ func (x *execution) run(ctx context.Context) error {
 		return fmt.Errorf("pipeline %q: %w", name, err)
 	}
 	return nil
+}
+
+// runOperators runs the operator loop; after a panic in it the run stops
+// without a final barrier, so nothing the panic may have left half done
+// is written or checkpointed.
+func (x *execution) runOperators(ctx context.Context) {
+	defer func() { x.recovered("operators", recover()) }()
+	x.operatorLoop(ctx)
+}
+
+func (x *execution) closeSink() (err error) {
+	defer func() {
+		if x.recovered("sink", recover()) {
+			err = nil
+		}
+	}()
+	return x.sink.Close()
 }
 
 func (x *execution) closeSources() {
@@ -545,30 +653,68 @@ func (x *execution) closeSources() {
 func (x *execution) decodeLoop() {
 	decs := make([]*decoder, len(x.sources))
 	for c := range x.work {
-		s := c.src
-		d := decs[s.idx]
-		if d == nil {
-			// newDecoder was checked by NewPipeline; it cannot fail here.
-			d, _ = newDecoder(s.rt.n.Schema, s.spec.Declared)
-			decs[s.idx] = d
-		}
-		c.batch.Reset()
-		c.rowRec = c.rowRec[:0]
-		c.dead = c.dead[:0]
-		for i := range c.recs {
-			if err := d.decode(&c.recs[i], c.batch); err != nil {
-				c.dead = append(c.dead, deadRec{rec: int32(i), reason: err.Error()})
-				continue
-			}
-			c.rowRec = append(c.rowRec, int32(i))
-		}
+		x.decodeChunk(decs, c)
 		c.done <- struct{}{}
+	}
+}
+
+// decodeChunk decodes c's records into c.batch. After a panic the chunk
+// is handed on empty (the run is stopping) and the worker goes on serving,
+// so that nothing waits for it forever.
+func (x *execution) decodeChunk(decs []*decoder, c *chunk) {
+	defer func() {
+		if x.recovered("decode", recover()) {
+			decs[c.src.idx] = nil
+			c.batch.Reset()
+			c.rowRec, c.dead = c.rowRec[:0], c.dead[:0]
+			c.failed = true
+		}
+	}()
+	s := c.src
+	d := decs[s.idx]
+	if d == nil {
+		// newDecoder was checked by NewPipeline; it cannot fail here.
+		d, _ = newDecoder(s.rt.n.Schema, s.spec.Declared)
+		d.limitFuture(s.rt.n.TimeCol, s.maxFuture)
+		decs[s.idx] = d
+	}
+	c.batch.Reset()
+	c.rowRec = c.rowRec[:0]
+	c.dead = c.dead[:0]
+	c.future = 0
+	c.failed = false
+	if testPanic != nil {
+		testPanic(x.g.Name, "decode")
+	}
+	// max_future is measured against the wall clock (Options.Now is the
+	// idleness clock, which tests may stop).
+	d.setNow(time.Now())
+	for i := range c.recs {
+		if err := d.decode(&c.recs[i], c.batch); err != nil {
+			c.dead = append(c.dead, deadRec{rec: int32(i), reason: err.Error()})
+			if _, ok := err.(*futureError); ok {
+				c.future++
+			}
+			continue
+		}
+		c.rowRec = append(c.rowRec, int32(i))
 	}
 }
 
 // pollLoop is the only goroutine that calls s.src. It polls until runCtx
 // ends, then only serves ctrl (the final commit) until told to close.
 func (x *execution) pollLoop(runCtx, stopCtx context.Context, s *sourceRT) {
+	defer func() {
+		if x.recovered("poll", recover()) {
+			// The source is in an unknown state: call it no more, but
+			// drain ctrl so that no sender waits for this goroutine.
+			for m := range s.ctrl {
+				if m.close {
+					break
+				}
+			}
+		}
+	}()
 	defer s.src.Close()
 	var lastParts []int32
 	serve := func(m ctrlMsg) bool {
@@ -735,7 +881,7 @@ func (x *execution) operatorLoop(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			if x.sink != nil {
+			if x.sink != nil && !x.broken.Load() {
 				if x.cut != nil && x.dedupSink && x.intent != nil {
 					// Stopped before the replay reached the unconfirmed
 					// write: the next write will not carry its token.
@@ -793,9 +939,21 @@ func (x *execution) advanceSource(s *sourceRT, now time.Time) {
 func (x *execution) processChunk(c *chunk) {
 	<-c.done
 	s := c.src
+	if c.failed || x.broken.Load() {
+		if !c.detached {
+			s.free <- c
+		}
+		return
+	}
+	if testPanic != nil {
+		testPanic(x.g.Name, "operators")
+	}
 	now := s.clock()
 	if c.parts != nil {
 		s.wm.setPartitions(c.parts, now)
+	}
+	if c.future > 0 {
+		x.counters.futureRecords.Add(int64(c.future))
 	}
 	if len(c.dead) > 0 {
 		x.counters.deadLettered.Add(int64(len(c.dead)))
@@ -1031,6 +1189,14 @@ func (x *execution) barrier(final bool) {
 // sinkLoop accumulates rows, writes them at barriers, stores each
 // checkpoint after its write and then has the sources commit.
 func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
+	defer func() {
+		if x.recovered("sink", recover()) {
+			// Nothing more is written or checkpointed; drain the queue so
+			// that the operator goroutine is not held up.
+			for range x.sinkQ {
+			}
+		}
+	}()
 	acc := NewBatch(x.sinkSchema)
 	name := x.g.Name
 	prev := map[string]Offsets{}
@@ -1081,7 +1247,7 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 		}
 		requested = false
 		cp := m.barrier
-		if cp == nil || failed {
+		if cp == nil || failed || x.broken.Load() {
 			lastFlush = x.opts.Now()
 			continue
 		}

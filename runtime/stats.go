@@ -14,6 +14,7 @@ type pipelineCounters struct {
 	rowsDecoded    atomic.Int64
 	deadLettered   atomic.Int64
 	deadLetterErrs atomic.Int64
+	futureRecords  atomic.Int64
 	rowsWritten    atomic.Int64
 	batchesWritten atomic.Int64
 	sinkNanos      atomic.Int64 // total time in Sink.Write
@@ -45,8 +46,11 @@ type Stats struct {
 	DeadLettered int64 // records sent to the dead-letter destination
 	// DeadLetterErrors counts dead letters the source could not store.
 	DeadLetterErrors int64
-	RowsWritten      int64 // rows the sink has durably written
-	BatchesWritten   int64
+	// FutureRecords counts the dead-lettered records whose event time was
+	// more than the source's max_future ahead of the clock.
+	FutureRecords  int64
+	RowsWritten    int64 // rows the sink has durably written
+	BatchesWritten int64
 	// SinkLatency is the mean and the last duration of Sink.Write.
 	SinkLatency     time.Duration
 	LastSinkLatency time.Duration
@@ -97,6 +101,7 @@ func (c *pipelineCounters) snapshot() Stats {
 		RowsDecoded:        c.rowsDecoded.Load(),
 		DeadLettered:       c.deadLettered.Load(),
 		DeadLetterErrors:   c.deadLetterErrs.Load(),
+		FutureRecords:      c.futureRecords.Load(),
 		RowsWritten:        c.rowsWritten.Load(),
 		BatchesWritten:     c.batchesWritten.Load(),
 		LastSinkLatency:    time.Duration(c.lastSinkNanos.Load()),

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/sluice-sql/sluice/planner/dag"
 )
 
 // Times are int64 nanoseconds since the Unix epoch. The parser below is
@@ -77,38 +79,49 @@ var daysIn = [13]int64{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
 
 // parseTime parses RFC 3339 (`2024-01-02T03:04:05.123Z`, `+02:00`), the
 // same with a space for T, and without a zone (UTC); or a bare date
-// `YYYY-MM-DD` (midnight UTC). It returns nanoseconds since the epoch.
+// `YYYY-MM-DD` (midnight UTC). It returns nanoseconds since the epoch; ok
+// is false when b is not such a time or names one beyond the int64
+// nanoseconds Sluice keeps times in (1677-09-21 to 2262-04-11).
 func parseTime(b []byte) (int64, bool) {
+	ns, ok, over := parseTimeOver(b)
+	return ns, ok && !over
+}
+
+// parseTimeOver is parseTime telling apart a time that is well-formed but
+// beyond int64 nanoseconds (over).
+func parseTimeOver(b []byte) (ns int64, ok, over bool) {
 	y, ok1 := digits(b, 4)
 	if !ok1 || len(b) < 10 || b[4] != '-' || b[7] != '-' {
-		return 0, false
+		return 0, false, false
 	}
 	mo, ok2 := digits(b[5:], 2)
 	d, ok3 := digits(b[8:], 2)
 	if !ok2 || !ok3 || mo < 1 || mo > 12 || d < 1 || d > daysIn[mo] {
-		return 0, false
+		return 0, false, false
 	}
 	if mo == 2 && d == 29 && !(y%4 == 0 && (y%100 != 0 || y%400 == 0)) {
-		return 0, false
+		return 0, false, false
 	}
-	days := daysFromCivil(y, mo, d)
+	// Seconds first: with at most 4 year digits they cannot overflow.
+	secs := daysFromCivil(y, mo, d) * 86400
+	var frac int64
 	if len(b) == 10 {
-		return days * nsPerDay, true
+		return secsToNanos(secs, 0)
 	}
 	if len(b) < 19 || (b[10] != 'T' && b[10] != ' ' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
-		return 0, false
+		return 0, false, false
 	}
 	h, ok4 := digits(b[11:], 2)
 	mi, ok5 := digits(b[14:], 2)
 	s, ok6 := digits(b[17:], 2)
 	if !ok4 || !ok5 || !ok6 || h > 23 || mi > 59 || s > 60 {
-		return 0, false
+		return 0, false, false
 	}
-	ns := days*nsPerDay + (h*3600+mi*60+s)*nsPerSec
+	secs += h*3600 + mi*60 + s
 	rest := b[19:]
 	if len(rest) > 0 && rest[0] == '.' {
 		rest = rest[1:]
-		var frac, scale int64 = 0, 100000000
+		var scale int64 = 100000000
 		n := 0
 		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
 			if scale > 0 {
@@ -118,9 +131,8 @@ func parseTime(b []byte) (int64, bool) {
 			n++
 		}
 		if n == 0 {
-			return 0, false
+			return 0, false, false
 		}
-		ns += frac
 		rest = rest[n:]
 	}
 	switch {
@@ -130,18 +142,70 @@ func parseTime(b []byte) (int64, bool) {
 		oh, ok7 := digits(rest[1:], 2)
 		om, ok8 := digits(rest[4:], 2)
 		if !ok7 || !ok8 || oh > 23 || om > 59 {
-			return 0, false
+			return 0, false, false
 		}
-		off := (oh*3600 + om*60) * nsPerSec
+		off := oh*3600 + om*60
 		if rest[0] == '+' {
-			ns -= off
+			secs -= off
 		} else {
-			ns += off
+			secs += off
 		}
 	default:
-		return 0, false
+		return 0, false, false
 	}
-	return ns, true
+	return secsToNanos(secs, frac)
+}
+
+// secsToNanos is secs seconds and frac nanoseconds (0 ≤ frac < 10⁹) as
+// nanoseconds; over reports that they do not fit in an int64.
+func secsToNanos(secs, frac int64) (ns int64, ok, over bool) {
+	const maxSecs = math.MaxInt64 / nsPerSec
+	if secs > maxSecs || secs < -maxSecs {
+		return 0, true, true
+	}
+	ns = secs*nsPerSec + frac
+	if ns < 0 && secs >= 0 {
+		return 0, true, true
+	}
+	return ns, true, false
+}
+
+// Time ranges. Times are int64 nanoseconds, and each type holds what its
+// ClickHouse column stores:
+//
+//   - Date: 1970-01-01 to 2149-06-06 (ClickHouse's UInt16 days);
+//   - DateTime: 1970-01-01 00:00:00 to 2106-02-07 06:28:15 (UInt32
+//     seconds);
+//   - DateTime64(p), every p: 1900-01-01 00:00:00 (ClickHouse's lower
+//     bound) to 2262-04-11 23:47:16.854775807 (the last int64 nanosecond;
+//     ClickHouse itself goes to 2299-12-31 for p ≤ 8).
+const (
+	minDateTime64 = -2208988800 * nsPerSec // 1900-01-01 00:00:00
+	maxDate       = 65535                  // days: 2149-06-06
+	maxDateTime   = 1<<32 - 1              // seconds: 2106-02-07 06:28:15
+)
+
+// timeRange returns the first and last nanosecond t holds: a value in
+// [lo, hi] keeps its meaning once truncated to t's unit.
+func timeRange(t dag.Type) (lo, hi int64) {
+	switch t.Kind {
+	case dag.Date:
+		return 0, (maxDate+1)*nsPerDay - 1
+	case dag.DateTime:
+		return 0, (maxDateTime+1)*nsPerSec - 1
+	}
+	return minDateTime64, math.MaxInt64
+}
+
+// timeRangeText describes t's range for error messages.
+func timeRangeText(t dag.Type) string {
+	switch t.Kind {
+	case dag.Date:
+		return "1970-01-01 to 2149-06-06"
+	case dag.DateTime:
+		return "1970-01-01 00:00:00 to 2106-02-07 06:28:15"
+	}
+	return "1900-01-01 00:00:00 to 2262-04-11 23:47:16"
 }
 
 // epochToNanos applies the epoch-number rule: below 10^11 seconds,

@@ -370,6 +370,8 @@ func (w *windowOp) snapshot(sw *stateWriter) {
 }
 
 func (w *windowOp) restore(r *stateReader) error {
+	w.windows = map[int64]*openWindow{}
+	w.starts = w.starts[:0]
 	w.wm = r.i64()
 	nw := r.count()
 	nagg := len(w.spec.Aggs)
@@ -412,8 +414,12 @@ func (w *windowOp) restore(r *stateReader) error {
 				}
 			}
 		}
+		// Checkpoints written by earlier Sluice releases could
+		// list one window twice, as identical copies: keep one.
+		if w.windows[win.start] == nil {
+			w.addStart(win.start)
+		}
 		w.windows[win.start] = win
-		w.addStart(win.start)
 	}
 	w.countState()
 	return r.err

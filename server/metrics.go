@@ -18,6 +18,7 @@ var (
 	descRecordsIn    = prometheus.NewDesc("sluice_pipeline_records_in_total", "Records read from the pipeline's sources.", []string{"pipeline"}, nil)
 	descRowsWritten  = prometheus.NewDesc("sluice_pipeline_rows_written_total", "Rows the pipeline's sink has durably written.", []string{"pipeline"}, nil)
 	descDeadLettered = prometheus.NewDesc("sluice_pipeline_dead_lettered_total", "Records sent to the dead-letter destination.", []string{"pipeline"}, nil)
+	descFuture       = prometheus.NewDesc("sluice_pipeline_future_records_total", "Records dead-lettered for an event time more than max_future ahead of the clock.", []string{"pipeline"}, nil)
 	descCheckpoints  = prometheus.NewDesc("sluice_pipeline_checkpoints_total", "Checkpoints stored.", []string{"pipeline"}, nil)
 	descPossibleDups = prometheus.NewDesc("sluice_pipeline_possible_duplicates_total", "Rows a crash may have written twice.", []string{"pipeline"}, nil)
 	descSinkLatency  = prometheus.NewDesc("sluice_pipeline_sink_batch_latency_seconds", "Mean duration of one sink batch write.", []string{"pipeline"}, nil)
@@ -40,7 +41,7 @@ func (s *Server) Collector() prometheus.Collector { return (*collector)(s) }
 type collector Server
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRecordsIn, descRowsWritten, descDeadLettered, descCheckpoints, descPossibleDups,
+	for _, d := range []*prometheus.Desc{descRecordsIn, descRowsWritten, descDeadLettered, descFuture, descCheckpoints, descPossibleDups,
 		descSinkLatency, descSinkLast, descLag, descState, descOpIn, descOpOut, descDedupDrops, descJoinMatches,
 		descJoinExpired, descLateRows, descStateEntries} {
 		ch <- d
@@ -73,6 +74,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descRecordsIn, st.RecordsIn, p)
 		counter(descRowsWritten, st.RowsWritten, p)
 		counter(descDeadLettered, st.DeadLettered, p)
+		counter(descFuture, st.FutureRecords, p)
 		counter(descCheckpoints, st.Checkpoints, p)
 		counter(descPossibleDups, st.PossibleDuplicates, p)
 		ch <- prometheus.MustNewConstMetric(descSinkLatency, prometheus.GaugeValue, st.SinkLatency.Seconds(), p)

@@ -38,7 +38,7 @@ const (
 	maxPollRows = 4096
 )
 
-var sourceOptions = []string{"rows_per_second", "duplicate_ratio", "seed", "rows", "partitions", "idle_timeout", "fields.*"}
+var sourceOptions = []string{"rows_per_second", "duplicate_ratio", "seed", "rows", "partitions", "idle_timeout", "max_future", "fields.*"}
 
 // Source generates rows.
 type Source struct {

@@ -30,5 +30,7 @@ var declaration = connector.Connector{
 			Doc: "partitions the rows are spread over, round-robin (row *n* is partition *n* mod *p*, offset *n* div *p*)"},
 		{Name: "idle_timeout", Type: connector.Duration, Default: "5s",
 			Doc: "how long a partition without records holds the watermark back"},
+		{Name: "max_future", Type: connector.Duration, Default: "24h", ZeroOff: true,
+			Doc: "rows whose event time is further ahead of the wall clock are dead letters (logged and counted) and never move the watermark; `0` turns the check off"},
 	},
 }

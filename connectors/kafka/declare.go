@@ -6,7 +6,7 @@ import (
 )
 
 // Connector is the kafka connector; connectors/all registers it.
-var Connector = runtime.Connector{Declaration: declaration, OpenSource: OpenSource, OpenSink: OpenSink}
+var Connector = runtime.Connector{Declaration: declaration, OpenSource: OpenSource, OpenSink: OpenSink, ForgetSource: ForgetSource}
 
 var (
 	source = []connector.Kind{connector.Source}
@@ -38,12 +38,14 @@ var declaration = connector.Connector{
 			Doc: "the SASL password; required with SASL; use `env:NAME`"},
 		{Name: "tls_ca", Type: connector.String, DefaultText: "system roots",
 			Doc: "with SSL: path of a PEM file of CA certificates to trust"},
-		{Name: "group_id", Type: connector.String, Kinds: source, DefaultText: "the server's, `sluice`",
+		{Name: "group_id", Type: connector.String, Kinds: source, DefaultText: "the server's `--group-id`, `sluice`",
 			Doc: "the consumer group prefix: each pipeline commits its offsets to the group `<group_id>.<pipeline>`"},
 		{Name: "start", Type: connector.Enum, Kinds: source, Default: "earliest", Values: []string{"earliest", "latest"},
 			Doc: "where a pipeline without checkpoint or committed offsets starts: the topic's whole history or records produced from now on"},
 		{Name: "idle_timeout", Type: connector.Duration, Kinds: source, Default: "5s",
 			Doc: "how long a partition without records holds the watermark back"},
+		{Name: "max_future", Type: connector.Duration, Kinds: source, Default: "24h", ZeroOff: true,
+			Doc: "records whose event time is further ahead of the wall clock go to the dead-letter topic, counted and never moving the watermark; `0` turns the check off"},
 		{Name: "dlq_topic", Type: connector.String, Kinds: source, DefaultText: "`<topic>.dlq`",
 			Doc: "where undecodable records go (created with the broker's defaults if missing)"},
 		{Name: "key", Type: connector.String, Kinds: sink, DefaultText: "no key",
