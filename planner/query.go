@@ -33,8 +33,10 @@ type query struct {
 	// windowless is set when GROUP BY has no window, which is reported
 	// once; aggregates in SELECT then add no error of their own.
 	windowless bool
-	texts      map[sql.Expr]string // see text
-	sizes      map[sql.Expr]int    // see astSize
+	texts      map[sql.Expr]string    // see text
+	bound      map[boundKey]*dag.Expr // see bindLeftSpine
+	scratch    *textBuilder           // reused by render
+	sizes      map[sql.Expr]int       // see astSize
 }
 
 // side is one source of the query, FROM (0) or JOIN (1).
@@ -124,6 +126,10 @@ func exprQual(s *side, name string, qualify bool) string {
 // pseudoFor returns the pseudo-columns a connector declares for its
 // sources (Kafka has all of them; a generator stamps each row with the time
 // it made it), in the order of dag.PseudoColumns.
+// PseudoColumns returns the pseudo-columns a source of the connector
+// provides, beside its declared columns.
+func PseudoColumns(connector string) dag.Schema { return pseudoFor(connector) }
+
 func pseudoFor(name string) dag.Schema {
 	c, ok := connector.Lookup(name)
 	if !ok {

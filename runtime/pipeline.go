@@ -44,8 +44,9 @@ const (
 type Options struct {
 	// Store persists checkpoints; nil disables them.
 	Store CheckpointStore
-	// GroupID prefixes consumer groups: <GroupID>.<pipeline>. Default
-	// "sluice".
+	// GroupID is the default prefix of consumer groups,
+	// <group_id>.<pipeline>, for sources without a group_id option of
+	// their own. Default "sluice".
 	GroupID string
 	// DecodeWorkers is the number of decode goroutines. Default
 	// GOMAXPROCS.
@@ -543,9 +544,9 @@ func (x *execution) run(ctx context.Context) error {
 	defer stopCancel()
 
 	for _, s := range x.sources {
-		cfg := SourceConfig{Spec: s.spec}
+		cfg := SourceConfig{Spec: s.spec, GroupID: x.opts.GroupID}
 		if x.preview == nil {
-			cfg.Group = x.opts.GroupID + "." + name
+			cfg.Pipeline = name
 			if x.restored != nil {
 				if o, ok := x.restored.Offsets[s.key]; ok {
 					cfg.Resume = maps.Clone(o)

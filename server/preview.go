@@ -43,7 +43,7 @@ func (s *Server) PlanPreview(src, pipeline string) (*PreviewPlan, sql.ErrorList,
 	}
 	p := &PreviewPlan{Graph: g}
 	for _, c := range g.Nodes[len(g.Nodes)-1].Schema {
-		p.Columns = append(p.Columns, Column{c.Name, c.Type.String()})
+		p.Columns = append(p.Columns, ColumnOf(c))
 	}
 	return p, nil, nil
 }

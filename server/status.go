@@ -47,10 +47,19 @@ type Object struct {
 	Metrics *PipelineMetrics `json:"metrics,omitempty"`
 }
 
-// Column is one declared column.
+// Column is one column: declared, of a preview's rows, or a source's
+// pseudo-column (_key, _timestamp, …), which a query may select but the
+// source does not declare.
 type Column struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Nullable bool   `json:"nullable"`
+	Pseudo   bool   `json:"pseudo,omitempty"`
+}
+
+// ColumnOf describes a column of a schema.
+func ColumnOf(c dag.Column) Column {
+	return Column{Name: c.Name, Type: c.Type.String(), Nullable: c.Type.Nullable}
 }
 
 // PipelineMetrics are a running pipeline's counters since it started.
@@ -149,12 +158,17 @@ func (s *Server) object(o *planner.Object) Object {
 	case o.Source != nil:
 		obj.Connector, obj.Options = o.Source.Connector, MaskOptions(o.Source.Options)
 		for _, c := range o.Source.Declared {
-			obj.Columns = append(obj.Columns, Column{c.Name, c.Type.String()})
+			obj.Columns = append(obj.Columns, ColumnOf(c))
+		}
+		for _, c := range planner.PseudoColumns(o.Source.Connector) {
+			pc := ColumnOf(c)
+			pc.Pseudo = true
+			obj.Columns = append(obj.Columns, pc)
 		}
 	case o.Sink != nil:
 		obj.Connector, obj.Options = o.Sink.Connector, MaskOptions(o.Sink.Options)
 		for _, c := range o.Sink.Declared {
-			obj.Columns = append(obj.Columns, Column{c.Name, c.Type.String()})
+			obj.Columns = append(obj.Columns, ColumnOf(c))
 		}
 	case o.Pipeline != nil:
 		p := o.Pipeline

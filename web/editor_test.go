@@ -87,3 +87,89 @@ func TestDiagnosticRanges(t *testing.T) {
 		t.Errorf("preview diagnostic %v", pd)
 	}
 }
+
+// TestCatalogForCompletion checks what the editor completes from: the
+// objects' SQL and columns (a source's pseudo-columns flagged), and the
+// function table.
+func TestCatalogForCompletion(t *testing.T) {
+	e := start(t, web.Config{})
+	dir := t.TempDir()
+	src := demoScript(dir) + "CREATE SOURCE k (id UInt64 NOT NULL, v String) WITH (connector = 'kafka', brokers = '127.0.0.1:1', topic = 't');\n"
+	if code, _, fail := e.script("/api/v1/scripts", src); code != 200 {
+		t.Fatalf("apply: %d %v", code, fail)
+	}
+	type column struct {
+		Name     string `json:"name"`
+		Type     string `json:"type"`
+		Nullable *bool  `json:"nullable"`
+		Pseudo   bool   `json:"pseudo"`
+	}
+	type object struct {
+		Name    string   `json:"name"`
+		SQL     string   `json:"sql"`
+		Columns []column `json:"columns"`
+	}
+	var sources []object
+	if code := e.call(http.MethodGet, "/api/v1/sources", "", nil, &sources); code != 200 || len(sources) != 2 {
+		t.Fatalf("sources: %d %+v", code, sources)
+	}
+	k := sources[1]
+	if k.Name != "k" || !strings.HasPrefix(k.SQL, "CREATE SOURCE k (id UInt64 NOT NULL") {
+		t.Errorf("source k: %+v", k)
+	}
+	var declared, pseudo []string
+	for _, c := range k.Columns {
+		if c.Nullable == nil {
+			t.Errorf("column %s has no nullable", c.Name)
+			continue
+		}
+		if c.Pseudo {
+			pseudo = append(pseudo, c.Name)
+		} else {
+			declared = append(declared, c.Name+" "+c.Type)
+		}
+		if c.Name == "id" && *c.Nullable || c.Name == "v" && !*c.Nullable {
+			t.Errorf("column %+v: nullable wrong", c)
+		}
+	}
+	if got := strings.Join(declared, ", "); got != "id UInt64, v Nullable(String)" {
+		t.Errorf("declared columns %s", got)
+	}
+	if got := strings.Join(pseudo, ", "); !strings.Contains(got, "_key") || !strings.Contains(got, "_timestamp") {
+		t.Errorf("kafka pseudo-columns %s", got)
+	}
+	// A datagen source has only the generated time; a sink none.
+	for _, c := range sources[0].Columns {
+		if c.Pseudo && c.Name != "_timestamp" {
+			t.Errorf("datagen pseudo-column %s", c.Name)
+		}
+	}
+	var one object
+	if code := e.call(http.MethodGet, "/api/v1/sources/k", "", nil, &one); code != 200 || one.SQL != k.SQL || len(one.Columns) != len(k.Columns) {
+		t.Errorf("GET one source: %d %+v", code, one)
+	}
+	var pipes []object
+	if code := e.call(http.MethodGet, "/api/v1/pipelines", "", nil, &pipes); code != 200 || len(pipes) != 1 || !strings.Contains(pipes[0].SQL, "DEDUPLICATE BY id") {
+		t.Errorf("pipelines: %d %+v", code, pipes)
+	}
+
+	var fns struct {
+		Functions []map[string]string `json:"functions"`
+	}
+	if code := e.call(http.MethodGet, "/api/v1/functions", "", nil, &fns); code != 200 {
+		t.Fatalf("functions: %d", code)
+	}
+	byName := map[string]map[string]string{}
+	for _, f := range fns.Functions {
+		byName[f["name"]] = f
+	}
+	for name, kind := range map[string]string{"COALESCE": "scalar", "COUNT": "aggregate", "TUMBLE": "window", "HOP": "window", "toStartOfInterval": "scalar"} {
+		f := byName[name]
+		if f == nil || f["kind"] != kind || f["signature"] == "" || f["returns"] == "" || f["doc"] == "" {
+			t.Errorf("function %s: %v", name, f)
+		}
+	}
+	if f := byName["COALESCE"]; f["signature"] != "COALESCE(x, y, …)" || f["returns"] != "type of x" {
+		t.Errorf("COALESCE: %v", f)
+	}
+}

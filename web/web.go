@@ -96,6 +96,7 @@ func Handler(cfg Config) http.Handler {
 	api.HandleFunc("POST /api/v1/pipelines/{name}/stop", h.control("STOP PIPELINE"))
 	api.HandleFunc("DELETE /api/v1/pipelines/{name}", h.control("DROP PIPELINE"))
 	api.HandleFunc("GET /api/v1/connectors", h.connectors)
+	api.HandleFunc("GET /api/v1/functions", h.functions)
 	api.HandleFunc("GET /api/v1/preview", h.preview)
 	api.HandleFunc("GET /api/v1/pipelines/{name}/tail", h.tail)
 	mux.Handle("/api/", h.auth(api))

@@ -261,7 +261,7 @@ func TestAPI(t *testing.T) {
 		var srcs, sinks []server.Object
 		e.call(http.MethodGet, "/api/v1/sources", "", nil, &srcs)
 		e.call(http.MethodGet, "/api/v1/sinks", "", nil, &sinks)
-		if len(srcs) != 1 || len(sinks) != 1 || len(srcs[0].UsedBy) != 2 || len(srcs[0].Columns) != 3 {
+		if len(srcs) != 1 || len(sinks) != 1 || len(srcs[0].UsedBy) != 2 || len(srcs[0].Columns) != 4 || !srcs[0].Columns[3].Pseudo {
 			t.Errorf("sources %+v sinks %+v", srcs, sinks)
 		}
 	})

@@ -361,6 +361,10 @@ func describeCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(tw, "option %s\t%s\n", k, o.Options[k])
 	}
 	for _, c := range o.Columns {
+		if c.Pseudo {
+			fmt.Fprintf(tw, "pseudo-column %s\t%s\n", c.Name, c.Type)
+			continue
+		}
 		fmt.Fprintf(tw, "column %s\t%s\n", c.Name, c.Type)
 	}
 	if m := o.Metrics; m != nil {

@@ -27,7 +27,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	file := fs.String("f", "", "the SQL script to run (- for standard input)")
 	stateDir := fs.String("state-dir", ".sluice/state", "where checkpoints are kept, so that a later run resumes where this one stopped; empty keeps no state")
 	progress := fs.Duration("progress", 5*time.Second, "how often to print progress")
-	groupID := fs.String("group-id", "", "prefix of the Kafka consumer groups, <group-id>.<pipeline> (default: the source's group_id option, else sluice)")
+	groupID := fs.String("group-id", "sluice", "default prefix of the pipelines' Kafka consumer groups, <group-id>.<pipeline>, for sources without a group_id option")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
