@@ -145,6 +145,19 @@ type browser struct {
 
 func newBrowser(t *testing.T, url string, dark bool) *browser {
 	t.Helper()
+	b := openBrowser(t)
+	scheme := "light"
+	if dark {
+		scheme = "dark"
+	}
+	b.do(colorScheme(scheme), chromedp.Navigate(url))
+	b.wait(`document.querySelector('.cm-content') && window.sluice && window.sluice.view`, 20*time.Second)
+	return b
+}
+
+// openBrowser starts Chromium with a blank tab.
+func openBrowser(t *testing.T) *browser {
+	t.Helper()
 	exe := chromium(t)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
@@ -174,12 +187,7 @@ func newBrowser(t *testing.T, url string, dark bool) *browser {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start %s: %v", exe, err)
 	}
-	scheme := "light"
-	if dark {
-		scheme = "dark"
-	}
-	b.do(chromedp.EmulateViewport(1280, 800), colorScheme(scheme), chromedp.Navigate(url))
-	b.wait(`document.querySelector('.cm-content') && window.sluice && window.sluice.view`, 20*time.Second)
+	b.do(chromedp.EmulateViewport(1280, 800))
 	return b
 }
 

@@ -124,6 +124,22 @@ func TestEditor(t *testing.T) {
 			t.Errorf("completion of COALE offers %v", got)
 		}
 		b.key(kb.Escape, false)
+		// Columns without an alias in WHERE, and interval units.
+		b.eval(`sluice.view.dispatch({selection: {anchor: sluice.view.state.doc.length}})`, nil)
+		b.insert("SELECT url FROM clicks\nDEDUPLICATE BY u")
+		if got := b.completions(); got["url"] != "String" || got["user_id"] != "UInt64" {
+			t.Errorf("completion in DEDUPLICATE BY offers %v", got)
+		}
+		b.key(kb.Escape, false)
+		b.insert("rl WITHIN INTERVAL 10 ")
+		units := b.completions()
+		for _, u := range []string{"SECOND", "MINUTE", "HOUR", "DAY"} {
+			if _, ok := units[u]; !ok || len(units) != 8 {
+				t.Errorf("completion after INTERVAL 10 offers %v, want the units", units)
+				break
+			}
+		}
+		b.key(kb.Escape, false)
 		// Connector names after connector =, and the connector's options
 		// with their type and default.
 		b.newTab()
