@@ -223,14 +223,16 @@ func (b *browser) wait(js string, timeout time.Duration) {
 	b.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		var ok bool
-		b.eval(`!!(`+js+`)`, &ok)
-		if ok {
+		// While the page navigates, evaluating fails: that is "not yet".
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!(`+js+`)`))
+		cancel()
+		if err == nil && ok {
 			return
 		}
 		if time.Now().After(deadline) {
 			b.shot("timeout")
-			b.t.Fatalf("waited %s for %s", timeout, js)
+			b.t.Fatalf("waited %s for %s (last error: %v)", timeout, js, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

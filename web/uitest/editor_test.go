@@ -193,7 +193,8 @@ func TestEditor(t *testing.T) {
 			t.Errorf("grid header = %q", heads)
 		}
 		b.wait(`Number(document.querySelector('.pbar .count').dataset.total) > 20`, 20*time.Second)
-		// DEDUP_CHECK
+		// The demo repeats one order in ten: the dedup counter rises.
+		b.wait(`Number((document.querySelector("[data-stat=dedup_dropped]") || {dataset: {}}).dataset.value) > 0`, 20*time.Second)
 		b.shot("preview")
 		// The page follows the system's dark setting.
 		b.do(colorScheme("dark"))
@@ -321,12 +322,21 @@ func TestEditor(t *testing.T) {
 		b.t = t
 		var names []string
 		b.eval(`sluice.store.tabs.map(t => t.name)`, &names)
+		text := b.doc()
 		b.do(chromedp.Reload())
 		b.wait(`window.sluice && sluice.view && document.querySelector('.cm-content')`, 10*time.Second)
 		var after []string
 		b.eval(`sluice.store.tabs.map(t => t.name)`, &after)
 		if strings.Join(after, ",") != strings.Join(names, ",") || len(after) < 5 {
 			t.Errorf("tabs after reload = %q, before %q", after, names)
+		}
+		if got := b.doc(); got != text {
+			t.Errorf("the open tab after reload holds %q, before %q", got, text)
+		}
+		// The README tab kept its script too.
+		b.do(chromedp.Click(chromedp.CSS(".tabs .tab:nth-child(2)")))
+		if got := b.doc(); got != readme(t) {
+			t.Errorf("the README tab after reload holds %q", got)
 		}
 		// The catalog opens an object's SQL into a tab.
 		b.do(chromedp.Click(chromedp.CSS(".catalog li.pipeline[data-name=enrich_orders] .open")))

@@ -75,6 +75,7 @@ function saveTabs() {
 
 function saveNow() {
   clearTimeout(saveTimer);
+  if (view) states.set(store.active, view.state);
   for (const t of store.tabs) {
     const st = states.get(t.id);
     if (st) t.text = st.doc.toString();
