@@ -41,9 +41,18 @@ func chromium(t *testing.T) string {
 
 var (
 	buildOnce sync.Once
+	binDir    string
 	binPath   string
 	buildErr  error
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 // sluiceBinary builds cmd/sluice once per test run.
 func sluiceBinary(t *testing.T) string {
@@ -54,7 +63,7 @@ func sluiceBinary(t *testing.T) string {
 			buildErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "sluice")
+		binDir, binPath = dir, filepath.Join(dir, "sluice")
 		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/sluice").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
