@@ -118,6 +118,12 @@ func TestEditor(t *testing.T) {
 			t.Errorf("completion after c. offers %v; want the script's clicks columns", got)
 		}
 		b.key(kb.Escape, false)
+		// Functions with their signatures, where a column may stand.
+		b.insert("url, COALE")
+		if got := b.completions(); !strings.HasPrefix(got["COALESCE"], "COALESCE(x, y") {
+			t.Errorf("completion of COALE offers %v", got)
+		}
+		b.key(kb.Escape, false)
 		// Connector names after connector =, and the connector's options
 		// with their type and default.
 		b.newTab()
@@ -197,6 +203,30 @@ func TestEditor(t *testing.T) {
 		b.wait(fmt.Sprintf(`sluice.store.run.rows.length > %d && sluice.store.run.held.length === 0`, before.Rows), 5*time.Second)
 		b.do(chromedp.Click(chromedp.CSS(".pbar .stop")))
 		b.wait(`document.querySelector('.pbar [data-status=stopped]')`, 5*time.Second)
+
+		// The schema shows before any row: a filter nothing passes.
+		b.newTab()
+		b.typeLines("SELECT order_id, created_at FROM orders WHERE amount > 1000000;\n")
+		b.key("\r", true)
+		b.wait(`document.querySelectorAll('.grid th').length === 3 && document.querySelector('.pbar [data-status=running]')`, 10*time.Second)
+		b.eval(`[...document.querySelectorAll('.grid th')].map(th => th.textContent)`, &heads)
+		if strings.Join(heads, "|") != "#|order_idNullable(String)|created_atDateTime64(3)" {
+			t.Errorf("grid header with no rows = %q", heads)
+		}
+		var total int
+		b.eval(`sluice.store.run.total`, &total)
+		if total != 0 {
+			t.Errorf("rows passed WHERE amount > 1000000: %d", total)
+		}
+
+		// The SELECT of a pipeline, from the catalog, without its sink.
+		b.do(chromedp.Click(chromedp.CSS(".catalog li.pipeline[data-name=enrich_orders] .mini")))
+		b.wait(`document.querySelectorAll('.grid th').length === 5 && Number(document.querySelector('.pbar .count').dataset.total) > 0`, 20*time.Second)
+		b.eval(`[...document.querySelectorAll('.grid th .col')].map(th => th.textContent)`, &heads)
+		if strings.Join(heads, ",") != "order_id,amount,email,created_at" {
+			t.Errorf("pipeline preview columns = %q", heads)
+		}
+		b.do(chromedp.Click(chromedp.CSS(".pbar .stop")))
 	})
 
 	t.Run("apply", func(t *testing.T) {
