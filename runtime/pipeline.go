@@ -499,7 +499,7 @@ func (x *execution) run(ctx context.Context) error {
 	if x.opts.Store != nil {
 		chain, err := x.opts.Store.Load(name)
 		if err != nil {
-			return fmt.Errorf("pipeline %q: load checkpoint: %w", name, err)
+			return fmt.Errorf("pipeline %q: load checkpoint: %w", name, &RestoreError{Err: err})
 		}
 		var cp *Checkpoint
 		if len(chain) > 0 {
@@ -511,9 +511,9 @@ func (x *execution) run(ctx context.Context) error {
 		}
 		if cp != nil {
 			x.haveBase = true
-			dropped, err := x.runner.restore(chain)
+			dropped, err := x.restoreChain(chain)
 			if err != nil {
-				return fmt.Errorf("pipeline %q: %w", name, err)
+				return fmt.Errorf("pipeline %q: %w", name, &RestoreError{Err: err})
 			}
 			if len(dropped) > 0 {
 				x.opts.Logf("pipeline %q changed since its checkpoint: starting %s with empty state", name, strings.Join(dropped, ", "))
@@ -623,6 +623,25 @@ func (x *execution) run(ctx context.Context) error {
 		return fmt.Errorf("pipeline %q: %w", name, err)
 	}
 	return nil
+}
+
+// RestoreError is a checkpoint that cannot be loaded or restored: the
+// pipeline cannot resume from it until it is removed (which starts the
+// pipeline without state, from the offsets last committed).
+type RestoreError struct{ Err error }
+
+func (e *RestoreError) Error() string { return e.Err.Error() }
+func (e *RestoreError) Unwrap() error { return e.Err }
+
+// restoreChain restores the operators, turning a panic on a damaged
+// checkpoint into an error.
+func (x *execution) restoreChain(chain []*Checkpoint) (dropped []string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("restore: %w", newPanicError("restore", r, x.g.Name, x.opts.Logf))
+		}
+	}()
+	return x.runner.restore(chain)
 }
 
 // runOperators runs the operator loop; after a panic in it the run stops

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -53,7 +54,14 @@ type runConfig struct {
 // runScript applies src to an in-memory catalog and runs every pipeline it
 // leaves running, and every preview SELECT it contains, until ctx ends or
 // one fails.
-func runScript(ctx context.Context, src, name string, cfg runConfig) error {
+func runScript(ctx context.Context, src, name string, cfg runConfig) (err error) {
+	defer func() {
+		// Pipelines contain their own panics; this is for the rest.
+		if r := recover(); r != nil {
+			fmt.Fprintf(cfg.stderr, "panic: %v\n%s", r, debug.Stack())
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
 	cat := planner.NewMem()
 	steps, errs := planner.ApplyScript(src, cat)
 	if len(errs) > 0 {
@@ -113,6 +121,9 @@ func runScript(ctx context.Context, src, name string, cfg runConfig) error {
 			defer wg.Done()
 			log.Info("pipeline started", "pipeline", r.name)
 			if err := r.p.Run(ctx); err != nil {
+				if re := (*runtime.RestoreError)(nil); errors.As(err, &re) && cfg.stateDir != "" {
+					err = fmt.Errorf("%w\n  the checkpoint in %s cannot be used; remove this pipeline's files there (%s.*) to start it without state from the offsets last committed", err, cfg.stateDir, r.name)
+				}
 				errc <- fmt.Errorf("pipeline %s: %w", r.name, err)
 				cancel()
 			}
