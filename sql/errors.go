@@ -216,7 +216,6 @@ func (l *ErrorList) TooMany(pos Pos) {
 	l.Add(pos, "fix the errors above and check again", "too many errors (%d): checking stopped here", len(*l))
 }
 
-
 // ErrorList is every error found in a script, in source order. Like
 // go/scanner's, its Err is nil when it is empty.
 type ErrorList []*Error
