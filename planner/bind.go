@@ -120,6 +120,13 @@ func walk(e sql.Expr, f func(sql.Expr) bool) {
 
 // bind binds e. It never returns nil.
 func (q *query) bind(e sql.Expr, c *bctx) *dag.Expr {
+	if x, ok := q.bound[boundKey{e, c}]; ok {
+		delete(q.bound, boundKey{e, c})
+		return x
+	}
+	if b, ok := e.(*sql.Binary); ok {
+		q.bindLeftSpine(b, c)
+	}
 	if c.post != nil {
 		if r, ok := q.bindPost(e, c); ok {
 			return r
@@ -132,7 +139,7 @@ func (q *query) bind(e sql.Expr, c *bctx) *dag.Expr {
 			return x
 		}
 		cp := *x
-		cp.Text = "(" + x.Text + ")"
+		cp.Text = clipText("(" + x.Text + ")")
 		return &cp
 	case *sql.ColumnRef:
 		return q.column(e, c)
@@ -191,6 +198,38 @@ func (q *query) bind(e sql.Expr, c *bctx) *dag.Expr {
 	return bad("")
 }
 
+// boundKey names an expression bound ahead in a context (see bindLeftSpine).
+type boundKey struct {
+	e sql.Expr
+	c *bctx
+}
+
+// bindLeftSpine binds, bottom up, a long chain of binary operators on the
+// left of b (a + b + c + … parses as ((a + b) + c) + …), leaving each
+// result for bind to take when b's binding asks for it. Binding then
+// recurses only as deep as the right operands nest, not as long as the
+// chain is: a deep recursion grows and copies the goroutine stack again
+// and again.
+func (q *query) bindLeftSpine(b *sql.Binary, c *bctx) {
+	var spine []*sql.Binary
+	for x, ok := b.L.(*sql.Binary); ok; x, ok = x.L.(*sql.Binary) {
+		if _, done := q.bound[boundKey{x, c}]; done {
+			break
+		}
+		spine = append(spine, x)
+	}
+	if len(spine) < 64 {
+		return
+	}
+	if q.bound == nil {
+		q.bound = map[boundKey]*dag.Expr{}
+	}
+	for i := len(spine) - 1; i >= 0; i-- {
+		x := q.bind(spine[i], c)
+		q.bound[boundKey{spine[i], c}] = x
+	}
+}
+
 // bindPost handles what is special over a window's output: aggregates,
 // window_start/window_end, and expressions equal to a GROUP BY key. It
 // returns ok=false to let bind recurse into e's parts.
@@ -207,13 +246,13 @@ func (q *query) bindPost(e sql.Expr, c *bctx) (*dag.Expr, bool) {
 			return &dag.Expr{Op: dag.OpColumn, Col: w.endID, Type: q.cols[w.endID].typ, Text: ref.Name}, true
 		}
 	}
-	if hasAggregate(e) != nil {
-		return nil, false
-	}
 	ref, isRef := e.(*sql.ColumnRef)
 	if _, ok := e.(*sql.Literal); ok || (!isRef && q.astSize(e) > w.maxKeySize) {
 		// No key is as large as e: bind e's parts instead. This keeps
-		// deep expressions from being bound once per level.
+		// deep expressions from being bound (or walked) once per level.
+		return nil, false
+	}
+	if hasAggregate(e) != nil {
 		return nil, false
 	}
 	// Bind in the input scope, quietly, to compare with the keys.
@@ -547,14 +586,22 @@ func (q *query) binary(e *sql.Binary, c *bctx) *dag.Expr {
 		if op == "OR" {
 			dop = dag.OpOr
 		}
-		// Flatten a AND b AND c into one node with three arguments.
+		// Flatten a AND b AND c into one node with three arguments. The
+		// arguments of a left operand that this function made for the
+		// same operator are appended to, not copied: nothing else holds
+		// it, and a long chain would otherwise copy them once per level.
 		var args []*dag.Expr
-		for _, x := range []*dag.Expr{l, r} {
-			if x.Op == dop {
-				args = append(args, x.Args...)
-			} else {
-				args = append(args, x)
-			}
+		if lb, fresh := e.L.(*sql.Binary); fresh && l.Op == dop && strings.EqualFold(lb.Op, op) {
+			args = l.Args
+		} else if l.Op == dop {
+			args = append(args, l.Args...)
+		} else {
+			args = append(args, l)
+		}
+		if r.Op == dop {
+			args = append(args, r.Args...)
+		} else {
+			args = append(args, r)
 		}
 		return &dag.Expr{Op: dop, Type: dag.T(dag.Bool).WithNull(l.Type.Nullable || r.Type.Nullable), Args: args, Text: text}
 	case cmpOps[op] != dag.OpInvalid:

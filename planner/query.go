@@ -33,8 +33,10 @@ type query struct {
 	// windowless is set when GROUP BY has no window, which is reported
 	// once; aggregates in SELECT then add no error of their own.
 	windowless bool
-	texts      map[sql.Expr]string // see text
-	sizes      map[sql.Expr]int    // see astSize
+	texts      map[sql.Expr]string    // see text
+	bound      map[boundKey]*dag.Expr // see bindLeftSpine
+	scratch    *textBuilder           // reused by render
+	sizes      map[sql.Expr]int       // see astSize
 }
 
 // side is one source of the query, FROM (0) or JOIN (1).

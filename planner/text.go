@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluice-sql/sluice/sql"
 )
@@ -12,14 +13,58 @@ import (
 // names upper case, names as written. It names output columns that have no
 // alias and shows expressions in EXPLAIN, so it must be stable. Texts are
 // remembered per node: binding asks for the text of every node of a tree,
-// which would otherwise render deep expressions again and again.
+// which would otherwise render deep expressions again and again. A text
+// longer than maxExprText bytes is cut there and ends in "…": every node
+// keeps its text, and uncut texts would make binding quadratic in the
+// size of an expression (1 + 1 + … with 100 000 terms).
 func (q *query) text(e sql.Expr) string {
 	if t, ok := q.texts[e]; ok {
 		return t
 	}
-	var b strings.Builder
-	writeExpr(&b, e, q.text)
-	t := b.String()
+	// Render the subexpressions first, deepest first, with a stack of our
+	// own: a deep tree (1 + 1 + … 100 000 times) would otherwise recurse
+	// as deep as the tree, growing and copying the goroutine stack.
+	type frame struct {
+		e    sql.Expr
+		subs bool // its subexpressions are pushed
+	}
+	stack := []frame{{e: e}}
+	for len(stack) > 1 || !stack[0].subs {
+		f := &stack[len(stack)-1]
+		if _, ok := q.texts[f.e]; ok {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if f.subs {
+			q.render(f.e)
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		f.subs = true
+		for _, x := range subExprs(f.e) {
+			if _, ok := q.texts[x]; !ok && x != nil {
+				stack = append(stack, frame{e: x})
+			}
+		}
+	}
+	return q.render(e)
+}
+
+// render renders e, whose subexpressions have their texts, and remembers
+// its text.
+func (q *query) render(e sql.Expr) string {
+	if t, ok := q.texts[e]; ok {
+		return t
+	}
+	b := q.scratch
+	if b == nil {
+		b = &textBuilder{buf: make([]byte, 0, maxExprText+2*utf8.UTFMax)}
+	}
+	q.scratch = nil // a nested render gets its own
+	b.buf = b.buf[:0]
+	writeExpr(b, e, q.text)
+	t := b.text()
+	q.scratch = b
 	if q.texts == nil {
 		q.texts = map[sql.Expr]string{}
 	}
@@ -27,8 +72,85 @@ func (q *query) text(e sql.Expr) string {
 	return t
 }
 
+// subExprs returns the subexpressions writeExpr renders.
+func subExprs(e sql.Expr) []sql.Expr {
+	switch e := e.(type) {
+	case *sql.Unary:
+		return []sql.Expr{e.X}
+	case *sql.Binary:
+		return []sql.Expr{e.L, e.R}
+	case *sql.IsNull:
+		return []sql.Expr{e.X}
+	case *sql.In:
+		return append([]sql.Expr{e.X}, e.List...)
+	case *sql.Between:
+		return []sql.Expr{e.X, e.Lo, e.Hi}
+	case *sql.Like:
+		return []sql.Expr{e.X, e.Pattern}
+	case *sql.Case:
+		out := []sql.Expr{e.Operand, e.Else}
+		for _, w := range e.Whens {
+			out = append(out, w.Cond, w.Result)
+		}
+		return out
+	case *sql.Cast:
+		return []sql.Expr{e.X}
+	case *sql.Call:
+		return e.Args
+	case *sql.Paren:
+		return []sql.Expr{e.X}
+	}
+	return nil
+}
+
+// maxExprText bounds the text of one expression (see text).
+const maxExprText = 256
+
+// clipText cuts t to maxExprText bytes, at a rune boundary, marking the cut
+// with "…". The cut text is copied so that it does not keep the long one.
+func clipText(t string) string {
+	if len(t) <= maxExprText {
+		return t
+	}
+	cut := maxExprText
+	for cut > 0 && !utf8.RuneStart(t[cut]) {
+		cut--
+	}
+	return strings.Clone(t[:cut]) + "…"
+}
+
+// textBuilder builds a text and stops taking bytes a little past
+// maxExprText, where text cuts it.
+type textBuilder struct{ buf []byte }
+
+func (b *textBuilder) WriteString(s string) {
+	if room := maxExprText + utf8.UTFMax - len(b.buf); room < len(s) {
+		s = s[:max(room, 0)]
+	}
+	b.buf = append(b.buf, s...)
+}
+
+func (b *textBuilder) WriteByte(c byte) error {
+	if len(b.buf) < maxExprText+utf8.UTFMax {
+		b.buf = append(b.buf, c)
+	}
+	return nil
+}
+
+// text returns what was written, cut like clipText.
+func (b *textBuilder) text() string {
+	if len(b.buf) <= maxExprText {
+		return string(b.buf)
+	}
+	cut := maxExprText
+	for cut > 0 && !utf8.RuneStart(b.buf[cut]) {
+		cut--
+	}
+	return string(append(b.buf[:cut], "…"...))
+}
+
 // writeExpr renders e with sub rendering its subexpressions.
-func writeExpr(b *strings.Builder, e sql.Expr, sub func(sql.Expr) string) {
+func writeExpr(b *textBuilder, e sql.Expr, sub func(sql.Expr) string) {
 	child := func(x sql.Expr) {
 		if x == nil {
 			b.WriteString("?")
@@ -145,7 +267,7 @@ func writeExpr(b *strings.Builder, e sql.Expr, sub func(sql.Expr) string) {
 	}
 }
 
-func writeList(b *strings.Builder, l []sql.Expr, sub func(sql.Expr) string) {
+func writeList(b *textBuilder, l []sql.Expr, sub func(sql.Expr) string) {
 	for i, x := range l {
 		if i > 0 {
 			b.WriteString(", ")

@@ -55,8 +55,13 @@ type StableRecords interface {
 // SourceConfig is what a source is opened with.
 type SourceConfig struct {
 	Spec *dag.SourceSpec
-	// Group is the consumer group: <group_id>.<pipeline>.
-	Group string
+	// Pipeline names the pipeline that reads; "" for a preview, which
+	// reads without a consumer group and commits nothing.
+	Pipeline string
+	// GroupID is the default prefix of consumer groups (the server's, by
+	// default "sluice"): a pipeline's group is <group_id>.<pipeline>, with
+	// the source's own group_id option where it has one, else GroupID.
+	GroupID string
 	// Resume, when not nil, is where to start reading (from a checkpoint);
 	// otherwise the group's committed offsets, else the start option.
 	Resume Offsets
@@ -93,6 +98,11 @@ type Connector struct {
 	Declaration connector.Connector
 	OpenSource  SourceOpener
 	OpenSink    SinkOpener
+	// ForgetSource, when not nil, deletes what a pipeline's source keeps
+	// outside Sluice about where it read to (a Kafka consumer group's
+	// committed offsets), so that a pipeline created again under the same
+	// name starts afresh. The server calls it when a pipeline is dropped.
+	ForgetSource func(ctx context.Context, cfg SourceConfig) error
 }
 
 // Register makes a connector available: its declaration to the planner,
@@ -108,6 +118,14 @@ func Register(c Connector) {
 	if c.OpenSource != nil {
 		RegisterSource(d.Name, c.OpenSource)
 	}
+	if c.ForgetSource != nil {
+		registry.Lock()
+		if registry.forget == nil {
+			registry.forget = map[string]func(context.Context, SourceConfig) error{}
+		}
+		registry.forget[d.Name] = c.ForgetSource
+		registry.Unlock()
+	}
 	if c.OpenSink != nil {
 		RegisterSink(d.Name, c.OpenSink)
 	}
@@ -117,6 +135,20 @@ var registry struct {
 	sync.RWMutex
 	sources map[string]SourceOpener
 	sinks   map[string]SinkOpener
+	forget  map[string]func(context.Context, SourceConfig) error
+}
+
+// ForgetSource deletes what the source of a dropped pipeline keeps outside
+// Sluice about where it read to (see Connector.ForgetSource); a connector
+// that keeps nothing there has nothing to forget.
+func ForgetSource(ctx context.Context, cfg SourceConfig) error {
+	registry.RLock()
+	forget := registry.forget[cfg.Spec.Connector]
+	registry.RUnlock()
+	if forget == nil {
+		return nil
+	}
+	return forget(ctx, cfg)
 }
 
 // RegisterSource makes a source factory available by name, without a

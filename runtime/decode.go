@@ -492,6 +492,9 @@ func (d *decoder) value(b []byte, i int, s int) (int, error) {
 		}
 		if k == dag.Float32 {
 			f = float64(float32(f))
+			if math.IsInf(f, 0) {
+				return 0, rangeErr(slot, num)
+			}
 		}
 		c.f = f
 	case k == dag.Bool:

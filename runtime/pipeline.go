@@ -44,8 +44,9 @@ const (
 type Options struct {
 	// Store persists checkpoints; nil disables them.
 	Store CheckpointStore
-	// GroupID prefixes consumer groups: <GroupID>.<pipeline>. Default
-	// "sluice".
+	// GroupID is the default prefix of consumer groups,
+	// <group_id>.<pipeline>, for sources without a group_id option of
+	// their own. Default "sluice".
 	GroupID string
 	// DecodeWorkers is the number of decode goroutines. Default
 	// GOMAXPROCS.
@@ -511,7 +512,7 @@ func (x *execution) run(ctx context.Context) error {
 	if x.opts.Store != nil {
 		chain, err := x.opts.Store.Load(name)
 		if err != nil {
-			return fmt.Errorf("pipeline %q: load checkpoint: %w", name, err)
+			return fmt.Errorf("pipeline %q: load checkpoint: %w", name, &RestoreError{Err: err})
 		}
 		var cp *Checkpoint
 		if len(chain) > 0 {
@@ -523,9 +524,9 @@ func (x *execution) run(ctx context.Context) error {
 		}
 		if cp != nil {
 			x.haveBase = true
-			dropped, err := x.runner.restore(chain)
+			dropped, err := x.restoreChain(chain)
 			if err != nil {
-				return fmt.Errorf("pipeline %q: %w", name, err)
+				return fmt.Errorf("pipeline %q: %w", name, &RestoreError{Err: err})
 			}
 			if len(dropped) > 0 {
 				x.opts.Logf("pipeline %q changed since its checkpoint: starting %s with empty state", name, strings.Join(dropped, ", "))
@@ -556,9 +557,9 @@ func (x *execution) run(ctx context.Context) error {
 	defer stopCancel()
 
 	for _, s := range x.sources {
-		cfg := SourceConfig{Spec: s.spec}
+		cfg := SourceConfig{Spec: s.spec, GroupID: x.opts.GroupID}
 		if x.preview == nil {
-			cfg.Group = x.opts.GroupID + "." + name
+			cfg.Pipeline = name
 			if x.restored != nil {
 				if o, ok := x.restored.Offsets[s.key]; ok {
 					cfg.Resume = maps.Clone(o)
@@ -635,6 +636,25 @@ func (x *execution) run(ctx context.Context) error {
 		return fmt.Errorf("pipeline %q: %w", name, err)
 	}
 	return nil
+}
+
+// RestoreError is a checkpoint that cannot be loaded or restored: the
+// pipeline cannot resume from it until it is removed (which starts the
+// pipeline without state, from the offsets last committed).
+type RestoreError struct{ Err error }
+
+func (e *RestoreError) Error() string { return e.Err.Error() }
+func (e *RestoreError) Unwrap() error { return e.Err }
+
+// restoreChain restores the operators, turning a panic on a damaged
+// checkpoint into an error.
+func (x *execution) restoreChain(chain []*Checkpoint) (dropped []string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("restore: %w", newPanicError("restore", r, x.g.Name, x.opts.Logf))
+		}
+	}()
+	return x.runner.restore(chain)
 }
 
 // runOperators runs the operator loop; after a panic in it the run stops

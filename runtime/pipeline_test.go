@@ -236,13 +236,17 @@ func init() {
 			return nil, errors.New("no such topic")
 		}
 		t := v.(*memTopic)
-		s := &memSource{t: t, group: cfg.Group, pos: Offsets{}}
+		group := ""
+		if cfg.Pipeline != "" {
+			group = cfg.GroupID + "." + cfg.Pipeline
+		}
+		s := &memSource{t: t, group: group, pos: Offsets{}}
 		t.mu.Lock()
 		if cfg.Resume != nil {
 			for p, o := range cfg.Resume {
 				s.pos[p] = o
 			}
-		} else if c := t.committed[cfg.Group]; c != nil {
+		} else if c := t.committed[group]; c != nil {
 			for p, o := range c {
 				s.pos[p] = o
 			}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sluice-sql/sluice/catalog"
 	"github.com/sluice-sql/sluice/planner"
 	"github.com/sluice-sql/sluice/planner/dag"
+	"github.com/sluice-sql/sluice/runtime"
 	"github.com/sluice-sql/sluice/secret"
 	"github.com/sluice-sql/sluice/sql"
 )
@@ -162,6 +164,9 @@ func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *Sc
 	// The definitions being replaced or dropped, to tell whether a
 	// pipeline's checkpointed state still fits its new plan.
 	oldGraphs := map[string]*dag.Graph{}
+	// gone holds the plans of the pipelines the script drops, whose
+	// sources forget where they read to.
+	gone := map[string]*dag.Graph{}
 	var touched []string
 	for _, c := range changes {
 		if c.Kind != sql.ObjPipeline {
@@ -172,6 +177,9 @@ func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *Sc
 			// DROP then CREATE in one script is a new pipeline: its old
 			// state must not come back even if the plan is the same.
 			oldGraphs[k] = dropped
+			if old, ok := s.cat.Lookup(c.Name); ok && old.Pipeline != nil && gone[k] == nil {
+				gone[k] = old.Pipeline.Graph
+			}
 		}
 		if !slices.Contains(touched, k) {
 			touched = append(touched, k)
@@ -188,7 +196,7 @@ func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *Sc
 
 	outcome := map[string]reconciled{}
 	for _, k := range touched {
-		outcome[k] = s.reconcile(k, oldGraphs[k])
+		outcome[k] = s.reconcile(k, oldGraphs[k], gone[k])
 	}
 	for i := range res.Statements {
 		r := &res.Statements[i]
@@ -213,8 +221,9 @@ type reconciled struct {
 }
 
 // reconcile makes the pipeline's run match the catalog. old is the plan it
-// had before the script (nil if new).
-func (s *Server) reconcile(name string, old *dag.Graph) reconciled {
+// had before the script (nil if new); gone is its plan when the script
+// dropped it (it may have created it again).
+func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 	obj, ok := s.cat.Lookup(name)
 	if !ok {
 		s.stopRun(name)
@@ -222,6 +231,7 @@ func (s *Server) reconcile(name string, old *dag.Graph) reconciled {
 		if err := s.cfg.Checkpoints.Remove(name); err != nil {
 			s.log.Error("remove checkpoints of a dropped pipeline", "pipeline", name, "error", err)
 		}
+		s.forgetSources(gone)
 		return reconciled{}
 	}
 	p := obj.Pipeline
@@ -234,6 +244,7 @@ func (s *Server) reconcile(name string, old *dag.Graph) reconciled {
 		s.stopRun(name)
 		out.restarted = p.Running
 	}
+	s.forgetSources(gone)
 	if old != nil && old != p.Graph {
 		out.stateKept = old != dropped && stateFits(old, p.Graph)
 		if !out.stateKept {
@@ -252,6 +263,28 @@ func (s *Server) reconcile(name string, old *dag.Graph) reconciled {
 		s.setState(obj.Name, catalog.Stopped, "")
 	}
 	return out
+}
+
+// forgetSources makes the sources of a dropped pipeline forget where it
+// read to (a Kafka source deletes the committed offsets of its topic in
+// the pipeline's consumer group), so that a pipeline created again under
+// the same name starts afresh, as its checkpoints are gone too. The run
+// has stopped. A failure is logged: the drop stands.
+func (s *Server) forgetSources(g *dag.Graph) {
+	if g == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	for _, n := range g.Nodes {
+		if n.Source == nil {
+			continue
+		}
+		cfg := runtime.SourceConfig{Spec: n.Source, Pipeline: g.Name, GroupID: s.cfg.GroupID}
+		if err := runtime.ForgetSource(ctx, cfg); err != nil {
+			s.log.Error("forget the read position of a dropped pipeline", "pipeline", g.Name, "source", n.Source.Name, "error", err)
+		}
+	}
 }
 
 // stateFits reports whether a checkpoint of a pipeline planned as old can

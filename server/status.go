@@ -37,14 +37,18 @@ type Object struct {
 	Updated   time.Time         `json:"updated"`
 
 	// Pipelines only.
-	Sources []string         `json:"sources,omitempty"`
-	Sink    string           `json:"sink,omitempty"`
-	Running *bool            `json:"running,omitempty"` // what the catalog wants
-	State   string           `json:"state,omitempty"`   // running, stopped, failed
-	Error   string           `json:"error,omitempty"`
-	Since   *time.Time       `json:"since,omitempty"` // when the current run started
-	Explain string           `json:"explain,omitempty"`
-	Metrics *PipelineMetrics `json:"metrics,omitempty"`
+	Sources []string   `json:"sources,omitempty"`
+	Sink    string     `json:"sink,omitempty"`
+	Running *bool      `json:"running,omitempty"` // what the catalog wants
+	State   string     `json:"state,omitempty"`   // running, stopped, failed
+	Error   string     `json:"error,omitempty"`
+	Since   *time.Time `json:"since,omitempty"` // when the current run started
+	// A failed pipeline that will be started again: its failures in a row
+	// and when.
+	Attempts  int              `json:"attempts,omitempty"`
+	NextRetry *time.Time       `json:"next_retry,omitempty"`
+	Explain   string           `json:"explain,omitempty"`
+	Metrics   *PipelineMetrics `json:"metrics,omitempty"`
 }
 
 // Column is one column: declared, of a preview's rows, or a source's
@@ -178,6 +182,10 @@ func (s *Server) object(o *planner.Object) Object {
 		obj.State, obj.Error = string(e.State), e.Error
 		if obj.State == "" {
 			obj.State = string(catalog.Stopped)
+		}
+		if n, next, ok := s.retryOf(o.Name); ok && e.State == catalog.Failed {
+			next = next.UTC()
+			obj.Attempts, obj.NextRetry = n, &next
 		}
 		if r := s.running(o.Name); r != nil {
 			since := r.started.UTC()

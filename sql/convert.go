@@ -14,7 +14,14 @@ import (
 // operators) is found in the token stream.
 type converter struct {
 	*selectScan
+	depth   int  // expressions being converted, outermost first
+	tooDeep bool // the depth error is reported
 }
+
+// MaxExprDepth bounds how deeply expressions nest: 1 + 1 + … with 100 000
+// terms is 100 000 levels. Parsing, planning and evaluating walk
+// expressions recursively, and a far deeper one would exhaust the stack.
+const MaxExprDepth = 100_000
 
 func (c *converter) off(n tast.ExprNode) int { return c.base + n.OriginTextPosition() }
 
@@ -273,8 +280,28 @@ func (c *converter) exprs(ns []tast.ExprNode) []Expr {
 	return out
 }
 
+// binary converts n, whose left operand is converted (l).
+func (c *converter) binary(n *tast.BinaryOperationExpr, l Expr) Expr {
+	r := c.expr(n.R)
+	opAt := c.toks[c.tokIndex(r.Pos().Offset)-1]
+	op, ok := binaryOps[n.Op]
+	if !ok {
+		return c.unsupported(opAt.off, "", "operator %s is not supported", strings.ToUpper(c.text(opAt)))
+	}
+	return &Binary{P: l.Pos(), OpPos: c.pos(opAt.off), Op: op, L: l, R: r}
+}
+
 func (c *converter) expr(n tast.ExprNode) Expr {
 	off := c.off(n)
+	if c.depth >= MaxExprDepth {
+		if !c.tooDeep {
+			c.tooDeep = true
+			c.errorAt(off, "split it into smaller expressions", "the expression nests more than %d levels deep", MaxExprDepth)
+		}
+		return &Literal{P: c.pos(off), Kind: LitNull, Raw: "NULL"}
+	}
+	c.depth++
+	defer func() { c.depth-- }()
 	switch n := n.(type) {
 	case *tast.ColumnNameExpr:
 		if k, ok := slices.BinarySearchFunc(c.intervals, off, func(iv intervalAt, off int) int { return iv.off - off }); ok && n.Name.Name.L == intervalPlaceholder && n.Name.Table.L == "" {
@@ -289,13 +316,27 @@ func (c *converter) expr(n tast.ExprNode) Expr {
 	case *tast.ParenthesesExpr:
 		return &Paren{P: c.pos(off), X: c.expr(n.Expr)}
 	case *tast.BinaryOperationExpr:
-		l, r := c.expr(n.L), c.expr(n.R)
-		opAt := c.toks[c.tokIndex(r.Pos().Offset)-1]
-		op, ok := binaryOps[n.Op]
-		if !ok {
-			return c.unsupported(opAt.off, "", "operator %s is not supported", strings.ToUpper(c.text(opAt)))
+		// a + b + c + … parses as ((a + b) + c) + …: convert such a left
+		// chain bottom up, in a loop, so that a long one does not recurse
+		// (and grow the stack) once per operator.
+		spine := []*tast.BinaryOperationExpr{n}
+		for x, ok := n.L.(*tast.BinaryOperationExpr); ok; x, ok = x.L.(*tast.BinaryOperationExpr) {
+			spine = append(spine, x)
 		}
-		return &Binary{P: l.Pos(), OpPos: c.pos(opAt.off), Op: op, L: l, R: r}
+		d0 := c.depth
+		if d0+len(spine) > MaxExprDepth {
+			c.depth = MaxExprDepth
+			defer func() { c.depth = d0 }()
+			return c.expr(n.L)
+		}
+		c.depth = d0 + len(spine) - 1
+		l := c.expr(spine[len(spine)-1].L)
+		for i := len(spine) - 1; i >= 0; i-- {
+			c.depth = d0 + i
+			l = c.binary(spine[i], l)
+		}
+		c.depth = d0
+		return l
 	case *tast.UnaryOperationExpr:
 		switch n.Op {
 		case opcode.Plus:

@@ -88,7 +88,11 @@ type parser struct {
 	src   string
 	toks  []token
 	lines []int // byte offsets of line starts, built on first use
-	errs  ErrorList
+	// runeMarks are rune starts about every runeMarkEvery bytes (byte
+	// offset, runes before it), built on first use, so that a column is
+	// counted in a bounded number of bytes, however long the line.
+	runeMarkByte, runeMarkRunes []int
+	errs                        ErrorList
 
 	tidb *tidbParser // borrowed from a pool on first SELECT
 	buf  []byte      // the rewritten SELECT handed to TiDB
@@ -107,7 +111,35 @@ func (p *parser) pos(off int) Pos {
 	off = min(max(off, 0), len(p.src))
 	line := sort.SearchInts(p.lines, off+1) - 1
 	start := p.lines[line]
-	return Pos{Offset: off, Line: line + 1, Col: utf8.RuneCountInString(p.src[start:off]) + 1}
+	if off-start <= runeMarkEvery {
+		return Pos{Offset: off, Line: line + 1, Col: utf8.RuneCountInString(p.src[start:off]) + 1}
+	}
+	// A line start follows '\n', which is always a rune of its own, so
+	// runes(off) - runes(start) counts exactly what RuneCountInString of
+	// src[start:off] counts.
+	return Pos{Offset: off, Line: line + 1, Col: p.runesBefore(off) - p.runesBefore(start) + 1}
+}
+
+const runeMarkEvery = 256
+
+// runesBefore counts the runes of src[:off] as utf8.RuneCountInString does.
+func (p *parser) runesBefore(off int) int {
+	if p.runeMarkByte == nil {
+		p.runeMarkByte, p.runeMarkRunes = []int{0}, []int{0}
+		n, last := 0, 0
+		for i := 0; i < len(p.src); {
+			if i-last >= runeMarkEvery {
+				p.runeMarkByte = append(p.runeMarkByte, i)
+				p.runeMarkRunes = append(p.runeMarkRunes, n)
+				last = i
+			}
+			_, w := utf8.DecodeRuneInString(p.src[i:])
+			i += w
+			n++
+		}
+	}
+	m := sort.SearchInts(p.runeMarkByte, off+1) - 1
+	return p.runeMarkRunes[m] + utf8.RuneCountInString(p.src[p.runeMarkByte[m]:off])
 }
 
 // bailout aborts the statement being parsed after a syntax error from which

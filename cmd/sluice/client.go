@@ -343,6 +343,10 @@ func describeCmd(args []string, stdout, stderr io.Writer) error {
 		if o.Error != "" {
 			fmt.Fprintf(tw, "error\t%s\n", o.Error)
 		}
+		if o.NextRetry != nil {
+			fmt.Fprintf(tw, "retry\tattempt %d at %s (in %s)\n", o.Attempts+1, o.NextRetry.Format(time.RFC3339),
+				max(time.Until(*o.NextRetry), 0).Round(time.Second))
+		}
 		fmt.Fprintf(tw, "reads\t%s\nwrites\t%s\n", strings.Join(o.Sources, ", "), o.Sink)
 		if o.Since != nil {
 			fmt.Fprintf(tw, "running since\t%s\n", o.Since.Format(time.RFC3339))

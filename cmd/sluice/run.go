@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -26,7 +27,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	file := fs.String("f", "", "the SQL script to run (- for standard input)")
 	stateDir := fs.String("state-dir", ".sluice/state", "where checkpoints are kept, so that a later run resumes where this one stopped; empty keeps no state")
 	progress := fs.Duration("progress", 5*time.Second, "how often to print progress")
-	groupID := fs.String("group-id", "", "prefix of the Kafka consumer groups, <group-id>.<pipeline> (default: the source's group_id option, else sluice)")
+	groupID := fs.String("group-id", "sluice", "default prefix of the pipelines' Kafka consumer groups, <group-id>.<pipeline>, for sources without a group_id option")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -53,7 +54,14 @@ type runConfig struct {
 // runScript applies src to an in-memory catalog and runs every pipeline it
 // leaves running, and every preview SELECT it contains, until ctx ends or
 // one fails.
-func runScript(ctx context.Context, src, name string, cfg runConfig) error {
+func runScript(ctx context.Context, src, name string, cfg runConfig) (err error) {
+	defer func() {
+		// Pipelines contain their own panics; this is for the rest.
+		if r := recover(); r != nil {
+			fmt.Fprintf(cfg.stderr, "panic: %v\n%s", r, debug.Stack())
+			err = fmt.Errorf("internal error: %v", r)
+		}
+	}()
 	cat := planner.NewMem()
 	steps, errs := planner.ApplyScript(src, cat)
 	if len(errs) > 0 {
@@ -113,6 +121,9 @@ func runScript(ctx context.Context, src, name string, cfg runConfig) error {
 			defer wg.Done()
 			log.Info("pipeline started", "pipeline", r.name)
 			if err := r.p.Run(ctx); err != nil {
+				if re := (*runtime.RestoreError)(nil); errors.As(err, &re) && cfg.stateDir != "" {
+					err = fmt.Errorf("%w\n  the checkpoint in %s cannot be used; remove this pipeline's files there (%s.*) to start it without state from the offsets last committed", err, cfg.stateDir, r.name)
+				}
 				errc <- fmt.Errorf("pipeline %s: %w", r.name, err)
 				cancel()
 			}

@@ -37,8 +37,10 @@ type serverConfig struct {
 	// checkpoints is "postgres" (in the catalog database), "dir" (under
 	// dataDir), or "" for postgres when the catalog is there, else dir.
 	checkpoints string
-	logLevel    slog.Level
-	stderr      io.Writer
+	// groupID is the default prefix of consumer groups.
+	groupID  string
+	logLevel slog.Level
+	stderr   io.Writer
 }
 
 func serverCmd(args []string, stdout, stderr io.Writer) error {
@@ -49,6 +51,7 @@ func serverCmd(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.schema, "schema", envOr("SLUICE_POSTGRES_SCHEMA", "sluice"), "PostgreSQL schema of the catalog (env SLUICE_POSTGRES_SCHEMA)")
 	fs.StringVar(&cfg.dataDir, "data-dir", envOr("SLUICE_DATA_DIR", ".sluice"), "where the server keeps checkpoints and, without -postgres, the catalog (env SLUICE_DATA_DIR)")
 	fs.StringVar(&cfg.checkpoints, "checkpoints", os.Getenv("SLUICE_CHECKPOINTS"), "where pipeline checkpoints are kept: postgres (the catalog database) or dir (-data-dir); default postgres with -postgres, else dir (env SLUICE_CHECKPOINTS)")
+	fs.StringVar(&cfg.groupID, "group-id", envOr("SLUICE_GROUP_ID", "sluice"), "default prefix of the pipelines' Kafka consumer groups, <group-id>.<pipeline>, for sources without a group_id option (env SLUICE_GROUP_ID)")
 	origins := fs.String("allowed-origins", os.Getenv("SLUICE_ALLOWED_ORIGINS"), "comma-separated browser origins allowed to open websockets besides the server's own (env SLUICE_ALLOWED_ORIGINS)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := parseFlags(fs, args); err != nil {
@@ -129,6 +132,7 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 		Catalog:     cat,
 		StateDir:    cfg.dataDir,
 		Checkpoints: ckpt,
+		GroupID:     cfg.groupID,
 		Logger:      log,
 		NewRowEncoder: func(s dag.Schema) server.RowEncoder {
 			return rowjson.NewEncoder(s).AppendRow

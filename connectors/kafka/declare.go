@@ -6,7 +6,7 @@ import (
 )
 
 // Connector is the kafka connector; connectors/all registers it.
-var Connector = runtime.Connector{Declaration: declaration, OpenSource: OpenSource, OpenSink: OpenSink}
+var Connector = runtime.Connector{Declaration: declaration, OpenSource: OpenSource, OpenSink: OpenSink, ForgetSource: ForgetSource}
 
 var (
 	source = []connector.Kind{connector.Source}
@@ -38,7 +38,7 @@ var declaration = connector.Connector{
 			Doc: "the SASL password; required with SASL; use `env:NAME`"},
 		{Name: "tls_ca", Type: connector.String, DefaultText: "system roots",
 			Doc: "with SSL: path of a PEM file of CA certificates to trust"},
-		{Name: "group_id", Type: connector.String, Kinds: source, DefaultText: "the server's, `sluice`",
+		{Name: "group_id", Type: connector.String, Kinds: source, DefaultText: "the server's `--group-id`, `sluice`",
 			Doc: "the consumer group prefix: each pipeline commits its offsets to the group `<group_id>.<pipeline>`"},
 		{Name: "start", Type: connector.Enum, Kinds: source, Default: "earliest", Values: []string{"earliest", "latest"},
 			Doc: "where a pipeline without checkpoint or committed offsets starts: the topic's whole history or records produced from now on"},

@@ -19,7 +19,7 @@ func scramAuth(user, pass string) sasl.Mechanism {
 
 func sourceConfig(brokers string) runtime.SourceConfig {
 	return runtime.SourceConfig{
-		Spec:  &dag.SourceSpec{Name: "orders", Connector: "kafka", Options: map[string]string{"brokers": brokers, "topic": "orders"}},
-		Group: "bench",
+		Spec:     &dag.SourceSpec{Name: "orders", Connector: "kafka", Options: map[string]string{"brokers": brokers, "topic": "orders"}},
+		Pipeline: "bench",
 	}
 }

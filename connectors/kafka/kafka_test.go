@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -55,12 +56,15 @@ func produce(t *testing.T, brokers, topic string, n, parts int, opts ...kgo.Opt)
 	}
 }
 
-func openSrc(t *testing.T, opts map[string]string, group string, resume runtime.Offsets) *Source {
+// openSrc opens a source of pipeline (none: a preview) with the default
+// group prefix "sluice".
+func openSrc(t *testing.T, opts map[string]string, pipeline string, resume runtime.Offsets) *Source {
 	t.Helper()
 	src, err := OpenSource(ctxT(t), runtime.SourceConfig{
-		Spec:   &dag.SourceSpec{Name: "orders", Connector: "kafka", Options: opts},
-		Group:  group,
-		Resume: resume,
+		Spec:     &dag.SourceSpec{Name: "orders", Connector: "kafka", Options: opts},
+		Pipeline: pipeline,
+		GroupID:  "sluice",
+		Resume:   resume,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +112,7 @@ func TestConsumeCommitReopen(t *testing.T) {
 	produce(t, brokers, "orders", 30, 3)
 	opts := map[string]string{"brokers": brokers, "topic": "orders", "format": "json"}
 
-	s := openSrc(t, opts, "sluice.p1", nil)
+	s := openSrc(t, opts, "p1", nil)
 	if got := fmt.Sprint(s.Partitions()); got != "[0 1 2 3]" {
 		t.Fatalf("partitions %s, want [0 1 2 3]", got)
 	}
@@ -136,7 +140,7 @@ func TestConsumeCommitReopen(t *testing.T) {
 	}
 	s.Close()
 
-	s = openSrc(t, opts, "sluice.p1", nil)
+	s = openSrc(t, opts, "p1", nil)
 	recs = pollN(t, s, 6)
 	for _, r := range recs {
 		if r.Partition != 0 || r.Offset < 4 {
@@ -260,7 +264,7 @@ func TestSASL(t *testing.T) {
 	opts["sasl_password"] = "wrong"
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	_, err = OpenSource(ctx, runtime.SourceConfig{Spec: &dag.SourceSpec{Name: "orders", Options: opts}, Group: "g"})
+	_, err = OpenSource(ctx, runtime.SourceConfig{Spec: &dag.SourceSpec{Name: "orders", Options: opts}, Pipeline: "g"})
 	if err == nil {
 		t.Fatal("a wrong password opened the source")
 	}
@@ -283,7 +287,7 @@ func TestOptionErrors(t *testing.T) {
 		{map[string]string{"brokers": "x:1", "topic": "t", "security_protocol": "SASL_SSL"}, "option sasl_username is required"},
 		{map[string]string{"brokers": "x:1", "topic": "t", "security_protocol": "SSL", "tls_ca": "/nonexistent.pem"}, "option tls_ca = '/nonexistent.pem': cannot read the CA file"},
 	} {
-		_, err := OpenSource(ctxT(t), runtime.SourceConfig{Spec: &dag.SourceSpec{Name: "o", Options: tc.opts}, Group: "g"})
+		_, err := OpenSource(ctxT(t), runtime.SourceConfig{Spec: &dag.SourceSpec{Name: "o", Options: tc.opts}, Pipeline: "g"})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), `open kafka source "o": `) {
 			t.Errorf("options %v: error %v, want one containing %q", tc.opts, err, tc.want)
 		}
@@ -292,7 +296,7 @@ func TestOptionErrors(t *testing.T) {
 
 func TestMissingTopic(t *testing.T) {
 	brokers := cluster(t)
-	_, err := OpenSource(ctxT(t), runtime.SourceConfig{Spec: &dag.SourceSpec{Name: "o", Options: map[string]string{"brokers": brokers, "topic": "nope"}}, Group: "g"})
+	_, err := OpenSource(ctxT(t), runtime.SourceConfig{Spec: &dag.SourceSpec{Name: "o", Options: map[string]string{"brokers": brokers, "topic": "nope"}}, Pipeline: "g"})
 	if err == nil || !strings.Contains(err.Error(), `topic "nope" does not exist`) {
 		t.Fatalf("error %v, want topic does not exist", err)
 	}
@@ -441,5 +445,99 @@ func TestRecordsStable(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A pipeline's consumer group is <group_id>.<pipeline>: the source's own
+// group_id option, else the server's default prefix.
+func TestGroupOfPipeline(t *testing.T) {
+	brokers := cluster(t, kfake.SeedTopics(1, "orders"))
+	produce(t, brokers, "orders", 5, 1)
+	for _, tc := range []struct {
+		opts      map[string]string
+		def, want string
+	}{
+		{map[string]string{"group_id": "g1"}, "", "g1.copy"},
+		{map[string]string{"group_id": "g2"}, "team", "g2.copy"},
+		{nil, "team", "team.copy"},
+		{nil, "", "sluice.copy"},
+	} {
+		opts := map[string]string{"brokers": brokers, "topic": "orders"}
+		for k, v := range tc.opts {
+			opts[k] = v
+		}
+		src, err := OpenSource(ctxT(t), runtime.SourceConfig{
+			Spec: &dag.SourceSpec{Name: "orders", Connector: "kafka", Options: opts}, Pipeline: "copy", GroupID: tc.def,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pollN(t, src.(*Source), 5)
+		if err := src.Commit(ctxT(t), runtime.Offsets{0: 5}); err != nil {
+			t.Fatal(err)
+		}
+		src.Close()
+		if got := committedOffsets(t, brokers, tc.want); got[0] != 5 {
+			t.Errorf("%v with default %q: group %s has %v, want partition 0 at 5", tc.opts, tc.def, tc.want, got)
+		}
+	}
+}
+
+func committedOffsets(t *testing.T, brokers, group string) map[int32]int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).FetchOffsets(ctxT(t), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int32]int64{}
+	resp.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == "orders" && o.Err == nil {
+			out[o.Partition] = o.At
+		}
+	})
+	return out
+}
+
+// ForgetSource deletes the topic's committed offsets in the pipeline's
+// group: a source opened again starts where a new pipeline does, while the
+// offsets of other topics in the group stay.
+func TestForgetSource(t *testing.T) {
+	brokers := cluster(t, kfake.SeedTopics(1, "orders"), kfake.SeedTopics(1, "users"))
+	produce(t, brokers, "orders", 6, 1)
+	opts := map[string]string{"brokers": brokers, "topic": "orders"}
+	s := openSrc(t, opts, "copy", nil)
+	pollN(t, s, 6)
+	if err := s.Commit(ctxT(t), runtime.Offsets{0: 6}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	users := openSrc(t, map[string]string{"brokers": brokers, "topic": "users"}, "copy", nil)
+	if err := users.Commit(ctxT(t), runtime.Offsets{0: 0}); err != nil {
+		t.Fatal(err)
+	}
+	users.Close()
+
+	cfg := runtime.SourceConfig{Spec: &dag.SourceSpec{Name: "orders", Connector: "kafka", Options: opts}, Pipeline: "copy", GroupID: "sluice"}
+	if err := ForgetSource(ctxT(t), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := committedOffsets(t, brokers, "sluice.copy"); len(got) != 0 {
+		t.Errorf("offsets of orders after forgetting: %v", got)
+	}
+	if recs := pollN(t, openSrc(t, opts, "copy", nil), 6); recs[0].Offset != 0 {
+		t.Errorf("after forgetting the source starts at offset %d, want 0", recs[0].Offset)
+	}
+	// Forgetting twice, or a group that never committed, is not an error.
+	if err := ForgetSource(ctxT(t), cfg); err != nil {
+		t.Errorf("forget again: %v", err)
+	}
+	cfg.Pipeline = "never"
+	if err := ForgetSource(ctxT(t), cfg); err != nil {
+		t.Errorf("forget a group that never committed: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,10 +66,11 @@ type Source struct {
 
 // OpenSource opens a Kafka source. Besides the options of the package:
 //
-//   - group_id: the consumer group prefix; the runtime passes the group
-//     itself (<group_id>.<pipeline>, default prefix "sluice") in
-//     SourceConfig.Group. An empty group reads without a consumer group
-//     (previews) and Commit does nothing.
+//   - group_id: the consumer group prefix: a pipeline's group is
+//     <group_id>.<pipeline>, with SourceConfig.GroupID (the server's
+//     default, else "sluice") when the option is not given. A preview (no
+//     SourceConfig.Pipeline) reads without a consumer group and Commit
+//     does nothing.
 //   - start: where a group without committed offsets starts: 'earliest'
 //     (default: a new pipeline processes the topic's whole history) or
 //     'latest' (only records produced from now on). A checkpoint
@@ -93,10 +95,10 @@ func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) 
 		return nil, err
 	}
 	conn := readConnection(o)
-	o.String("group_id", "sluice")
+	group := groupOf(o, cfg)
 	start := o.OneOf("start", "earliest", "earliest", "latest")
 	o.Duration("idle_timeout", 5*time.Second, 0)
-	s := &Source{name: cfg.Spec.Name, topic: conn.topic, group: cfg.Group}
+	s := &Source{name: cfg.Spec.Name, topic: conn.topic, group: group}
 	s.dlqTopic = o.String("dlq_topic", s.topic+".dlq")
 	if err := o.Err(); err != nil {
 		return nil, err
@@ -174,6 +176,87 @@ func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) 
 	}
 	s.adm = kadm.NewClient(s.cl)
 	return s, nil
+}
+
+// DefaultGroupID is the prefix of consumer groups when neither the source
+// nor the server names one.
+const DefaultGroupID = "sluice"
+
+// groupOf returns the consumer group of a pipeline's source:
+// <group_id>.<pipeline>, with the source's group_id option, else the
+// server's default prefix; "" for a preview, which reads without a group.
+func groupOf(o *option.Set, cfg runtime.SourceConfig) string {
+	def := cfg.GroupID
+	if def == "" {
+		def = DefaultGroupID
+	}
+	prefix := o.String("group_id", def)
+	if strings.TrimSpace(prefix) == "" {
+		o.Errorf("group_id", "want a consumer group prefix such as 'sluice'")
+	}
+	if cfg.Pipeline == "" {
+		return ""
+	}
+	return prefix + "." + cfg.Pipeline
+}
+
+// ForgetSource deletes the committed offsets of the topic in the
+// pipeline's consumer group, so that a pipeline created again under the
+// same name starts where a new one does (the start option). Offsets of
+// other topics in the group are kept. A group or topic with no committed
+// offsets is nothing to forget.
+func ForgetSource(ctx context.Context, cfg runtime.SourceConfig) error {
+	o, err := option.Resolve(cfg.Spec.Options, sourceOptions...)
+	if err != nil {
+		return fmt.Errorf("kafka source %q: %w", cfg.Spec.Name, err)
+	}
+	conn := readConnection(o)
+	group := groupOf(o, cfg)
+	if err := o.Err(); err != nil {
+		return fmt.Errorf("kafka source %q: %w", cfg.Spec.Name, err)
+	}
+	if group == "" {
+		return nil
+	}
+	cl, err := kgo.NewClient(conn.opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err == nil {
+		err = committed.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("kafka source %q: fetch committed offsets of group %q: %w", cfg.Spec.Name, group, err)
+	}
+	parts := kadm.TopicsSet{}
+	committed.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == conn.topic {
+			parts.Add(o.Topic, o.Partition)
+		}
+	})
+	if len(parts) == 0 {
+		return nil
+	}
+	resp, err := adm.DeleteOffsets(ctx, group, parts)
+	if err == nil {
+		for _, ps := range resp {
+			for _, e := range ps {
+				if e != nil && !errors.Is(e, kerr.UnknownTopicOrPartition) {
+					err = e
+				}
+			}
+		}
+	}
+	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+		return fmt.Errorf("kafka source %q: delete committed offsets of topic %q in group %q: %w", cfg.Spec.Name, conn.topic, group, err)
+	}
+	return nil
 }
 
 func hasKey(m runtime.Offsets, p int32) bool {

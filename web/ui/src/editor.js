@@ -63,7 +63,7 @@ const optionHighlighter = ViewPlugin.fromClass(class {
 export const metrics = { lastKey: 0, firstUnderline: 0, latencies: [] };
 
 const measure = [
-  EditorView.domEventHandlers({ keydown() { metrics.lastKey = performance.now(); } }),
+  Prec.highest(EditorView.domEventObservers({ keydown() { metrics.lastKey = performance.now(); } })),
   EditorView.updateListener.of((u) => {
     const before = diagnosticCount(u.startState);
     const after = diagnosticCount(u.state);

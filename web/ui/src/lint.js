@@ -84,6 +84,8 @@ export function sluiceLinter(onResult, delay = 150) {
       onResult({ ok: false, error: err.message });
       return [];
     }
+    // An answer for a text since edited is dropped: the edit brings its own.
+    if (view.state.doc !== doc) return [];
     if (r.status === 422 && r.data && r.data.errors) {
       onResult({ ok: false, count: r.data.errors.length, more: r.data.more || 0 });
       return toDiagnostics(doc, r.data.errors);

@@ -325,7 +325,9 @@ function Applied() {
     return html`<div class="applied failed"><div class="perror">${a.error}</div>
       ${a.errors ? html`<ul class="problems">${a.errors.map((e) => html`<li class="problem error"><button class="loc" onClick=${() => { const o = toOffset(view.state.doc, e.line, e.column); jumpTo(o, o); }}>${e.line}:${e.column}</button><span class="msg">${e.message}${e.hint ? html`<span class="hint"> — ${e.hint}</span>` : null}</span></li>`)}</ul>` : null}</div>`;
   }
-  return html`<div class="applied ok"><div class="muted">applied at ${a.at.toLocaleTimeString()}</div>
+  const changed = a.statements.filter((st) => ['created', 'replaced', 'dropped', 'started', 'stopped'].includes(st.action)).length;
+  const unchanged = a.statements.filter((st) => st.action === 'unchanged').length;
+  return html`<div class="applied ok"><div class="muted">applied at ${a.at.toLocaleTimeString()}: ${changed} changed, ${unchanged} unchanged</div>
     <ul class="results">${a.statements.map((st) => {
       const { what, how } = statementText(st);
       return html`<li class=${'result ' + st.action} data-name=${st.name || ''} data-action=${st.action}>

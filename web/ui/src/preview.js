@@ -142,6 +142,7 @@ function Grid({ run }) {
   const [top, setTop] = useState(0);
   const [height, setHeight] = useState(400);
   const follow = useRef(true);
+  const auto = useRef(-1); // where the grid last scrolled itself to
   const rows = run.rows;
   useEffect(() => {
     const el = box.current;
@@ -154,12 +155,14 @@ function Grid({ run }) {
     const el = box.current;
     if (el && follow.current && !run.paused) {
       el.scrollTop = el.scrollHeight;
-      setTop(el.scrollTop);
+      auto.current = el.scrollTop;
+      if (el.scrollTop !== top) setTop(el.scrollTop);
     }
   });
   const onScroll = (e) => {
     const el = e.currentTarget;
-    follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_H;
+    // Only the user's scrolling decides whether the grid follows new rows.
+    if (Math.abs(el.scrollTop - auto.current) > 1) follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_H;
     setTop(el.scrollTop);
   };
   const cols = run.columns || [];
