@@ -56,6 +56,7 @@ type (
 		Type    string       `json:"type"` // "error"
 		Message string       `json:"message"`
 		Errors  []Diagnostic `json:"errors,omitempty"`
+		More    int          `json:"more,omitempty"` // errors not listed
 	}
 )
 
@@ -229,13 +230,20 @@ func (h *handler) preview(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	done, err := h.planTurn(ctx)
+	if err != nil {
+		s.finish(errorMsg{Type: "error", Message: err.Error()})
+		return
+	}
 	plan, errs, err := h.srv.PlanPreview(req.SQL, req.Pipeline)
+	done()
 	if err != nil {
 		s.finish(errorMsg{Type: "error", Message: err.Error()})
 		return
 	}
 	if len(errs) > 0 {
-		s.finish(errorMsg{Type: "error", Message: errs.Error(), Errors: diagnostics(errs, req.SQL)})
+		shown, more := firstErrors(errs)
+		s.finish(errorMsg{Type: "error", Message: errs.Error(), Errors: diagnostics(shown, req.SQL), More: more})
 		return
 	}
 	limit := h.cfg.PreviewMaxRows
