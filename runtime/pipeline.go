@@ -235,7 +235,20 @@ func (x *execution) recovered(where string, r any) bool {
 // or ctx ends. It writes nothing: no sink, no commits, no dead letters, no
 // checkpoints. The batch is valid only during the call. A nil error is
 // returned when the preview ends by its limit or by ctx.
-func Preview(ctx context.Context, g *dag.Graph, opts Options, fn func(*Batch) error) (err error) {
+func Preview(ctx context.Context, g *dag.Graph, opts Options, fn func(*Batch) error) error {
+	return PreviewCounted(ctx, g, opts, &PreviewCounters{}, fn)
+}
+
+// PreviewCounters are the counters of one preview, readable while it
+// runs.
+type PreviewCounters struct{ c pipelineCounters }
+
+// Stats returns a snapshot of the preview's counters.
+func (p *PreviewCounters) Stats() Stats { return p.c.snapshot() }
+
+// PreviewCounted is Preview counting into counters, which the caller may
+// read while the preview runs (to show why rows are missing from it).
+func PreviewCounted(ctx context.Context, g *dag.Graph, opts Options, counters *PreviewCounters, fn func(*Batch) error) (err error) {
 	if len(g.Nodes) == 0 || g.Nodes[len(g.Nodes)-1].Kind == dag.KindSink {
 		return errors.New("preview: the last node must not be a sink")
 	}
@@ -248,7 +261,7 @@ func Preview(ctx context.Context, g *dag.Graph, opts Options, fn func(*Batch) er
 			err = fmt.Errorf("preview: %w", newPanicError("start", r, g.Name, opts.Logf))
 		}
 	}()
-	x, err := newExecution(g, opts, &pipelineCounters{}, fn)
+	x, err := newExecution(g, opts, &counters.c, fn)
 	if err != nil {
 		return err
 	}
@@ -958,6 +971,8 @@ func (x *execution) processChunk(c *chunk) {
 	}
 	if len(c.dead) > 0 {
 		x.counters.deadLettered.Add(int64(len(c.dead)))
+		reason := c.dead[len(c.dead)-1].reason
+		x.counters.lastDeadLetter.Store(&reason)
 		if x.preview == nil {
 			for _, d := range c.dead {
 				r := c.recs[d.rec]
