@@ -2,6 +2,7 @@ package planner
 
 import (
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -17,15 +18,15 @@ func longSum(n int) string {
 // TestLongExpressionPlansQuickly: planning is linear in the size of an
 // expression, so a 100 000-term sum (about 400 kB, within the API's body
 // limit) plans in well under a second — it took 12 s when planning was
-// quadratic. The machine may be busy with other work: the best of three
-// tries counts.
+// quadratic. The machine may be busy with other work, so the process's CPU
+// time is what counts (garbage collection included), the best of three.
 func TestLongExpressionPlansQuickly(t *testing.T) {
 	src := longSum(100_000)
-	best := time.Hour
+	best, bestWall := time.Hour, time.Hour
 	for range 3 {
-		start := time.Now()
+		cpu0, start := cpuTime(t), time.Now()
 		steps, errs := ApplyScript(src, NewMem())
-		best = min(best, time.Since(start))
+		best, bestWall = min(best, cpuTime(t)-cpu0), min(bestWall, time.Since(start))
 		if len(errs) > 0 {
 			t.Fatalf("errors: %v", errs[0])
 		}
@@ -36,9 +37,19 @@ func TestLongExpressionPlansQuickly(t *testing.T) {
 			break
 		}
 	}
+	t.Logf("100 000 terms: %v CPU, %v wall", best, bestWall)
 	if best > time.Second {
-		t.Errorf("a 100 000-term expression took %v to plan", best)
+		t.Errorf("a 100 000-term expression took %v of CPU to plan", best)
 	}
+}
+
+// cpuTime is the CPU time the process has used.
+func cpuTime(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestTooDeepExpression: an expression nested deeper than the parser

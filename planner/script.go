@@ -77,6 +77,10 @@ type checker struct {
 func Check(script *sql.Script, cat Catalog) ([]Step, sql.ErrorList) {
 	c := &checker{ov: newOverlay(cat), failed: map[string]bool{}}
 	for _, st := range script.Stmts {
+		if len(c.errs) >= sql.MaxErrors {
+			c.errs.TooMany(st.Pos())
+			break
+		}
 		c.stmt(st)
 	}
 	if len(c.errs) > 0 {

@@ -55,6 +55,10 @@ type Config struct {
 	// StopTimeout bounds each pipeline's final write and checkpoint when
 	// it is stopped. Default 30s.
 	StopTimeout time.Duration
+	// RetryMin and RetryMax bound the wait before a failed pipeline is
+	// started again: RetryMin after the first failure, doubling with each
+	// failure in a row up to RetryMax. Defaults 1s and 5m.
+	RetryMin, RetryMax time.Duration
 }
 
 // Server supervises the pipelines of one catalog.
@@ -73,6 +77,9 @@ type Server struct {
 
 	mu   sync.Mutex
 	runs map[string]*run // by lower-case pipeline name
+	// retries are the failed pipelines waiting to be started again, by
+	// lower-case name.
+	retries map[string]*retry
 
 	taps  *tapHub
 	ready atomic.Bool
@@ -89,6 +96,13 @@ type run struct {
 	// stopping is set when the supervisor stops the run, so its end is
 	// not recorded as a failure or as finished.
 	stopping atomic.Bool
+}
+
+// retry is a failed pipeline's wait for its next start.
+type retry struct {
+	attempt int // failures in a row
+	next    time.Time
+	timer   *time.Timer
 }
 
 // New returns a server over cfg.Catalog. No pipeline runs until Start.
@@ -110,6 +124,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = 30 * time.Second
 	}
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = time.Second
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = 5 * time.Minute
+	}
 	if err := setSecretKey(cfg.StateDir); err != nil {
 		return nil, err
 	}
@@ -121,7 +141,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Checkpoints = DirCheckpoints(dir)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, cat: cfg.Catalog, log: cfg.Logger, ctx: ctx, cancel: cancel, runs: map[string]*run{}}
+	s := &Server{cfg: cfg, cat: cfg.Catalog, log: cfg.Logger, ctx: ctx, cancel: cancel, runs: map[string]*run{}, retries: map[string]*retry{}}
 	s.taps = newTapHub(s)
 	for _, err := range cfg.Catalog.LoadErrors {
 		s.log.Error("catalog object no longer plans; left in the catalog, not run", "error", err)
@@ -154,6 +174,10 @@ func (s *Server) Start() {
 func (s *Server) Close() {
 	s.ready.Store(false)
 	s.mu.Lock()
+	for name, rt := range s.retries {
+		rt.timer.Stop()
+		delete(s.retries, name)
+	}
 	runs := make([]*run, 0, len(s.runs))
 	for _, r := range s.runs {
 		runs = append(runs, r)
@@ -178,8 +202,15 @@ func (s *Server) options(name string) runtime.Options {
 }
 
 // startRun starts obj's pipeline. The caller holds scriptMu and has
-// stopped any earlier run of it.
+// stopped any earlier run of it; a retry waiting for it is cancelled.
 func (s *Server) startRun(obj *planner.Object) {
+	s.cancelRetry(obj.Name)
+	s.startAttempt(obj, 0)
+}
+
+// startAttempt starts obj's pipeline after failed earlier failures in a
+// row (0 for a start asked for by a user or at server start).
+func (s *Server) startAttempt(obj *planner.Object, failed int) {
 	name := obj.Name
 	fail := func(err error) {
 		s.log.Error("pipeline failed to start", "pipeline", name, "error", err)
@@ -218,8 +249,14 @@ func (s *Server) startRun(obj *planner.Object) {
 		}
 		s.mu.Unlock()
 		if err != nil {
+			// A run that got as far as a checkpoint made progress: its
+			// failure starts a new series of retries.
+			if p.Stats().Checkpoints > 0 {
+				failed = 0
+			}
 			s.log.Error("pipeline failed", "pipeline", name, "error", err)
 			s.setState(name, catalog.Failed, err.Error())
+			s.scheduleRetry(name, failed+1)
 			return
 		}
 		// Bounded sources (datagen with rows) end by themselves.
@@ -228,8 +265,80 @@ func (s *Server) startRun(obj *planner.Object) {
 	}()
 }
 
-// stopRun stops the pipeline's run, if any, and waits for its orderly end.
+// scheduleRetry starts the failed pipeline name again after a wait that
+// doubles with each failure in a row: RetryMin, 2·RetryMin, … RetryMax.
+func (s *Server) scheduleRetry(name string, attempt int) {
+	wait := s.cfg.RetryMin
+	for i := 1; i < attempt && wait < s.cfg.RetryMax; i++ {
+		wait *= 2
+	}
+	wait = min(wait, s.cfg.RetryMax)
+	key := strings.ToLower(name)
+	rt := &retry{attempt: attempt, next: time.Now().Add(wait)}
+	s.mu.Lock()
+	if s.ctx.Err() != nil {
+		s.mu.Unlock()
+		return
+	}
+	if old := s.retries[key]; old != nil {
+		old.timer.Stop()
+	}
+	s.retries[key] = rt
+	rt.timer = time.AfterFunc(wait, func() { s.runRetry(name, rt) })
+	s.mu.Unlock()
+	s.log.Info("pipeline will be started again", "pipeline", name, "attempt", attempt, "in", wait.String())
+}
+
+// runRetry starts a failed pipeline again, unless the retry was cancelled
+// (stopped, dropped, replaced or started by a user) or the catalog no
+// longer wants it running.
+func (s *Server) runRetry(name string, rt *retry) {
+	s.scriptMu.Lock()
+	defer s.scriptMu.Unlock()
+	key := strings.ToLower(name)
+	s.mu.Lock()
+	current := s.retries[key] == rt && s.runs[key] == nil && s.ctx.Err() == nil
+	if current {
+		delete(s.retries, key)
+	}
+	s.mu.Unlock()
+	if !current {
+		return
+	}
+	obj, ok := s.cat.Lookup(name)
+	if !ok || obj.Pipeline == nil || !obj.Pipeline.Running {
+		return
+	}
+	s.log.Info("pipeline starting again after a failure", "pipeline", name, "attempt", rt.attempt)
+	s.startAttempt(obj, rt.attempt)
+}
+
+// cancelRetry forgets a failed pipeline's pending retry.
+func (s *Server) cancelRetry(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rt := s.retries[strings.ToLower(name)]; rt != nil {
+		rt.timer.Stop()
+		delete(s.retries, strings.ToLower(name))
+	}
+}
+
+// retryOf returns a failed pipeline's pending retry: failures in a row and
+// when it starts again.
+func (s *Server) retryOf(name string) (attempt int, next time.Time, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rt := s.retries[strings.ToLower(name)]
+	if rt == nil {
+		return 0, time.Time{}, false
+	}
+	return rt.attempt, rt.next, true
+}
+
+// stopRun stops the pipeline's run, if any, and waits for its orderly end;
+// a retry waiting for it is cancelled.
 func (s *Server) stopRun(name string) *run {
+	s.cancelRetry(name)
 	s.mu.Lock()
 	r := s.runs[strings.ToLower(name)]
 	delete(s.runs, strings.ToLower(name))

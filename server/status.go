@@ -37,14 +37,18 @@ type Object struct {
 	Updated   time.Time         `json:"updated"`
 
 	// Pipelines only.
-	Sources []string         `json:"sources,omitempty"`
-	Sink    string           `json:"sink,omitempty"`
-	Running *bool            `json:"running,omitempty"` // what the catalog wants
-	State   string           `json:"state,omitempty"`   // running, stopped, failed
-	Error   string           `json:"error,omitempty"`
-	Since   *time.Time       `json:"since,omitempty"` // when the current run started
-	Explain string           `json:"explain,omitempty"`
-	Metrics *PipelineMetrics `json:"metrics,omitempty"`
+	Sources []string   `json:"sources,omitempty"`
+	Sink    string     `json:"sink,omitempty"`
+	Running *bool      `json:"running,omitempty"` // what the catalog wants
+	State   string     `json:"state,omitempty"`   // running, stopped, failed
+	Error   string     `json:"error,omitempty"`
+	Since   *time.Time `json:"since,omitempty"` // when the current run started
+	// A failed pipeline that will be started again: its failures in a row
+	// and when.
+	Attempts  int              `json:"attempts,omitempty"`
+	NextRetry *time.Time       `json:"next_retry,omitempty"`
+	Explain   string           `json:"explain,omitempty"`
+	Metrics   *PipelineMetrics `json:"metrics,omitempty"`
 }
 
 // Column is one column: declared, of a preview's rows, or a source's
@@ -179,6 +183,10 @@ func (s *Server) object(o *planner.Object) Object {
 		if obj.State == "" {
 			obj.State = string(catalog.Stopped)
 		}
+		if n, next, ok := s.retryOf(o.Name); ok && e.State == catalog.Failed {
+			next = next.UTC()
+			obj.Attempts, obj.NextRetry = n, &next
+		}
 		if r := s.running(o.Name); r != nil {
 			since := r.started.UTC()
 			obj.Since = &since
@@ -226,9 +234,83 @@ func maskGraph(g *dag.Graph) *dag.Graph {
 			spec.Options = MaskOptions(spec.Options)
 			nn.Sink = &spec
 		}
+		cutNode(&nn)
 		cp.Nodes[i] = &nn
 	}
 	return &cp
+}
+
+// maxShownDepth bounds how deeply the expressions of a shown graph nest:
+// a deeper part is shown as its text alone (Text, no Args). JSON nested
+// 100 000 levels (1 + 1 + …) is costly to indent and most decoders refuse
+// it (Go's stops at 10 000 levels).
+const maxShownDepth = 64
+
+// cutNode replaces n's expressions by copies cut at maxShownDepth, when
+// they nest deeper; n is a copy, and the graph it came from is unchanged.
+func cutNode(n *dag.Node) {
+	n.Predicate = cutExpr(n.Predicate, 0)
+	n.Exprs = cutExprs(n.Exprs)
+	if n.Dedup != nil {
+		d := *n.Dedup
+		d.Keys = cutExprs(d.Keys)
+		n.Dedup = &d
+	}
+	if n.Join != nil {
+		j := *n.Join
+		j.LeftKeys, j.RightKeys = cutExprs(j.LeftKeys), cutExprs(j.RightKeys)
+		j.Residual = cutExpr(j.Residual, 0)
+		n.Join = &j
+	}
+	if n.Window != nil {
+		w := *n.Window
+		w.Keys = cutExprs(w.Keys)
+		w.Having = cutExpr(w.Having, 0)
+		w.Aggs = append([]dag.Agg(nil), w.Aggs...)
+		for i := range w.Aggs {
+			w.Aggs[i].Arg = cutExpr(w.Aggs[i].Arg, 0)
+		}
+		n.Window = &w
+	}
+}
+
+func cutExprs(es []*dag.Expr) []*dag.Expr {
+	if es == nil {
+		return nil
+	}
+	out := make([]*dag.Expr, len(es))
+	for i, e := range es {
+		out[i] = cutExpr(e, 0)
+	}
+	return out
+}
+
+// cutExpr returns e, or a copy of e cut at maxShownDepth below depth.
+func cutExpr(e *dag.Expr, depth int) *dag.Expr {
+	if e == nil || len(e.Args) == 0 {
+		return e
+	}
+	if depth >= maxShownDepth {
+		c := *e
+		c.Args = nil
+		return &c
+	}
+	var out []*dag.Expr
+	for i, a := range e.Args {
+		c := cutExpr(a, depth+1)
+		if c != a && out == nil {
+			out = append(make([]*dag.Expr, 0, len(e.Args)), e.Args[:i]...)
+		}
+		if out != nil {
+			out = append(out, c)
+		}
+	}
+	if out == nil {
+		return e
+	}
+	c := *e
+	c.Args = out
+	return &c
 }
 
 // MaskOptions returns opts with secret values hidden by Sluice's one

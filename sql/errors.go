@@ -89,22 +89,27 @@ func (e *Error) Render(src string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s at %d:%d: %s\n", e.Severity(), e.Pos.Line, e.Pos.Col, e.Msg)
 	line := sourceLine(src, e.Pos.Line)
-	num := fmt.Sprint(e.Pos.Line)
-	pad := strings.Repeat(" ", len(num))
-	fmt.Fprintf(&b, "  %s | %s\n", num, expandTabs(line))
 	col := e.Pos.Col
 	if col < 1 {
 		col = 1
 	}
+	endCol := 0 // the end column on this line, 0 when past it
+	if _, end := e.Span(src); end.Line == e.Pos.Line && end.Col > col {
+		endCol = end.Col
+	}
+	line, col, endCol = clipLine(line, col, endCol)
+	num := fmt.Sprint(e.Pos.Line)
+	pad := strings.Repeat(" ", len(num))
+	fmt.Fprintf(&b, "  %s | %s\n", num, expandTabs(line))
 	// Tabs before the caret render as in the line above.
 	prefix := line
 	if n := runeIndex(line, col-1); n >= 0 {
 		prefix = line[:n]
 	}
 	width := 1
-	if _, end := e.Span(src); end.Line == e.Pos.Line && end.Col > col {
-		width = underlineWidth(line, col, end.Col)
-	} else if end.Line > e.Pos.Line {
+	if _, end := e.Span(src); endCol > col {
+		width = underlineWidth(line, col, endCol)
+	} else if end.Line > e.Pos.Line || end.Line == e.Pos.Line && end.Col > col {
 		width = max(1, underlineWidth(line, col, utf8.RuneCountInString(line)+1))
 	}
 	fmt.Fprintf(&b, "  %s | %s%s\n", pad, strings.Repeat(" ", utf8.RuneCountInString(expandTabs(prefix))), strings.Repeat("^", width))
@@ -112,6 +117,37 @@ func (e *Error) Render(src string) string {
 		fmt.Fprintf(&b, "hint: %s\n", e.Hint)
 	}
 	return b.String()
+}
+
+// renderWidth bounds the source line a rendered error shows: a longer line
+// (a script on one line, random bytes) is shown as the part around the
+// error, cut with "…", so that an error costs the same on any line.
+const renderWidth = 160
+
+// clipLine cuts line to about renderWidth characters around col, and
+// returns col and endCol (0: none) as columns of the cut line; the
+// underline ends at the cut.
+func clipLine(line string, col, endCol int) (string, int, int) {
+	n := utf8.RuneCountInString(line)
+	if n <= renderWidth {
+		return line, col, endCol
+	}
+	from := max(0, min(col-1-renderWidth/3, n-renderWidth)) // first rune shown
+	to := from + renderWidth
+	out := line[runeIndex(line, from):runeIndex(line, to)]
+	shift := from
+	if from > 0 {
+		out = "…" + out
+		shift--
+	}
+	if to < n {
+		out += "…"
+	}
+	col -= shift
+	if endCol > 0 {
+		endCol = min(endCol-shift, utf8.RuneCountInString(out)+1)
+	}
+	return out, col, endCol
 }
 
 func expandTabs(s string) string { return strings.ReplaceAll(s, "\t", "    ") }
@@ -167,6 +203,17 @@ func PosAt(src string, offset int) Pos {
 	}
 	p.Col = utf8.RuneCountInString(src[lineStart:offset]) + 1
 	return p
+}
+
+// MaxErrors bounds the errors a parse or a check collects: after that many
+// it stops and ends the list with a "too many errors" error at the place
+// it stopped, so a large bad input (a megabyte of random bytes) costs
+// little. The API shows the first 100 and counts the rest.
+const MaxErrors = 1000
+
+// TooMany adds the error that says checking stopped at pos.
+func (l *ErrorList) TooMany(pos Pos) {
+	l.Add(pos, "fix the errors above and check again", "too many errors (%d): checking stopped here", len(*l))
 }
 
 // ErrorList is every error found in a script, in source order. Like

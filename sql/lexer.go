@@ -192,6 +192,10 @@ func lex(src string, toks []token, errs *ErrorList, pos func(int) Pos) []token {
 			r, n := utf8.DecodeRuneInString(src[i:])
 			if !isIdentStart(r) {
 				errs.Add(pos(i), "", "unexpected character %q", r)
+				if len(*errs) >= MaxErrors {
+					errs.TooMany(pos(i + n))
+					return toks
+				}
 				i += n
 				continue
 			}
@@ -206,6 +210,10 @@ func lex(src string, toks []token, errs *ErrorList, pos func(int) Pos) []token {
 					hint = "comments are -- line or /* block */"
 				}
 				errs.Add(pos(i), hint, "unexpected character %q", rune(c))
+				if len(*errs) >= MaxErrors {
+					errs.TooMany(pos(i + 1))
+					return toks
+				}
 				i++
 				continue
 			}

@@ -40,7 +40,7 @@ func Parse(src string) (*Script, ErrorList) {
 	lexErrs, lexErrAt := len(p.errs), 0
 	script := &Script{Src: src}
 	start := 0
-	for i := 0; i <= len(p.toks); i++ {
+	for i := 0; i <= len(p.toks) && lexErrs < MaxErrors; i++ {
 		if i < len(p.toks) && p.toks[i].kind != tkSemi {
 			continue
 		}
@@ -50,6 +50,10 @@ func Parse(src string) (*Script, ErrorList) {
 		if start < i && lexErrAt < lexErrs && p.errs[lexErrAt].Pos.Offset <= p.stmtEnd(i) {
 			start = i + 1
 			continue
+		}
+		if len(p.errs) >= MaxErrors {
+			p.errs.TooMany(p.pos(p.stmtStart(start)))
+			break
 		}
 		for lo := start; lo < i; {
 			stmt, next := p.statement(lo, i)

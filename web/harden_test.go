@@ -3,12 +3,15 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +22,7 @@ import (
 	"github.com/sluice-sql/sluice/connectors/rowjson"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/server"
+	"github.com/sluice-sql/sluice/sql"
 	"github.com/sluice-sql/sluice/web"
 
 	"net/http/httptest"
@@ -202,4 +206,111 @@ CREATE SINK pg3 WITH (connector = 'postgres', url = 'host=127.0.0.1 port=1 passw
 		check(path, string(b))
 		return nil
 	})
+}
+
+// randomBytes is n bytes from a fixed seed: the same "garbage" every run.
+func randomBytes(n int) string {
+	r := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return string(b)
+}
+
+// TestGarbageCostsLittle: a megabyte of random bytes to /validate is
+// answered quickly with at most 100 errors and the count of the rest,
+// and costs the server little memory (it made a 270 MB answer and took
+// 1.7 GB when every error was listed with its whole line).
+func TestGarbageCostsLittle(t *testing.T) {
+	e, _, _ := startLogged(t, web.Config{})
+	var before, after goruntime.MemStats
+	goruntime.ReadMemStats(&before)
+	code, body := e.raw("POST", "/api/v1/validate", "application/sql", randomBytes(1<<20))
+	goruntime.ReadMemStats(&after)
+	var fail apiErr
+	var more struct {
+		More int `json:"more"`
+	}
+	json.Unmarshal([]byte(body), &fail)
+	json.Unmarshal([]byte(body), &more)
+	if code != 422 || len(fail.Errors) != 100 || more.More < 1 || 100+more.More > sql.MaxErrors+1 {
+		t.Fatalf("answer %d with %d errors and %d more", code, len(fail.Errors), more.More)
+	}
+	if len(body) > 256<<10 {
+		t.Errorf("the answer is %d bytes", len(body))
+	}
+	for _, d := range fail.Errors {
+		if len(d.Rendered) > 2048 {
+			t.Errorf("a rendered error is %d bytes", len(d.Rendered))
+		}
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 300<<20 {
+		t.Errorf("the request allocated %d MB", alloc>>20)
+	}
+	t.Logf("answer %d bytes, %d errors + %d more, %d MB allocated", len(body), len(fail.Errors), more.More, (after.TotalAlloc-before.TotalAlloc)>>20)
+}
+
+// TestHealthzWhileLargeRequests: four large requests at once are planned
+// in turn (MaxPlanning), so /healthz answers at once meanwhile; a request
+// that waits longer than PlanWait for its turn is answered 503.
+func TestHealthzWhileLargeRequests(t *testing.T) {
+	e, _, _ := startLogged(t, web.Config{MaxPlanning: 1})
+	big := "CREATE SOURCE s (id UInt64) WITH (connector = 'datagen');\nSELECT " + strings.Repeat("id + ", 99_990) + "id AS total FROM s;"
+	var wg sync.WaitGroup
+	codes := make([]int, 4)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _ = e.raw("POST", "/api/v1/validate", "application/sql", big)
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	worst, polls := time.Duration(0), 0
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		case <-time.After(20 * time.Millisecond):
+			start := time.Now()
+			if code, _ := e.raw("GET", "/healthz", "", ""); code != 200 {
+				t.Fatalf("healthz: %d", code)
+			}
+			worst, polls = max(worst, time.Since(start)), polls+1
+		}
+	}
+	for _, c := range codes {
+		if c != 200 {
+			t.Errorf("large request answered %d", c)
+		}
+	}
+	if worst > time.Second {
+		t.Errorf("/healthz took up to %v while four large requests ran", worst)
+	}
+	t.Logf("%d /healthz polls, slowest %v", polls, worst)
+
+	e2, _, _ := startLogged(t, web.Config{MaxPlanning: 1, PlanWait: time.Millisecond})
+	busy := 0
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _ = e2.raw("POST", "/api/v1/validate", "application/sql", big)
+		}()
+	}
+	wg.Wait()
+	for _, c := range codes {
+		switch c {
+		case 503:
+			busy++
+		case 200:
+		default:
+			t.Errorf("answer %d", c)
+		}
+	}
+	if busy == 0 || busy == len(codes) {
+		t.Errorf("with 1 ms to wait for a turn, %d of %d requests were refused", busy, len(codes))
+	}
 }

@@ -47,10 +47,16 @@ type (
 		Total     int64  `json:"total"`
 		ElapsedMS int64  `json:"elapsed_ms"`
 	}
+	// statsMsg is a preview's counters: about once a second and at its end.
+	statsMsg struct {
+		Type string `json:"type"` // "stats"
+		server.PreviewStats
+	}
 	errorMsg struct {
 		Type    string       `json:"type"` // "error"
 		Message string       `json:"message"`
 		Errors  []Diagnostic `json:"errors,omitempty"`
+		More    int          `json:"more,omitempty"` // errors not listed
 	}
 )
 
@@ -67,6 +73,9 @@ func (h *handler) upgrader() *websocket.Upgrader {
 		ReadBufferSize:  4096,
 		WriteBufferSize: 16384,
 		CheckOrigin:     h.checkOrigin,
+		// A client that asks for sluice.v1 gets it; the bearer subprotocol
+		// (login.go) is never echoed.
+		Subprotocols: []string{wsProtocol},
 	}
 }
 
@@ -221,13 +230,20 @@ func (h *handler) preview(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	done, err := h.planTurn(ctx)
+	if err != nil {
+		s.finish(errorMsg{Type: "error", Message: err.Error()})
+		return
+	}
 	plan, errs, err := h.srv.PlanPreview(req.SQL, req.Pipeline)
+	done()
 	if err != nil {
 		s.finish(errorMsg{Type: "error", Message: err.Error()})
 		return
 	}
 	if len(errs) > 0 {
-		s.finish(errorMsg{Type: "error", Message: errs.Error(), Errors: diagnostics(errs, req.SQL)})
+		shown, more := firstErrors(errs)
+		s.finish(errorMsg{Type: "error", Message: errs.Error(), Errors: diagnostics(shown, req.SQL), More: more})
 		return
 	}
 	limit := h.cfg.PreviewMaxRows
@@ -242,12 +258,14 @@ func (h *handler) preview(w http.ResponseWriter, r *http.Request) {
 	runCtx, stop := context.WithTimeout(ctx, h.cfg.PreviewTimeout)
 	defer stop()
 	var total int64
-	err = h.srv.RunPreview(runCtx, plan, limit, func(rows []byte, n int) error {
+	err = h.srv.RunPreviewStats(runCtx, plan, limit, func(rows []byte, n int) error {
 		total += int64(n)
 		if !s.send(rowsMsg{Type: "rows", Rows: json.RawMessage(rows), Count: n, Total: total, ElapsedMS: time.Since(start).Milliseconds()}) {
 			return errors.New("the client is too slow; dropped")
 		}
 		return nil
+	}, h.cfg.PreviewStatsEvery, func(st server.PreviewStats) {
+		s.send(statsMsg{Type: "stats", PreviewStats: st})
 	})
 	end := endMsg{Type: "end", Total: total, ElapsedMS: time.Since(start).Milliseconds()}
 	switch {

@@ -3,7 +3,6 @@ package web
 import (
 	"bufio"
 	"context"
-	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	goruntime "runtime"
 	"strings"
 	"time"
 
@@ -45,12 +45,47 @@ type Config struct {
 	// 10000.
 	PreviewTimeout time.Duration
 	PreviewMaxRows int64
+	// PreviewStatsEvery is how often a preview sends its counters (a
+	// stats message); default 1 second. One more is sent at its end.
+	PreviewStatsEvery time.Duration
+	// MaxPlanning bounds the scripts and previews planned at once (every
+	// POST /api/v1/scripts and /validate, every preview request); default
+	// one less than the CPUs Go uses, at least 1, so that large requests
+	// never take every core from the pipelines and /healthz. PlanWait is
+	// how long a request waits for its turn before it is answered 503;
+	// default 30 s.
+	MaxPlanning int
+	PlanWait    time.Duration
 }
 
 type handler struct {
-	cfg Config
-	srv *server.Server
-	log *slog.Logger
+	cfg     Config
+	srv     *server.Server
+	log     *slog.Logger
+	session string // the session cookie's value (see login.go)
+	// planning holds a token per request being planned (see MaxPlanning).
+	planning chan struct{}
+}
+
+// errBusy answers a request that waited PlanWait for its turn to plan.
+var errBusy = errors.New("the server is busy planning other requests; retry later")
+
+// planTurn waits for a turn to plan (parse, check, plan) and returns the
+// function that ends it, or errBusy after PlanWait, or the context's error.
+// Planning is linear in the size of a script, and a script is at most
+// MaxBodyBytes, so each turn is bounded; the number of turns at once
+// bounds the CPU all requests take together.
+func (h *handler) planTurn(ctx context.Context) (func(), error) {
+	t := time.NewTimer(h.cfg.PlanWait)
+	defer t.Stop()
+	select {
+	case h.planning <- struct{}{}:
+		return func() { <-h.planning }, nil
+	case <-t.C:
+		return nil, errBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Handler returns the HTTP API of cfg.Server.
@@ -67,12 +102,24 @@ func Handler(cfg Config) http.Handler {
 	if cfg.PreviewMaxRows <= 0 {
 		cfg.PreviewMaxRows = 10000
 	}
+	if cfg.PreviewStatsEvery <= 0 {
+		cfg.PreviewStatsEvery = time.Second
+	}
 	if cfg.Gatherer == nil {
 		cfg.Gatherer = prometheus.DefaultGatherer
 	}
-	h := &handler{cfg: cfg, srv: cfg.Server, log: cfg.Logger}
+	if cfg.MaxPlanning <= 0 {
+		cfg.MaxPlanning = max(1, goruntime.GOMAXPROCS(0)-1)
+	}
+	if cfg.PlanWait <= 0 {
+		cfg.PlanWait = 30 * time.Second
+	}
+	h := &handler{cfg: cfg, srv: cfg.Server, log: cfg.Logger, planning: make(chan struct{}, cfg.MaxPlanning)}
+	if cfg.Token != "" {
+		h.session = sessionValue(cfg.Token)
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", h.page)
+	mux.HandleFunc("GET /{$}", h.pageGate(h.page))
 	mux.Handle("GET /assets/", assets())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", h.readyz)
@@ -97,6 +144,8 @@ func Handler(cfg Config) http.Handler {
 	api.HandleFunc("DELETE /api/v1/pipelines/{name}", h.control("DROP PIPELINE"))
 	api.HandleFunc("GET /api/v1/connectors", h.connectors)
 	api.HandleFunc("GET /api/v1/functions", h.functions)
+	api.HandleFunc("POST /api/v1/session", h.login)
+	mux.HandleFunc("DELETE /api/v1/session", h.logout)
 	api.HandleFunc("GET /api/v1/preview", h.preview)
 	api.HandleFunc("GET /api/v1/pipelines/{name}/tail", h.tail)
 	mux.Handle("/api/", h.auth(api))
@@ -111,17 +160,17 @@ func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ready\n")
 }
 
-// auth requires the bearer token on every API call when one is set.
+// auth requires the token on every API call when one is set: the bearer
+// header, the session cookie or, on a websocket, the bearer subprotocol
+// (see login.go).
 func (h *handler) auth(next http.Handler) http.Handler {
 	if h.cfg.Token == "" {
 		return next
 	}
-	want := []byte("Bearer " + h.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
+		if !h.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
-			writeJSON(w, http.StatusUnauthorized, apiError{Error: "unauthorized: send Authorization: Bearer <token> (the server's SLUICE_API_TOKEN)"})
+			writeJSON(w, http.StatusUnauthorized, apiError{Error: "unauthorized: send Authorization: Bearer <token> (the server's SLUICE_API_TOKEN), or log in"})
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -198,6 +247,20 @@ type Position struct {
 type apiError struct {
 	Error  string       `json:"error"`
 	Errors []Diagnostic `json:"errors,omitempty"`
+	// More counts the errors after the first maxDiagnostics, not listed.
+	More int `json:"more,omitempty"`
+}
+
+// maxDiagnostics bounds the diagnostics an answer lists; "more" counts the
+// rest (the parser and the planner stop at sql.MaxErrors).
+const maxDiagnostics = 100
+
+// firstErrors returns the errors an answer lists and how many more there are.
+func firstErrors(errs sql.ErrorList) (sql.ErrorList, int) {
+	if len(errs) <= maxDiagnostics {
+		return errs, 0
+	}
+	return errs[:maxDiagnostics], len(errs) - maxDiagnostics
 }
 
 func diagnostics(errs sql.ErrorList, src string) []Diagnostic {
@@ -294,15 +357,24 @@ func (h *handler) apply(w http.ResponseWriter, ctx context.Context, src string, 
 		writeJSON(w, http.StatusBadRequest, apiError{Error: "the script is empty"})
 		return
 	}
+	done, err := h.planTurn(ctx)
+	if err != nil {
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: err.Error()})
+		return
+	}
 	res, errs, err := h.srv.Apply(ctx, src, opts)
+	done()
 	switch {
 	case err != nil:
 		h.log.Error("apply script", "error", err)
 		writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
 	case len(errs) > 0:
+		shown, more := firstErrors(errs)
 		writeJSON(w, http.StatusUnprocessableEntity, apiError{
 			Error:  fmt.Sprintf("the script has %d error(s); nothing was applied", len(errs)),
-			Errors: diagnostics(errs, src),
+			Errors: diagnostics(shown, src),
+			More:   more,
 		})
 	default:
 		writeJSON(w, http.StatusOK, res)

@@ -47,6 +47,7 @@ type apiFailure struct {
 	status int
 	Error  string           `json:"error"`
 	Errors []web.Diagnostic `json:"errors"`
+	More   int              `json:"more"` // errors the answer does not list
 }
 
 func (c *client) do(method, path, contentType string, body io.Reader, out any) (*apiFailure, error) {
@@ -212,7 +213,10 @@ func submit(name string, args []string, stdout, stderr io.Writer, dryRun bool) e
 	if fail != nil {
 		if len(fail.Errors) > 0 {
 			s.render(stderr, fail.Errors)
-			return &exitError{code: 1, msg: fmt.Sprintf("%s: %d error(s); nothing was applied", *file, len(fail.Errors))}
+			if fail.More > 0 {
+				fmt.Fprintf(stderr, "… and %d more error(s)\n", fail.More)
+			}
+			return &exitError{code: 1, msg: fmt.Sprintf("%s: %d error(s); nothing was applied", *file, len(fail.Errors)+fail.More)}
 		}
 		return fail.exit()
 	}
@@ -342,6 +346,10 @@ func describeCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(tw, "state\t%s\n", o.State)
 		if o.Error != "" {
 			fmt.Fprintf(tw, "error\t%s\n", o.Error)
+		}
+		if o.NextRetry != nil {
+			fmt.Fprintf(tw, "retry\tattempt %d at %s (in %s)\n", o.Attempts+1, o.NextRetry.Format(time.RFC3339),
+				max(time.Until(*o.NextRetry), 0).Round(time.Second))
 		}
 		fmt.Fprintf(tw, "reads\t%s\nwrites\t%s\n", strings.Join(o.Sources, ", "), o.Sink)
 		if o.Since != nil {
@@ -495,6 +503,7 @@ func previewCmd(args []string, stdout, stderr io.Writer) error {
 			Reason  string            `json:"reason"`
 			Message string            `json:"message"`
 			Errors  []web.Diagnostic  `json:"errors"`
+			More    int               `json:"more"`
 			Elapsed int64             `json:"elapsed_ms"`
 		}
 		if err := json.Unmarshal(msg, &m); err != nil {
@@ -528,7 +537,10 @@ func previewCmd(args []string, stdout, stderr io.Writer) error {
 			if len(m.Errors) > 0 {
 				s := &script{src: src, files: []scriptFile{{name: "preview", text: src, firstLine: 1}}}
 				s.render(stderr, m.Errors)
-				return &exitError{code: 1, msg: fmt.Sprintf("preview: %d error(s)", len(m.Errors))}
+				if m.More > 0 {
+					fmt.Fprintf(stderr, "… and %d more error(s)\n", m.More)
+				}
+				return &exitError{code: 1, msg: fmt.Sprintf("preview: %d error(s)", len(m.Errors)+m.More)}
 			}
 			return &exitError{code: 1, msg: "preview: " + m.Message}
 		}

@@ -1,0 +1,199 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluice-sql/sluice/catalog"
+	"github.com/sluice-sql/sluice/connector"
+	"github.com/sluice-sql/sluice/runtime"
+	"github.com/sluice-sql/sluice/sql"
+)
+
+// The supervisor tests run pipelines on a connector double: its source
+// makes rows of (id, ts) at the clock, or, by its mode option, panics in
+// Poll ('panic') or fails to open ('fail'); its sink counts rows.
+var (
+	supOpens sync.Map // pipeline → *atomic.Int64: source opens
+	supRows  sync.Map // sink name → *atomic.Int64: rows written
+)
+
+func supCounter(m *sync.Map, key string) *atomic.Int64 {
+	v, _ := m.LoadOrStore(key, &atomic.Int64{})
+	return v.(*atomic.Int64)
+}
+
+type supSource struct {
+	mode string
+	next int64
+	recs []runtime.Record
+}
+
+func (s *supSource) Poll(ctx context.Context) ([]runtime.Record, error) {
+	if s.mode == "panic" && s.next > 0 {
+		panic("connector bug")
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(5 * time.Millisecond):
+	}
+	s.recs = s.recs[:0]
+	now := time.Now().UTC()
+	for i := 0; i < 10; i++ {
+		s.recs = append(s.recs, runtime.Record{Partition: 0, Offset: s.next, Timestamp: now.UnixNano(),
+			Value: fmt.Appendf(nil, `{"id":%d,"ts":%q}`, s.next, now.Format(time.RFC3339Nano))})
+		s.next++
+	}
+	return s.recs, nil
+}
+func (s *supSource) Partitions() []int32                                       { return []int32{0} }
+func (s *supSource) Commit(context.Context, runtime.Offsets) error             { return nil }
+func (s *supSource) DeadLetter(context.Context, *runtime.Record, string) error { return nil }
+func (s *supSource) Close() error                                              { return nil }
+func (s *supSink) Write(_ context.Context, b *runtime.Batch, _ string) error {
+	s.rows.Add(int64(b.Len))
+	return nil
+}
+func (s *supSink) Close() error { return nil }
+
+type supSink struct{ rows *atomic.Int64 }
+
+func init() {
+	runtime.Register(runtime.Connector{
+		Declaration: connector.Connector{
+			Name: "supervisortest", Doc: "a test double", Kinds: []connector.Kind{connector.Source, connector.Sink},
+			Options: []connector.Option{{Name: "mode", Type: connector.String, Doc: "ok, panic or fail"}},
+		},
+		OpenSource: func(_ context.Context, cfg runtime.SourceConfig) (runtime.Source, error) {
+			supCounter(&supOpens, cfg.Pipeline).Add(1)
+			if cfg.Spec.Options["mode"] == "fail" {
+				return nil, errors.New("broker unreachable")
+			}
+			src := &supSource{mode: cfg.Spec.Options["mode"]}
+			if cfg.Resume != nil {
+				src.next = cfg.Resume[0]
+			}
+			return src, nil
+		},
+		OpenSink: func(_ context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) {
+			return &supSink{rows: supCounter(&supRows, cfg.Spec.Name)}, nil
+		},
+	})
+}
+
+func newTestServer(t *testing.T) *Server {
+	t.Helper()
+	// Counters are per name; a test run starts them from zero.
+	supOpens.Clear()
+	supRows.Clear()
+	dir := t.TempDir()
+	cat, err := catalog.OpenDir(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	s, err := New(Config{Catalog: cat, StateDir: dir, RetryMin: 100 * time.Millisecond, RetryMax: 400 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+func supPipeline(name, mode string) string {
+	return fmt.Sprintf(`
+CREATE SOURCE %[1]s_in (id UInt64, ts TIMESTAMP, WATERMARK FOR ts AS ts) WITH (connector = 'supervisortest', mode = '%[2]s');
+CREATE SINK %[1]s_out (id UInt64) WITH (connector = 'supervisortest');
+CREATE PIPELINE %[1]s AS INSERT INTO %[1]s_out SELECT id FROM %[1]s_in;
+`, name, mode)
+}
+
+func apply(t *testing.T, s *Server, src string) {
+	t.Helper()
+	_, errs, err := s.Apply(context.Background(), src, ApplyOptions{})
+	if err != nil || len(errs) > 0 {
+		t.Fatalf("apply: %v %s", err, errs.Render(src))
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A pipeline whose source panics is marked failed with the error and
+// retried with growing waits, while the server and a second pipeline run
+// on as if nothing happened.
+func TestPanickingPipelineFailsAlone(t *testing.T) {
+	s := newTestServer(t)
+	apply(t, s, supPipeline("steady", "ok")+supPipeline("boom", "panic"))
+	rows := supCounter(&supRows, "steady_out")
+	var boom Object
+	waitFor(t, "boom to fail", func() bool {
+		boom, _ = s.Object(sql.ObjPipeline, "boom")
+		return boom.State == "failed" && boom.NextRetry != nil
+	})
+	if !strings.Contains(boom.Error, "connector bug") || !strings.Contains(boom.Error, "internal error in poll") {
+		t.Errorf("error %q does not say what panicked", boom.Error)
+	}
+	// It is started again, and fails again, with the count of failures.
+	waitFor(t, "a second failure", func() bool {
+		boom, _ = s.Object(sql.ObjPipeline, "boom")
+		return boom.Attempts >= 2
+	})
+	before := rows.Load()
+	waitFor(t, "steady to write on", func() bool { return rows.Load() > before+100 })
+	st, _ := s.Object(sql.ObjPipeline, "steady")
+	if st.State != "running" || st.Error != "" {
+		t.Errorf("steady: state %s, error %q", st.State, st.Error)
+	}
+	// STOP ends the retries.
+	apply(t, s, "STOP PIPELINE boom;")
+	opens := supCounter(&supOpens, "boom").Load()
+	time.Sleep(600 * time.Millisecond)
+	if n := supCounter(&supOpens, "boom").Load(); n != opens {
+		t.Errorf("a stopped pipeline was started %d more times", n-opens)
+	}
+	if o, _ := s.Object(sql.ObjPipeline, "boom"); o.State != "stopped" || o.NextRetry != nil {
+		t.Errorf("after STOP: state %s, next retry %v", o.State, o.NextRetry)
+	}
+}
+
+// A pipeline that cannot start is retried with waits that double up to
+// the limit — never in a tight loop — and shows when it tries next.
+func TestFailingStartBacksOff(t *testing.T) {
+	s := newTestServer(t)
+	start := time.Now()
+	apply(t, s, supPipeline("down", "fail"))
+	opens := supCounter(&supOpens, "down")
+	// Waits of 100, 200, 400, 400 ms: the fifth start comes after 1.1 s.
+	waitFor(t, "four retries", func() bool { return opens.Load() >= 5 })
+	if d := time.Since(start); d < 1100*time.Millisecond {
+		t.Errorf("five starts within %v: the waits do not grow", d)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := opens.Load(); n > 8 {
+		t.Errorf("%d starts in %v", n, time.Since(start))
+	}
+	o, _ := s.Object(sql.ObjPipeline, "down")
+	if o.State != "failed" || !strings.Contains(o.Error, "broker unreachable") || o.Attempts < 4 || o.NextRetry == nil {
+		t.Fatalf("state %s, error %q, attempts %d, next %v", o.State, o.Error, o.Attempts, o.NextRetry)
+	}
+	if wait := time.Until(*o.NextRetry); wait > 400*time.Millisecond {
+		t.Errorf("next retry in %v, beyond the 400ms limit", wait)
+	}
+}
