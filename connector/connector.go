@@ -73,7 +73,7 @@ type Option struct {
 	Min int64 `json:"min,omitempty"`
 	Max int64 `json:"max,omitempty"`
 	// ZeroOff allows the Duration '0', which turns the option off.
-	ZeroOff bool `json:"-"`
+	ZeroOff bool `json:"zero_off,omitempty"`
 }
 
 // Connector declares one connector.
@@ -283,4 +283,40 @@ func (o *Option) Canonical(v string) string {
 		}
 	}
 	return ""
+}
+
+// Value returns an option of role k as in force for a WITH list (keys in
+// lower case): the value written, else the declared default. given is
+// false for the default; ok is false when the connector does not declare
+// the option.
+func (c *Connector) Value(opts map[string]string, name string, k Kind) (v string, given, ok bool) {
+	o, ok := c.Option(name, k)
+	if !ok {
+		return "", false, false
+	}
+	if v, given := opts[name]; given {
+		return strings.TrimSpace(v), true, true
+	}
+	return o.Default, false, true
+}
+
+// ParseCount parses a count the option's Check accepts.
+func (o *Option) ParseCount(v string) (int64, error) {
+	if msg, _ := o.Check(v); msg != "" {
+		return 0, fmt.Errorf("%s %s", o.Name, msg)
+	}
+	return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+}
+
+// ParseDuration parses a duration the option's Check accepts ('0' is 0
+// where the option allows it).
+func (o *Option) ParseDuration(v string) (time.Duration, error) {
+	if msg, _ := o.Check(v); msg != "" {
+		return 0, fmt.Errorf("%s %s", o.Name, msg)
+	}
+	v = strings.TrimSpace(v)
+	if v == "0" {
+		return 0, nil
+	}
+	return time.ParseDuration(v)
 }

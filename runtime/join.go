@@ -24,6 +24,7 @@ type joinChunk struct {
 	seq     []int64 // the row's identity across checkpoints and restores
 	prev    []int64 // previous row id with the same key hash, or -1
 	matched []bool
+	minT    int64
 	maxT    int64
 }
 
@@ -159,7 +160,7 @@ func (s *joinSide) addSeq(b *Batch, i int, lo, hi uint64, t, seq int64) int64 {
 				c.rows.Vecs[i].Reserve(joinChunkRows, 16)
 			}
 		}
-		c.maxT = t
+		c.minT, c.maxT = t, t
 		s.chunks = append(s.chunks, c)
 	}
 	c := s.chunks[len(s.chunks)-1]
@@ -167,7 +168,7 @@ func (s *joinSide) addSeq(b *Batch, i int, lo, hi uint64, t, seq int64) int64 {
 	c.t = append(c.t, t)
 	c.seq = append(c.seq, seq)
 	c.matched = append(c.matched, false)
-	c.maxT = max(c.maxT, t)
+	c.minT, c.maxT = min(c.minT, t), max(c.maxT, t)
 	id := s.next
 	s.next++
 	c.prev = append(c.prev, s.index.put(lo, hi, id, s.base))
@@ -198,6 +199,34 @@ func (s *joinSide) release(limit int64) int {
 }
 
 func (s *joinSide) live() int64 { return s.next - s.base }
+
+// waiting counts the stored rows whose time is at or after limit: those
+// that may still meet a partner. Chunks hold rows in arrival order, so
+// with times that mostly rise only the chunk at the limit is scanned.
+func (s *joinSide) waiting(limit int64) int64 {
+	var n int64
+	for _, c := range s.chunks {
+		switch {
+		case c.maxT < limit:
+		case c.minT >= limit:
+			n += int64(len(c.t))
+		default:
+			for _, t := range c.t {
+				if t >= limit {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// storeState publishes the join's state gauges.
+func (j *joinOp) storeState() {
+	j.stats.State.Store(j.left.live() + j.right.live())
+	limit := satSub(j.wm, j.within)
+	j.stats.Waiting.Store(j.left.waiting(limit) + j.right.waiting(limit))
+}
 
 type joinRef struct {
 	b   *Batch // the incoming batch, or nil for a stored row
@@ -319,7 +348,7 @@ func (j *joinOp) process(port int, b *Batch) {
 	// Rows that arrived already behind the watermark: emit or release them
 	// now rather than at the next watermark.
 	j.expire()
-	j.stats.State.Store(j.left.live() + j.right.live())
+	j.storeState()
 }
 
 // flushPairs builds the candidate pairs' rows, applies the residual
@@ -386,7 +415,7 @@ func (j *joinOp) watermark(wm int64) {
 	}
 	j.wm = wm
 	j.expire()
-	j.stats.State.Store(j.left.live() + j.right.live())
+	j.storeState()
 }
 
 // expire emits unmatched LEFT rows whose time + d the watermark has passed
@@ -559,7 +588,7 @@ func (j *joinOp) read(r *stateReader, delta bool) error {
 	for len(j.pending) > 0 && j.pending[0].t < limit {
 		heap.Pop(&j.pending)
 	}
-	j.stats.State.Store(j.left.live() + j.right.live())
+	j.storeState()
 	return r.err
 }
 

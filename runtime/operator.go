@@ -59,6 +59,7 @@ type operatorStats struct {
 	LeftNulls  atomic.Int64 // LEFT rows emitted without a partner
 	LateRows   atomic.Int64 // rows a window dropped because their window was already emitted
 	State      atomic.Int64 // live state entries (dedup keys, buffered join rows, window groups)
+	Waiting    atomic.Int64 // join rows that may still meet a partner (time + d not yet passed by the watermark)
 }
 
 // emitter passes an operator's output to the operators downstream.

@@ -32,6 +32,7 @@ func TestOperatorsGolden(t *testing.T) {
 			st    *operatorStats
 			col   collector
 			show  func(string) string
+			join  bool // stats show the rows waiting for a partner
 		)
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			dur := func(key string) time.Duration {
@@ -54,6 +55,7 @@ func TestOperatorsGolden(t *testing.T) {
 				var typ string
 				d.ScanArgs(t, "type", &typ)
 				node := joinNode(kvSchema, kvSchema, dag.JoinType(strings.ToUpper(typ)), dur("within"), 1, 1, 0, 0)
+				join = true
 				build = func(e emitter, st *operatorStats) operator {
 					return newJoin(node, kvSchema, kvSchema, e, st)
 				}
@@ -95,8 +97,12 @@ func TestOperatorsGolden(t *testing.T) {
 				}
 				return fmt.Sprintf("restored %d bytes of state", len(w.buf))
 			case "stats":
-				return fmt.Sprintf("dedup drops %d, join matches %d, left unmatched %d, late rows %d, state %d",
+				out := fmt.Sprintf("dedup drops %d, join matches %d, left unmatched %d, late rows %d, state %d",
 					st.DedupDrops.Load(), st.JoinMatch.Load(), st.LeftNulls.Load(), st.LateRows.Load(), st.State.Load())
+				if join {
+					out += fmt.Sprintf(", waiting %d", st.Waiting.Load())
+				}
+				return out
 			default:
 				t.Fatalf("unknown command %q", d.Cmd)
 			}

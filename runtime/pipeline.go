@@ -9,12 +9,12 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/planner/dag"
 )
 
@@ -87,25 +87,15 @@ func (o *Options) fill(sink *dag.SinkSpec) error {
 		o.Logf = func(string, ...any) {}
 	}
 	if sink != nil {
+		rows, flush, err := SinkBatching(sink)
+		if err != nil {
+			return err
+		}
 		if o.BatchSize <= 0 {
-			o.BatchSize = DefaultBatchSize
-			if v, ok := sink.Options["batch_size"]; ok {
-				n, err := strconv.Atoi(v)
-				if err != nil || n <= 0 {
-					return fmt.Errorf("sink %q: batch_size %q is not a positive count", sink.Name, v)
-				}
-				o.BatchSize = n
-			}
+			o.BatchSize = rows
 		}
 		if o.FlushInterval <= 0 {
-			o.FlushInterval = DefaultFlushInterval
-			if v, ok := sink.Options["flush_interval"]; ok {
-				d, err := time.ParseDuration(v)
-				if err != nil || d <= 0 {
-					return fmt.Errorf("sink %q: flush_interval %q is not a duration like '1s'", sink.Name, v)
-				}
-				o.FlushInterval = d
-			}
+			o.FlushInterval = flush
 		}
 	}
 	return nil
@@ -151,7 +141,7 @@ func NewPipeline(g *dag.Graph, opts Options) (*Pipeline, error) {
 			if _, err := newDecoder(n.Schema, n.Source.Declared); err != nil {
 				return nil, fmt.Errorf("pipeline %q: source %q: %w", g.Name, n.Source.Name, err)
 			}
-			if _, err := sourceMaxFuture(n.Source); err != nil {
+			if _, err := SourceMaxFuture(n.Source); err != nil {
 				return nil, fmt.Errorf("pipeline %q: %w", g.Name, err)
 			}
 		}
@@ -163,21 +153,13 @@ func NewPipeline(g *dag.Graph, opts Options) (*Pipeline, error) {
 // when the source's max_future option is not set.
 const DefaultMaxFuture = 24 * time.Hour
 
-// sourceMaxFuture reads a source's max_future option: records whose event
+// SourceMaxFuture reads a source's max_future option: records whose event
 // time is later than the clock plus this are dead-lettered, so that they
 // never move the watermark. 0 turns the check off.
-func sourceMaxFuture(spec *dag.SourceSpec) (time.Duration, error) {
-	v, ok := spec.Options["max_future"]
-	if !ok {
-		return DefaultMaxFuture, nil
-	}
-	v = strings.TrimSpace(v)
-	d, err := time.ParseDuration(v)
-	if v == "0" {
-		d, err = 0, nil
-	}
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("source %q: max_future %q is not a duration like '1h' (or '0' for no limit)", spec.Name, v)
+func SourceMaxFuture(spec *dag.SourceSpec) (time.Duration, error) {
+	d, err := durationOption(spec.Connector, connector.Source, spec.Options, maxFutureOption)
+	if err != nil {
+		return 0, fmt.Errorf("source %q: %w", spec.Name, err)
 	}
 	return d, nil
 }
@@ -253,7 +235,20 @@ func (x *execution) recovered(where string, r any) bool {
 // or ctx ends. It writes nothing: no sink, no commits, no dead letters, no
 // checkpoints. The batch is valid only during the call. A nil error is
 // returned when the preview ends by its limit or by ctx.
-func Preview(ctx context.Context, g *dag.Graph, opts Options, fn func(*Batch) error) (err error) {
+func Preview(ctx context.Context, g *dag.Graph, opts Options, fn func(*Batch) error) error {
+	return PreviewCounted(ctx, g, opts, &PreviewCounters{}, fn)
+}
+
+// PreviewCounters are the counters of one preview, readable while it
+// runs.
+type PreviewCounters struct{ c pipelineCounters }
+
+// Stats returns a snapshot of the preview's counters.
+func (p *PreviewCounters) Stats() Stats { return p.c.snapshot() }
+
+// PreviewCounted is Preview counting into counters, which the caller may
+// read while the preview runs (to show why rows are missing from it).
+func PreviewCounted(ctx context.Context, g *dag.Graph, opts Options, counters *PreviewCounters, fn func(*Batch) error) (err error) {
 	if len(g.Nodes) == 0 || g.Nodes[len(g.Nodes)-1].Kind == dag.KindSink {
 		return errors.New("preview: the last node must not be a sink")
 	}
@@ -266,7 +261,7 @@ func Preview(ctx context.Context, g *dag.Graph, opts Options, fn func(*Batch) er
 			err = fmt.Errorf("preview: %w", newPanicError("start", r, g.Name, opts.Logf))
 		}
 	}()
-	x, err := newExecution(g, opts, &pipelineCounters{}, fn)
+	x, err := newExecution(g, opts, &counters.c, fn)
 	if err != nil {
 		return err
 	}
@@ -440,7 +435,7 @@ func newExecution(g *dag.Graph, opts Options, counters *pipelineCounters, previe
 				wm:   newSourceWatermark(n.Source.WatermarkDelay, n.Source.IdleTimeout),
 				next: Offsets{}, counters: sc,
 			}
-			if s.maxFuture, err = sourceMaxFuture(n.Source); err != nil {
+			if s.maxFuture, err = SourceMaxFuture(n.Source); err != nil {
 				return nil, err
 			}
 			for i := 0; i < chunksPerSrc; i++ {
@@ -976,6 +971,8 @@ func (x *execution) processChunk(c *chunk) {
 	}
 	if len(c.dead) > 0 {
 		x.counters.deadLettered.Add(int64(len(c.dead)))
+		reason := c.dead[len(c.dead)-1].reason
+		x.counters.lastDeadLetter.Store(&reason)
 		if x.preview == nil {
 			for _, d := range c.dead {
 				r := c.recs[d.rec]

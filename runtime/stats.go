@@ -23,6 +23,7 @@ type pipelineCounters struct {
 	commitErrs     atomic.Int64
 	possibleDups   atomic.Int64
 	lastCheckpoint atomic.Int64 // unix nanos
+	lastDeadLetter atomic.Pointer[string]
 	// parts are the per-run operator and source counters, swapped in
 	// whole by each Run so Stats never sees a half-built list.
 	parts atomic.Pointer[runCounters]
@@ -62,8 +63,10 @@ type Stats struct {
 	// restart (0 when the sink deduplicates by token and the replay
 	// reproduced the batch exactly).
 	PossibleDuplicates int64
-	Operators          []OperatorSnapshot
-	Sources            []SourceSnapshot
+	// LastDeadLetter is why the last dead-lettered record was rejected.
+	LastDeadLetter string
+	Operators      []OperatorSnapshot
+	Sources        []SourceSnapshot
 }
 
 // OperatorSnapshot is one operator's counters, counted from the start of
@@ -83,6 +86,9 @@ type OperatorSnapshot struct {
 	JoinLeftNulls int64
 	LateRows      int64
 	StateEntries  int64
+	// JoinWaiting is the join rows that may still meet a partner: stored,
+	// and the watermark has not passed their time plus the join interval.
+	JoinWaiting int64
 }
 
 // SourceSnapshot is one source's progress.
@@ -115,6 +121,9 @@ func (c *pipelineCounters) snapshot() Stats {
 	if t := c.lastCheckpoint.Load(); t != 0 {
 		s.LastCheckpoint = time.Unix(0, t)
 	}
+	if r := c.lastDeadLetter.Load(); r != nil {
+		s.LastDeadLetter = *r
+	}
 	rc := c.parts.Load()
 	if rc == nil {
 		return s
@@ -126,6 +135,7 @@ func (c *pipelineCounters) snapshot() Stats {
 			DedupDrops: o.DedupDrops.Load(), JoinMatches: o.JoinMatch.Load(),
 			JoinExpired: o.JoinExpire.Load(), JoinLeftNulls: o.LeftNulls.Load(),
 			LateRows: o.LateRows.Load(), StateEntries: o.State.Load(),
+			JoinWaiting: o.Waiting.Load(),
 		})
 	}
 	for _, sc := range rc.sources {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluice-sql/sluice/planner"
 	"github.com/sluice-sql/sluice/planner/dag"
@@ -60,6 +62,64 @@ var errPreviewFull = errors.New("preview row limit reached")
 // reads with its own consumer group and commits nothing, so it never
 // moves or slows a pipeline's reading.
 func (s *Server) RunPreview(ctx context.Context, p *PreviewPlan, maxRows int64, fn func(rows []byte, n int) error) error {
+	return s.RunPreviewStats(ctx, p, maxRows, fn, 0, nil)
+}
+
+// PreviewStats is what a preview has done so far, so that a user sees why
+// rows are missing from it: how many were read, dropped as duplicates,
+// matched or still waiting in a join, dropped as late or dead-lettered.
+type PreviewStats struct {
+	ElapsedMS    int64 `json:"elapsed_ms"`
+	Read         int64 `json:"read"`          // records read from the sources
+	DedupDropped int64 `json:"dedup_dropped"` // rows dropped by DEDUPLICATE BY
+	JoinMatches  int64 `json:"join_matches"`  // pairs a JOIN emitted
+	JoinWaiting  int64 `json:"join_waiting"`  // rows a JOIN holds that may still meet a partner
+	LateDropped  int64 `json:"late_dropped"`  // rows a window dropped because their window was emitted
+	DeadLetters  int64 `json:"dead_letters"`  // records that could not be decoded or typed
+	// LastDeadLetter is why the last dead letter was rejected; "" when
+	// there was none.
+	LastDeadLetter string            `json:"last_dead_letter"`
+	Emitted        int64             `json:"emitted"` // rows sent to the client
+	Operators      []PreviewOperator `json:"operators"`
+}
+
+// PreviewOperator is one operator's counters in a preview.
+type PreviewOperator struct {
+	ID          int    `json:"id"`
+	Kind        string `json:"kind"`
+	Name        string `json:"name,omitempty"` // a source's name
+	RowsIn      int64  `json:"rows_in"`
+	RowsOut     int64  `json:"rows_out"`
+	DedupDrops  int64  `json:"dedup_drops,omitempty"`
+	JoinMatches int64  `json:"join_matches,omitempty"`
+	JoinWaiting int64  `json:"join_waiting,omitempty"`
+	LateRows    int64  `json:"late_rows,omitempty"`
+}
+
+func previewStats(st runtime.Stats, g *dag.Graph, emitted int64, elapsed time.Duration) PreviewStats {
+	p := PreviewStats{
+		ElapsedMS: elapsed.Milliseconds(), Read: st.RecordsIn, DeadLetters: st.DeadLettered,
+		LastDeadLetter: st.LastDeadLetter, Emitted: emitted, Operators: []PreviewOperator{},
+	}
+	for _, o := range st.Operators {
+		p.DedupDropped += o.DedupDrops
+		p.JoinMatches += o.JoinMatches
+		p.JoinWaiting += o.JoinWaiting
+		p.LateDropped += o.LateRows
+		op := PreviewOperator{ID: o.ID, Kind: string(o.Kind), RowsIn: o.RowsIn, RowsOut: o.RowsOut,
+			DedupDrops: o.DedupDrops, JoinMatches: o.JoinMatches, JoinWaiting: o.JoinWaiting, LateRows: o.LateRows}
+		if o.ID >= 0 && o.ID < len(g.Nodes) && g.Nodes[o.ID].Source != nil {
+			op.Name = g.Nodes[o.ID].Source.Name
+		}
+		p.Operators = append(p.Operators, op)
+	}
+	return p
+}
+
+// RunPreviewStats is RunPreview that also calls stats with the preview's
+// counters every interval while it runs (from another goroutine), and
+// once when it has ended.
+func (s *Server) RunPreviewStats(ctx context.Context, p *PreviewPlan, maxRows int64, fn func(rows []byte, n int) error, every time.Duration, stats func(PreviewStats)) error {
 	if s.cfg.NewRowEncoder == nil {
 		return errors.New("preview: the server has no row encoder")
 	}
@@ -69,8 +129,30 @@ func (s *Server) RunPreview(ctx context.Context, p *PreviewPlan, maxRows int64, 
 	opts := s.options(g.Name)
 	opts.GroupID = s.cfg.GroupID + "-preview"
 	var sent int64
+	var emitted atomic.Int64
 	var buf []byte
-	err := runtime.Preview(ctx, &g, opts, func(b *runtime.Batch) error {
+	counters := &runtime.PreviewCounters{}
+	start := time.Now()
+	snapshot := func() PreviewStats { return previewStats(counters.Stats(), &g, emitted.Load(), time.Since(start)) }
+	var ticking sync.WaitGroup
+	done := make(chan struct{})
+	if stats != nil && every > 0 {
+		ticking.Add(1)
+		go func() {
+			defer ticking.Done()
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					stats(snapshot())
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
+	err := runtime.PreviewCounted(ctx, &g, opts, counters, func(b *runtime.Batch) error {
 		n := b.Len
 		if maxRows > 0 && sent+int64(n) > maxRows {
 			n = int(maxRows - sent)
@@ -84,6 +166,7 @@ func (s *Server) RunPreview(ctx context.Context, p *PreviewPlan, maxRows int64, 
 		}
 		buf = append(buf, ']')
 		sent += int64(n)
+		emitted.Store(sent)
 		if n > 0 {
 			if err := fn(buf, n); err != nil {
 				return err
@@ -94,6 +177,11 @@ func (s *Server) RunPreview(ctx context.Context, p *PreviewPlan, maxRows int64, 
 		}
 		return nil
 	})
+	close(done)
+	ticking.Wait()
+	if stats != nil {
+		stats(snapshot())
+	}
 	if errors.Is(err, errPreviewFull) {
 		return nil
 	}

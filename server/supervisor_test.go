@@ -90,6 +90,9 @@ func init() {
 
 func newTestServer(t *testing.T) *Server {
 	t.Helper()
+	// Counters are per name; a test run starts them from zero.
+	supOpens.Clear()
+	supRows.Clear()
 	dir := t.TempDir()
 	cat, err := catalog.OpenDir(context.Background(), dir)
 	if err != nil {

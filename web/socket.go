@@ -47,6 +47,11 @@ type (
 		Total     int64  `json:"total"`
 		ElapsedMS int64  `json:"elapsed_ms"`
 	}
+	// statsMsg is a preview's counters: about once a second and at its end.
+	statsMsg struct {
+		Type string `json:"type"` // "stats"
+		server.PreviewStats
+	}
 	errorMsg struct {
 		Type    string       `json:"type"` // "error"
 		Message string       `json:"message"`
@@ -68,6 +73,9 @@ func (h *handler) upgrader() *websocket.Upgrader {
 		ReadBufferSize:  4096,
 		WriteBufferSize: 16384,
 		CheckOrigin:     h.checkOrigin,
+		// A client that asks for sluice.v1 gets it; the bearer subprotocol
+		// (login.go) is never echoed.
+		Subprotocols: []string{wsProtocol},
 	}
 }
 
@@ -250,12 +258,14 @@ func (h *handler) preview(w http.ResponseWriter, r *http.Request) {
 	runCtx, stop := context.WithTimeout(ctx, h.cfg.PreviewTimeout)
 	defer stop()
 	var total int64
-	err = h.srv.RunPreview(runCtx, plan, limit, func(rows []byte, n int) error {
+	err = h.srv.RunPreviewStats(runCtx, plan, limit, func(rows []byte, n int) error {
 		total += int64(n)
 		if !s.send(rowsMsg{Type: "rows", Rows: json.RawMessage(rows), Count: n, Total: total, ElapsedMS: time.Since(start).Milliseconds()}) {
 			return errors.New("the client is too slow; dropped")
 		}
 		return nil
+	}, h.cfg.PreviewStatsEvery, func(st server.PreviewStats) {
+		s.send(statsMsg{Type: "stats", PreviewStats: st})
 	})
 	end := endMsg{Type: "end", Total: total, ElapsedMS: time.Since(start).Milliseconds()}
 	switch {

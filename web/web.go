@@ -3,7 +3,6 @@ package web
 import (
 	"bufio"
 	"context"
-	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -46,6 +45,9 @@ type Config struct {
 	// 10000.
 	PreviewTimeout time.Duration
 	PreviewMaxRows int64
+	// PreviewStatsEvery is how often a preview sends its counters (a
+	// stats message); default 1 second. One more is sent at its end.
+	PreviewStatsEvery time.Duration
 	// MaxPlanning bounds the scripts and previews planned at once (every
 	// POST /api/v1/scripts and /validate, every preview request); default
 	// one less than the CPUs Go uses, at least 1, so that large requests
@@ -57,9 +59,10 @@ type Config struct {
 }
 
 type handler struct {
-	cfg Config
-	srv *server.Server
-	log *slog.Logger
+	cfg     Config
+	srv     *server.Server
+	log     *slog.Logger
+	session string // the session cookie's value (see login.go)
 	// planning holds a token per request being planned (see MaxPlanning).
 	planning chan struct{}
 }
@@ -99,6 +102,9 @@ func Handler(cfg Config) http.Handler {
 	if cfg.PreviewMaxRows <= 0 {
 		cfg.PreviewMaxRows = 10000
 	}
+	if cfg.PreviewStatsEvery <= 0 {
+		cfg.PreviewStatsEvery = time.Second
+	}
 	if cfg.Gatherer == nil {
 		cfg.Gatherer = prometheus.DefaultGatherer
 	}
@@ -109,8 +115,11 @@ func Handler(cfg Config) http.Handler {
 		cfg.PlanWait = 30 * time.Second
 	}
 	h := &handler{cfg: cfg, srv: cfg.Server, log: cfg.Logger, planning: make(chan struct{}, cfg.MaxPlanning)}
+	if cfg.Token != "" {
+		h.session = sessionValue(cfg.Token)
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", h.page)
+	mux.HandleFunc("GET /{$}", h.pageGate(h.page))
 	mux.Handle("GET /assets/", assets())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", h.readyz)
@@ -135,6 +144,8 @@ func Handler(cfg Config) http.Handler {
 	api.HandleFunc("DELETE /api/v1/pipelines/{name}", h.control("DROP PIPELINE"))
 	api.HandleFunc("GET /api/v1/connectors", h.connectors)
 	api.HandleFunc("GET /api/v1/functions", h.functions)
+	api.HandleFunc("POST /api/v1/session", h.login)
+	mux.HandleFunc("DELETE /api/v1/session", h.logout)
 	api.HandleFunc("GET /api/v1/preview", h.preview)
 	api.HandleFunc("GET /api/v1/pipelines/{name}/tail", h.tail)
 	mux.Handle("/api/", h.auth(api))
@@ -149,17 +160,17 @@ func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "ready\n")
 }
 
-// auth requires the bearer token on every API call when one is set.
+// auth requires the token on every API call when one is set: the bearer
+// header, the session cookie or, on a websocket, the bearer subprotocol
+// (see login.go).
 func (h *handler) auth(next http.Handler) http.Handler {
 	if h.cfg.Token == "" {
 		return next
 	}
-	want := []byte("Bearer " + h.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
+		if !h.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
-			writeJSON(w, http.StatusUnauthorized, apiError{Error: "unauthorized: send Authorization: Bearer <token> (the server's SLUICE_API_TOKEN)"})
+			writeJSON(w, http.StatusUnauthorized, apiError{Error: "unauthorized: send Authorization: Bearer <token> (the server's SLUICE_API_TOKEN), or log in"})
 			return
 		}
 		next.ServeHTTP(w, r)

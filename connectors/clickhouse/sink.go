@@ -26,20 +26,13 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/connectors/option"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/runtime"
 )
 
 var _ runtime.Sink = (*Sink)(nil)
-
-var sinkOptions = []string{"url", "table", "user", "password", "batch_size", "flush_interval", "create_table"}
-
-// Defaults of the options the runtime's executor reads.
-const (
-	DefaultBatchSize     = 100_000
-	DefaultFlushInterval = time.Second
-)
 
 // maxBackoff caps the wait between attempts while the server is away.
 const maxBackoff = 5 * time.Second
@@ -83,15 +76,20 @@ func OpenSink(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error)
 }
 
 func openSink(ctx context.Context, cfg runtime.SinkConfig) (*Sink, error) {
-	o, err := option.Resolve(cfg.Spec.Options, sinkOptions...)
+	o, err := option.Resolve(cfg.Spec.Options, &declaration, connector.Sink)
 	if err != nil {
 		return nil, err
 	}
 	rawURL := o.Required("url", "clickhouse://localhost:9000/default")
-	table := o.String("table", cfg.Spec.Name)
-	o.Int("batch_size", DefaultBatchSize, 1, 100_000_000)
-	o.Duration("flush_interval", DefaultFlushInterval, time.Millisecond)
-	create := o.Bool("create_table", false)
+	table := o.String("table")
+	if table == "" {
+		table = cfg.Spec.Name
+	}
+	// batch_size and flush_interval are checked here and used by the
+	// runtime, which batches the writes.
+	o.Count("batch_size")
+	o.Duration("flush_interval")
+	create := o.Bool("create_table")
 	var opts *ch.Options
 	if rawURL != "" {
 		u, err := url.Parse(rawURL)
@@ -105,10 +103,10 @@ func openSink(ctx context.Context, cfg runtime.SinkConfig) (*Sink, error) {
 		return nil, err
 	}
 	if o.Has("user") {
-		opts.Auth.Username = o.String("user", "")
+		opts.Auth.Username = o.String("user")
 	}
 	if o.Has("password") {
-		opts.Auth.Password = o.String("password", "")
+		opts.Auth.Password = o.String("password")
 	}
 	if opts.Auth.Database == "" {
 		opts.Auth.Database = "default"

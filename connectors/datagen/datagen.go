@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/connectors/option"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/runtime"
@@ -27,18 +28,13 @@ import (
 
 var _ runtime.Source = (*Source)(nil)
 
-// Defaults of the source options.
 const (
-	DefaultRowsPerSecond = 1000
-	DefaultPartitions    = 1
 	// duplicateWindow bounds how far back a duplicate's original is: a
 	// duplicate repeats one of the previous 1000 rows.
 	duplicateWindow = 1000
 	// maxPollRows bounds one Poll's records.
 	maxPollRows = 4096
 )
-
-var sourceOptions = []string{"rows_per_second", "duplicate_ratio", "seed", "rows", "partitions", "idle_timeout", "max_future", "fields.*"}
 
 // Source generates rows.
 type Source struct {
@@ -94,17 +90,20 @@ func OpenSource(_ context.Context, cfg runtime.SourceConfig) (runtime.Source, er
 }
 
 func openSource(cfg runtime.SourceConfig) (*Source, error) {
-	o, err := option.Resolve(cfg.Spec.Options, sourceOptions...)
+	o, err := option.Resolve(cfg.Spec.Options, &declaration, connector.Source)
 	if err != nil {
 		return nil, err
 	}
 	s := &Source{name: cfg.Spec.Name}
-	s.rate = o.Int("rows_per_second", DefaultRowsPerSecond, 0, math.MaxInt32)
-	s.dupRatio = o.Float("duplicate_ratio", 0, 0, 1)
-	s.seed = uint64(o.Int("seed", 0, math.MinInt64, math.MaxInt64))
-	s.limit = o.Int("rows", 0, 0, math.MaxInt64)
-	s.nparts = o.Int("partitions", DefaultPartitions, 1, 1024)
-	o.Duration("idle_timeout", 5*time.Second, 0)
+	s.rate = o.Count("rows_per_second")
+	s.dupRatio = o.Ratio("duplicate_ratio")
+	s.seed = uint64(o.Count("seed"))
+	s.limit = o.Count("rows")
+	s.nparts = o.Count("partitions")
+	// idle_timeout is used by the planner, max_future by the runtime;
+	// both are checked here too.
+	o.Duration("idle_timeout")
+	o.Duration("max_future")
 
 	// Per-column settings come parsed from the planner (Generators) or, when
 	// a source is opened without it, as fields.<column>.<setting> options.
@@ -124,7 +123,7 @@ func openSource(cfg runtime.SourceConfig) (*Source, error) {
 		if settings[col] == nil {
 			settings[col] = map[string]string{}
 		}
-		settings[col][key] = o.String(k, "")
+		settings[col][key] = o.Value(k)
 	}
 	if err := o.Err(); err != nil {
 		return nil, err

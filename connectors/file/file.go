@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/sluice-sql/sluice/confine"
+	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/connectors/option"
 	"github.com/sluice-sql/sluice/connectors/rowjson"
 	"github.com/sluice-sql/sluice/runtime"
@@ -41,7 +42,7 @@ func OpenSink(_ context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) {
 }
 
 func openSink(cfg runtime.SinkConfig) (*Sink, error) {
-	o, err := option.Resolve(cfg.Spec.Options, "path")
+	o, err := option.Resolve(cfg.Spec.Options, &declaration, connector.Sink)
 	if err != nil {
 		return nil, err
 	}

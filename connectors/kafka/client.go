@@ -41,11 +41,6 @@ import (
 	"github.com/sluice-sql/sluice/connectors/option"
 )
 
-var clientOptions = []string{
-	"brokers", "topic", "format", "security_protocol", "sasl_mechanism",
-	"sasl_username", "sasl_password", "tls_ca",
-}
-
 // metadataTimeout bounds the metadata request made at open, so that a wrong
 // broker address is an error instead of a pipeline that never starts.
 const metadataTimeout = 20 * time.Second
@@ -61,18 +56,16 @@ func readConnection(o *option.Set) connection {
 	var c connection
 	brokers := splitList(o.Required("brokers", "localhost:9092"))
 	c.topic = strings.TrimSpace(o.Required("topic", "orders"))
-	if v := o.String("format", "json"); !strings.EqualFold(strings.TrimSpace(v), "json") {
-		o.Errorf("format", "only 'json' is supported so far")
-	}
+	o.Enum("format") // json, the only format so far
 	c.opts = append(c.opts, kgo.SeedBrokers(brokers...))
 
-	proto := o.OneOf("security_protocol", "PLAINTEXT", "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+	proto := o.Enum("security_protocol")
 	useTLS := proto == "SSL" || proto == "SASL_SSL"
 	useSASL := proto == "SASL_PLAINTEXT" || proto == "SASL_SSL"
 
 	if useTLS {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if path := o.String("tls_ca", ""); path != "" {
+		if path := o.String("tls_ca"); path != "" {
 			pem, err := os.ReadFile(path)
 			if err != nil {
 				o.Errorf("tls_ca", "cannot read the CA file: %v", err)
@@ -89,8 +82,8 @@ func readConnection(o *option.Set) connection {
 		o.Errorf("tls_ca", "needs security_protocol = 'SSL' or 'SASL_SSL'")
 	}
 
-	mech := o.OneOf("sasl_mechanism", "PLAIN", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-	user, pass := o.String("sasl_username", ""), o.String("sasl_password", "")
+	mech := o.Enum("sasl_mechanism")
+	user, pass := o.String("sasl_username"), o.String("sasl_password")
 	if useSASL {
 		if user == "" {
 			o.Required("sasl_username", "sluice")

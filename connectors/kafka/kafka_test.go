@@ -279,10 +279,10 @@ func TestOptionErrors(t *testing.T) {
 		want string
 	}{
 		{map[string]string{"topic": "t"}, "option brokers is required"},
-		{map[string]string{"brokers": "x:1", "topic": "t", "format": "avro"}, "only 'json' is supported"},
+		{map[string]string{"brokers": "x:1", "topic": "t", "format": "avro"}, "option format = 'avro': want one of 'json'"},
 		{map[string]string{"brokers": "x:1", "topic": "t", "start": "beginning"}, "want one of 'earliest', 'latest'"},
 		{map[string]string{"brokers": "x:1", "topic": "t", "idle_timeout": "5"}, "option idle_timeout = '5': want a duration"},
-		{map[string]string{"brokers": "x:1", "topic": "t", "bogus": "1"}, `unknown option "bogus" (known: group_id, start`},
+		{map[string]string{"brokers": "x:1", "topic": "t", "bogus": "1"}, `unknown option "bogus" (known: brokers, dlq_topic, format, group_id`},
 		{map[string]string{"brokers": "x:1", "topic": "t", "sasl_password": "env:SLUICE_NOT_SET_ANYWHERE"}, "environment variable SLUICE_NOT_SET_ANYWHERE is not set"},
 		{map[string]string{"brokers": "x:1", "topic": "t", "security_protocol": "SASL_SSL"}, "option sasl_username is required"},
 		{map[string]string{"brokers": "x:1", "topic": "t", "security_protocol": "SSL", "tls_ca": "/nonexistent.pem"}, "option tls_ca = '/nonexistent.pem': cannot read the CA file"},

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/connectors/option"
 	"github.com/sluice-sql/sluice/connectors/rowjson"
 	"github.com/sluice-sql/sluice/planner/dag"
@@ -17,8 +18,6 @@ import (
 )
 
 var _ runtime.Sink = (*Sink)(nil)
-
-var sinkOptions = append([]string{"key"}, clientOptions...)
 
 // Sink writes each row as one JSON object record.
 type Sink struct {
@@ -56,13 +55,13 @@ func OpenSink(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error)
 }
 
 func openSink(ctx context.Context, cfg runtime.SinkConfig) (*Sink, error) {
-	o, err := option.Resolve(cfg.Spec.Options, sinkOptions...)
+	o, err := option.Resolve(cfg.Spec.Options, &declaration, connector.Sink)
 	if err != nil {
 		return nil, err
 	}
 	conn := readConnection(o)
 	s := &Sink{name: cfg.Spec.Name, topic: conn.topic, schema: cfg.Schema, keyCol: -1}
-	if k := o.String("key", ""); k != "" {
+	if k := o.String("key"); k != "" {
 		if s.keyCol = cfg.Schema.Index(k); s.keyCol < 0 {
 			o.Errorf("key", "no such column (columns: %v)", cfg.Schema.Names())
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/connectors/option"
 	"github.com/sluice-sql/sluice/runtime"
 )
@@ -37,8 +38,6 @@ const (
 	HeaderPartition = "sluice.partition" // decimal
 	HeaderOffset    = "sluice.offset"    // decimal
 )
-
-var sourceOptions = append([]string{"group_id", "start", "idle_timeout", "max_future", "dlq_topic"}, clientOptions...)
 
 // Source reads one topic. Offsets are committed only by Commit: the runtime
 // calls it once the rows derived from the records are durably written, so a
@@ -90,16 +89,21 @@ func OpenSource(ctx context.Context, cfg runtime.SourceConfig) (runtime.Source, 
 }
 
 func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) {
-	o, err := option.Resolve(cfg.Spec.Options, sourceOptions...)
+	o, err := option.Resolve(cfg.Spec.Options, &declaration, connector.Source)
 	if err != nil {
 		return nil, err
 	}
 	conn := readConnection(o)
 	group := groupOf(o, cfg)
-	start := o.OneOf("start", "earliest", "earliest", "latest")
-	o.Duration("idle_timeout", 5*time.Second, 0)
+	start := o.Enum("start")
+	// idle_timeout is used by the planner, max_future by the runtime;
+	// both are checked here too.
+	o.Duration("idle_timeout")
+	o.Duration("max_future")
 	s := &Source{name: cfg.Spec.Name, topic: conn.topic, group: group}
-	s.dlqTopic = o.String("dlq_topic", s.topic+".dlq")
+	if s.dlqTopic = o.String("dlq_topic"); s.dlqTopic == "" {
+		s.dlqTopic = s.topic + ".dlq"
+	}
 	if err := o.Err(); err != nil {
 		return nil, err
 	}
@@ -190,7 +194,10 @@ func groupOf(o *option.Set, cfg runtime.SourceConfig) string {
 	if def == "" {
 		def = DefaultGroupID
 	}
-	prefix := o.String("group_id", def)
+	prefix := def
+	if o.Has("group_id") {
+		prefix = o.String("group_id")
+	}
 	if strings.TrimSpace(prefix) == "" {
 		o.Errorf("group_id", "want a consumer group prefix such as 'sluice'")
 	}
@@ -206,7 +213,7 @@ func groupOf(o *option.Set, cfg runtime.SourceConfig) string {
 // other topics in the group are kept. A group or topic with no committed
 // offsets is nothing to forget.
 func ForgetSource(ctx context.Context, cfg runtime.SourceConfig) error {
-	o, err := option.Resolve(cfg.Spec.Options, sourceOptions...)
+	o, err := option.Resolve(cfg.Spec.Options, &declaration, connector.Source)
 	if err != nil {
 		return fmt.Errorf("kafka source %q: %w", cfg.Spec.Name, err)
 	}

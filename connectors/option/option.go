@@ -3,19 +3,23 @@
 // parses counts, durations, booleans and enumerations with errors that name
 // the option and say what would be right.
 //
-// Every connector reads its options through one Set, so that all of them
-// accept the same spellings and report mistakes the same way.
+// Every connector reads its options through one Set, bound to the
+// connector's declaration (package connector): the options it knows, their
+// types, bounds and defaults come from there, so that what the planner
+// checks, what the docs say and what the connector uses are one thing.
 package option
 
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/secret"
 )
 
@@ -26,6 +30,8 @@ const EnvPrefix = "env:"
 // first problem with each option instead of returning it, so a connector
 // reads all its options and then reports every mistake at once with Err.
 type Set struct {
+	decl    *connector.Connector
+	kind    connector.Kind
 	values  map[string]string
 	fromEnv map[string]string // option → the variable it came from
 	sealed  map[string]bool   // options given sealed (see package secret)
@@ -33,11 +39,15 @@ type Set struct {
 }
 
 // Resolve resolves env: references in opts and checks that every option is
-// one of known. A known name ending in ".*" admits every option with that
-// prefix (datagen's fields.<column>.<setting>). The option "connector" is
-// always admitted: it chose the connector.
-func Resolve(opts map[string]string, known ...string) (*Set, error) {
-	s := &Set{values: make(map[string]string, len(opts)), fromEnv: map[string]string{}, sealed: map[string]bool{}}
+// one the connector declares for role kind (or starts with its per-column
+// prefix, as datagen's fields.<column>.<setting>). The option "connector"
+// is always admitted: it chose the connector.
+func Resolve(opts map[string]string, decl *connector.Connector, kind connector.Kind) (*Set, error) {
+	known := decl.OptionNames(kind)[1:]
+	if decl.PerColumnPrefix != "" {
+		known[len(known)-1] = decl.PerColumnPrefix + "*"
+	}
+	s := &Set{decl: decl, kind: kind, values: make(map[string]string, len(opts)), fromEnv: map[string]string{}, sealed: map[string]bool{}}
 	var errs []error
 	names := make([]string, 0, len(opts))
 	for k := range opts {
@@ -75,6 +85,25 @@ func Resolve(opts map[string]string, known ...string) (*Set, error) {
 	return s, errors.Join(errs...)
 }
 
+// option returns the declaration of an option the connector reads. Reading
+// an undeclared option is a mistake in the connector.
+func (s *Set) option(name string, t connector.Type) *connector.Option {
+	o, ok := s.decl.Option(name, s.kind)
+	if !ok || o.Type != t {
+		panic(fmt.Sprintf("option: connector %s reads %s option %s, which it does not declare so", s.decl.Name, t, name))
+	}
+	return o
+}
+
+// value returns the option as given, else its declared default; given is
+// false for the default.
+func (s *Set) value(o *connector.Option) (v string, given bool) {
+	if v, ok := s.values[o.Name]; ok {
+		return strings.TrimSpace(v), true
+	}
+	return o.Default, false
+}
+
 func isKnown(name string, known []string) bool {
 	for _, k := range known {
 		if p, ok := strings.CutSuffix(k, "*"); ok && strings.HasPrefix(name, p) || k == name {
@@ -92,6 +121,10 @@ func (s *Set) Has(name string) bool {
 	_, ok := s.values[name]
 	return ok
 }
+
+// Value returns a per-column option (one under the declared per-column
+// prefix) as given.
+func (s *Set) Value(name string) string { return s.values[name] }
 
 // Names returns the given options whose names start with prefix, sorted.
 func (s *Set) Names(prefix string) []string {
@@ -124,16 +157,19 @@ func (s *Set) fail(name, want string) {
 	s.errs = append(s.errs, fmt.Errorf("option %s = %s: %s", name, s.show(name), want))
 }
 
-// String returns the option, or def when it is not given.
-func (s *Set) String(name, def string) string {
+// String returns the option as given, else its declared default ("" when
+// the default is computed: the connector computes it).
+func (s *Set) String(name string) string {
+	o := s.option(name, connector.String)
 	if v, ok := s.values[name]; ok {
 		return v
 	}
-	return def
+	return o.Default
 }
 
 // Required returns the option, recording an error when it is missing or empty.
 func (s *Set) Required(name, example string) string {
+	s.option(name, connector.String)
 	v, ok := s.values[name]
 	if !ok || strings.TrimSpace(v) == "" {
 		s.errs = append(s.errs, fmt.Errorf("option %s is required (for example %s = '%s')", name, name, example))
@@ -141,57 +177,73 @@ func (s *Set) Required(name, example string) string {
 	return v
 }
 
-// Int returns the option as an integer in [min, max], or def.
-func (s *Set) Int(name string, def, min, max int64) int64 {
-	v, ok := s.values[name]
-	if !ok {
+// Count returns a count option, within its declared bounds.
+func (s *Set) Count(name string) int64 {
+	o := s.option(name, connector.Count)
+	def, _ := strconv.ParseInt(o.Default, 10, 64)
+	v, given := s.value(o)
+	if !given {
 		return def
 	}
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil || n < min || n > max {
-		s.fail(name, fmt.Sprintf("want a whole number from %d to %d, such as '%d'", min, max, def))
+	hi := o.Max
+	if hi == 0 {
+		hi = math.MaxInt64
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < o.Min || n > hi {
+		s.fail(name, fmt.Sprintf("want a whole number from %d to %d, such as '%d'", o.Min, hi, def))
 		return def
 	}
 	return n
 }
 
-// Float returns the option as a number in [min, max], or def.
-func (s *Set) Float(name string, def, min, max float64) float64 {
-	v, ok := s.values[name]
-	if !ok {
+// Ratio returns a ratio option, a number from 0 to 1.
+func (s *Set) Ratio(name string) float64 {
+	o := s.option(name, connector.Ratio)
+	def, _ := strconv.ParseFloat(o.Default, 64)
+	v, given := s.value(o)
+	if !given {
 		return def
 	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil || f < min || f > max || f != f {
-		s.fail(name, fmt.Sprintf("want a number from %g to %g, such as '%g'", min, max, def))
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f >= 0 && f <= 1) {
+		s.fail(name, fmt.Sprintf("want a number from 0 to 1, such as '%g'", def))
 		return def
 	}
 	return f
 }
 
-// Duration returns the option as a duration of at least min, or def. Go
-// duration syntax ('500ms', '1s', '5m', '1h30m'); a bare '0' means zero.
-func (s *Set) Duration(name string, def, min time.Duration) time.Duration {
-	v, ok := s.values[name]
-	if !ok {
+// Duration returns a duration option, in Go syntax ('500ms', '1s', '5m',
+// '1h30m'); it must be positive, or '0' where the option allows turning
+// it off.
+func (s *Set) Duration(name string) time.Duration {
+	o := s.option(name, connector.Duration)
+	def, _ := o.ParseDuration(o.Default)
+	v, given := s.value(o)
+	if !given {
 		return def
 	}
-	v = strings.TrimSpace(v)
-	d, err := time.ParseDuration(v)
-	if err != nil || d < min {
-		s.fail(name, fmt.Sprintf("want a duration of at least %v such as '500ms', '1s' or '5m'", min))
+	d, err := o.ParseDuration(v)
+	if err != nil {
+		if o.ZeroOff {
+			s.fail(name, "want a duration such as '1h' or '24h', or '0' for no limit")
+		} else {
+			s.fail(name, "want a duration greater than 0 such as '500ms', '1s' or '5m'")
+		}
 		return def
 	}
 	return d
 }
 
-// Bool returns the option as a boolean ('true' or 'false'), or def.
-func (s *Set) Bool(name string, def bool) bool {
-	v, ok := s.values[name]
-	if !ok {
+// Bool returns a boolean option ('true' or 'false').
+func (s *Set) Bool(name string) bool {
+	o := s.option(name, connector.Bool)
+	def := strings.EqualFold(o.Default, "true")
+	v, given := s.value(o)
+	if !given {
 		return def
 	}
-	switch strings.ToLower(strings.TrimSpace(v)) {
+	switch strings.ToLower(v) {
 	case "true":
 		return true
 	case "false":
@@ -201,20 +253,18 @@ func (s *Set) Bool(name string, def bool) bool {
 	return def
 }
 
-// OneOf returns the option in the spelling of allowed when it is one of them
-// (compared case-insensitively), or def when it is not given.
-func (s *Set) OneOf(name, def string, allowed ...string) string {
-	v, ok := s.values[name]
-	if !ok {
-		return def
+// Enum returns an enumeration option in the spelling of its declared
+// values (compared without case).
+func (s *Set) Enum(name string) string {
+	o := s.option(name, connector.Enum)
+	v, given := s.value(o)
+	if c := o.Canonical(v); c != "" {
+		return c
 	}
-	for _, a := range allowed {
-		if strings.EqualFold(strings.TrimSpace(v), a) {
-			return a
-		}
+	if given {
+		s.fail(name, "want one of '"+strings.Join(o.Values, "', '")+"'")
 	}
-	s.fail(name, "want one of '"+strings.Join(allowed, "', '")+"'")
-	return def
+	return o.Default
 }
 
 // Errorf records a problem found by the connector itself with an option's

@@ -5,31 +5,53 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/secret"
 )
 
+func declare(opts ...connector.Option) *connector.Connector {
+	c := &connector.Connector{Name: "x", Kinds: []connector.Kind{connector.Source}, PerColumnPrefix: "fields.", Options: opts}
+	for i := range c.Options {
+		if c.Options[i].Type == connector.Count && c.Options[i].Max == 0 {
+			c.Options[i].Max = 1 << 62
+		}
+	}
+	return c
+}
+
 func TestGetters(t *testing.T) {
 	t.Setenv("SLUICE_OPTION_TEST", "42")
+	decl := declare(
+		connector.Option{Name: "n", Type: connector.Count, Default: "1", Max: 100},
+		connector.Option{Name: "d", Type: connector.Duration, Default: "1s"},
+		connector.Option{Name: "b", Type: connector.Bool, Default: "false"},
+		connector.Option{Name: "e", Type: connector.Enum, Default: "earliest", Values: []string{"earliest", "latest"}},
+		connector.Option{Name: "f", Type: connector.Ratio, Default: "0"},
+		connector.Option{Name: "missing", Type: connector.Count, Default: "7", Max: 10},
+		connector.Option{Name: "def", Type: connector.String, Default: "def"},
+		connector.Option{Name: "dd", Type: connector.Duration, Default: "5s"},
+	)
 	s, err := Resolve(map[string]string{
-		"connector": "x", "n": "env:SLUICE_OPTION_TEST", "d": "1m30s", "b": "TRUE", "e": "latest", "f": "0.5",
+		"connector": "x", "n": "env:SLUICE_OPTION_TEST", "d": "1m30s", "b": "TRUE", "e": "LATEST", "f": "0.5",
 		"fields.a.kind": "sequence",
-	}, "n", "d", "b", "e", "f", "missing", "fields.*")
+	}, decl, connector.Source)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := s.Int("n", 1, 0, 100); n != 42 {
-		t.Errorf("Int = %d", n)
+	if n := s.Count("n"); n != 42 {
+		t.Errorf("Count = %d", n)
 	}
-	if d := s.Duration("d", 0, 0); d != 90*time.Second {
+	if d := s.Duration("d"); d != 90*time.Second {
 		t.Errorf("Duration = %v", d)
 	}
-	if !s.Bool("b", false) || s.OneOf("e", "earliest", "earliest", "latest") != "latest" || s.Float("f", 0, 0, 1) != 0.5 {
-		t.Error("Bool, OneOf or Float")
+	if !s.Bool("b") || s.Enum("e") != "latest" || s.Ratio("f") != 0.5 {
+		t.Error("Bool, Enum or Ratio")
 	}
-	if s.Int("missing", 7, 0, 10) != 7 || s.String("missing", "def") != "def" || s.Has("missing") {
+	// Options not given are their declared defaults.
+	if s.Count("missing") != 7 || s.String("def") != "def" || s.Duration("dd") != 5*time.Second || s.Has("missing") {
 		t.Error("defaults")
 	}
-	if got := s.Names("fields."); len(got) != 1 || got[0] != "fields.a.kind" {
+	if got := s.Names("fields."); len(got) != 1 || got[0] != "fields.a.kind" || s.Value(got[0]) != "sequence" {
 		t.Errorf("Names = %v", got)
 	}
 	if err := s.Err(); err != nil {
@@ -39,28 +61,40 @@ func TestGetters(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	t.Setenv("SLUICE_OPTION_SECRET", "hunter2")
-	_, err := Resolve(map[string]string{"bogus": "1", "p": "env:SLUICE_OPTION_UNSET"}, "p", "q")
-	if err == nil || !strings.Contains(err.Error(), `unknown option "bogus" (known: p, q)`) ||
+	decl := declare(
+		connector.Option{Name: "n", Type: connector.Count, Default: "10", Min: 1, Max: 100},
+		connector.Option{Name: "d", Type: connector.Duration, Default: "1s"},
+		connector.Option{Name: "b", Type: connector.Bool, Default: "false"},
+		connector.Option{Name: "e", Type: connector.Enum, Default: "a", Values: []string{"a", "b"}},
+		connector.Option{Name: "sasl_password", Type: connector.Count, Max: 1},
+		connector.Option{Name: "k", Type: connector.Count, Max: 1},
+		connector.Option{Name: "r", Type: connector.String},
+		connector.Option{Name: "u", Type: connector.Count, Max: 1},
+		connector.Option{Name: "p", Type: connector.String},
+		connector.Option{Name: "q", Type: connector.String},
+	)
+	_, err := Resolve(map[string]string{"bogus": "1", "p": "env:SLUICE_OPTION_UNSET"}, declare(connector.Option{Name: "p", Type: connector.String}, connector.Option{Name: "q", Type: connector.String}), connector.Source)
+	if err == nil || !strings.Contains(err.Error(), `unknown option "bogus" (known: p, q, fields.*)`) ||
 		!strings.Contains(err.Error(), "option p = 'env:SLUICE_OPTION_UNSET': environment variable SLUICE_OPTION_UNSET is not set") {
 		t.Fatalf("Resolve: %v", err)
 	}
 	s, err := Resolve(map[string]string{"n": "x", "d": "5", "b": "yes", "e": "middle", "sasl_password": "hunter2", "k": "env:SLUICE_OPTION_SECRET", "u": "postgres://me:hunter2@db/x"},
-		"n", "d", "b", "e", "sasl_password", "k", "r", "u")
+		decl, connector.Source)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Int("n", 10, 1, 100)
-	s.Duration("d", time.Second, 0)
-	s.Bool("b", false)
-	s.OneOf("e", "a", "a", "b")
-	s.Int("sasl_password", 0, 0, 1)
-	s.Int("k", 0, 0, 1)
+	s.Count("n")
+	s.Duration("d")
+	s.Bool("b")
+	s.Enum("e")
+	s.Count("sasl_password")
+	s.Count("k")
 	s.Required("r", "example")
-	s.Int("u", 0, 0, 1)
+	s.Count("u")
 	msg := s.Err().Error()
 	for _, want := range []string{
 		"option n = 'x': want a whole number from 1 to 100, such as '10'",
-		"option d = '5': want a duration of at least 0s such as '500ms', '1s' or '5m'",
+		"option d = '5': want a duration greater than 0 such as '500ms', '1s' or '5m'",
 		"option b = 'yes': want 'true' or 'false'",
 		"option e = 'middle': want one of 'a', 'b'",
 		"option sasl_password = '…'",
@@ -83,15 +117,16 @@ func TestSealedValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Resolve(map[string]string{"password": sealed, "user": "u"}, "password", "user")
+	decl := declare(connector.Option{Name: "password", Type: connector.String, Secret: true}, connector.Option{Name: "user", Type: connector.String})
+	s, err := Resolve(map[string]string{"password": sealed, "user": "u"}, decl, connector.Source)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.String("password", ""); got != "hunter2" {
+	if got := s.String("password"); got != "hunter2" {
 		t.Fatalf("password = %q, want the opened value", got)
 	}
 	secret.SetKey([]byte("another key"))
-	if _, err := Resolve(map[string]string{"password": sealed}, "password"); err == nil || strings.Contains(err.Error(), "hunter2") {
+	if _, err := Resolve(map[string]string{"password": sealed}, decl, connector.Source); err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("a value sealed under another key: %v", err)
 	}
 }

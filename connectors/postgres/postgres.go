@@ -17,20 +17,13 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/connectors/option"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/runtime"
 )
 
 var _ runtime.Sink = (*Sink)(nil)
-
-var sinkOptions = []string{"url", "table", "batch_size", "flush_interval", "create_table"}
-
-// Defaults of the options the runtime's executor reads.
-const (
-	DefaultBatchSize     = 10_000
-	DefaultFlushInterval = time.Second
-)
 
 const maxBackoff = 5 * time.Second
 
@@ -71,15 +64,20 @@ func OpenSink(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error)
 }
 
 func openSink(ctx context.Context, cfg runtime.SinkConfig) (*Sink, error) {
-	o, err := option.Resolve(cfg.Spec.Options, sinkOptions...)
+	o, err := option.Resolve(cfg.Spec.Options, &declaration, connector.Sink)
 	if err != nil {
 		return nil, err
 	}
 	url := o.Required("url", "postgres://postgres@localhost:5432/postgres")
-	table := o.String("table", cfg.Spec.Name)
-	o.Int("batch_size", DefaultBatchSize, 1, 100_000_000)
-	o.Duration("flush_interval", DefaultFlushInterval, time.Millisecond)
-	create := o.Bool("create_table", false)
+	table := o.String("table")
+	if table == "" {
+		table = cfg.Spec.Name
+	}
+	// batch_size and flush_interval are checked here and used by the
+	// runtime, which batches the writes.
+	o.Count("batch_size")
+	o.Duration("flush_interval")
+	create := o.Bool("create_table")
 	if url != "" {
 		if _, err := pgx.ParseConfig(url); err != nil {
 			o.Errorf("url", "not a PostgreSQL connection string (postgres://user@host:5432/db)")
