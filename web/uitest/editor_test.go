@@ -248,9 +248,8 @@ func TestEditor(t *testing.T) {
 
 	t.Run("apply", func(t *testing.T) {
 		b.t = t
-		out := filepath.Join(t.TempDir(), "big_orders.jsonl")
 		b.newTab()
-		b.typeLines(fmt.Sprintf("CREATE SINK big_orders_file WITH (connector = 'file', path = '%s');\n\nCREATE PIPELINE big_orders AS\nINSERT INTO big_orders_file\nSELECT order_id, amount FROM orders WHERE amount > 100;\n", out))
+		b.typeLines("CREATE SINK big_orders_file WITH (connector = 'file', path = 'big_orders.jsonl');\n\nCREATE PIPELINE big_orders AS\nINSERT INTO big_orders_file\nSELECT order_id, amount FROM orders WHERE amount > 100;\n")
 		b.key("s", true)
 		b.wait(`document.querySelectorAll('.results .result').length === 2`, 10*time.Second)
 		var actions []string
@@ -271,7 +270,7 @@ func TestEditor(t *testing.T) {
 
 		// A script with an error applies nothing and shows where.
 		b.newTab()
-		b.typeLines("CREATE SINK nothing_sink WITH (connector = 'file', path = '/tmp/x.jsonl');\nCREATE PIPELINE nothing AS INSERT INTO nothing_sink SELECT order_id FROM ordrs;\n")
+		b.typeLines("CREATE SINK nothing_sink WITH (connector = 'file', path = 'x.jsonl');\nCREATE PIPELINE nothing AS INSERT INTO nothing_sink SELECT order_id FROM ordrs;\n")
 		b.key("s", true)
 		b.wait(`document.querySelector('.applied.failed')`, 10*time.Second)
 		ds := b.diagnostics()
