@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluice-sql/sluice/catalog"
+	"github.com/sluice-sql/sluice/confine"
 	"github.com/sluice-sql/sluice/connectors/rowjson"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/server"
@@ -312,5 +313,70 @@ func TestHealthzWhileLargeRequests(t *testing.T) {
 	}
 	if busy == 0 || busy == len(codes) {
 		t.Errorf("with 1 ms to wait for a turn, %d of %d requests were refused", busy, len(codes))
+	}
+}
+
+// TestFilesConfined: file sinks write only under the files directory: a
+// path outside it is an error at the path's place when applied, a
+// relative path is taken under it, and a symbolic link out of it is
+// refused at apply and again when the sink opens.
+func TestFilesConfined(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "files")
+	outside := t.TempDir()
+	if err := confine.SetRoot(root); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { confine.SetRoot("") })
+	root = confine.Root()
+	e, _, _ := startLogged(t, web.Config{})
+	src := `CREATE SOURCE ev (id UInt64, ts DateTime64(3), WATERMARK FOR ts AS ts)
+  WITH (connector = 'datagen', rows = '10');
+`
+	if code, body := e.raw("POST", "/api/v1/scripts", "application/sql", src); code != 200 {
+		t.Fatalf("source: %d %s", code, body)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "esc")); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"../../x.jsonl", filepath.Join(outside, "x.jsonl"), "/root/.bashrc", "a/../../x.jsonl", "esc/x.jsonl"} {
+		sink := "CREATE SINK bad WITH (connector = 'file',\n  path = '" + path + "');"
+		var fail apiErr
+		code := e.call("POST", "/api/v1/scripts", "application/sql", strings.NewReader(sink), &fail)
+		if code != 422 || len(fail.Errors) != 1 {
+			t.Errorf("path %s: %d %+v", path, code, fail)
+			continue
+		}
+		d := fail.Errors[0]
+		if d.Line != 2 || d.Column != 10 || !strings.Contains(d.Message, root) || !strings.Contains(d.Rendered, "^") {
+			t.Errorf("path %s: error %+v", path, d)
+		}
+	}
+	// A relative path is under the root.
+	if code, body := e.raw("POST", "/api/v1/scripts", "application/sql",
+		"CREATE SINK good WITH (connector = 'file', path = 'sub/out.jsonl');\nCREATE PIPELINE p AS INSERT INTO good SELECT id, ts FROM ev;"); code != 200 {
+		t.Fatalf("relative path: %d %s", code, body)
+	}
+	waitFor(t, "rows under the files directory", func() bool {
+		b, _ := os.ReadFile(filepath.Join(root, "sub", "out.jsonl"))
+		return strings.Count(string(b), "\n") == 10
+	})
+	// A link made after the sink was created is refused when it opens.
+	if code, body := e.raw("POST", "/api/v1/scripts", "application/sql",
+		"CREATE SINK later WITH (connector = 'file', path = 'later/out.jsonl');"); code != 200 {
+		t.Fatalf("sink: %d %s", code, body)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "later")); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := e.raw("POST", "/api/v1/scripts", "application/sql",
+		"CREATE PIPELINE p2 AS INSERT INTO later SELECT id, ts FROM ev;"); code != 200 {
+		t.Fatalf("pipeline: %d %s", code, body)
+	}
+	waitFor(t, "the pipeline to fail", func() bool { return e.pipeline("p2").State == "failed" })
+	if msg := e.pipeline("p2").Error; !strings.Contains(msg, "outside the files directory "+root) {
+		t.Errorf("error %q", msg)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("a file was written outside the files directory: %v", entries)
 	}
 }

@@ -35,7 +35,7 @@ func TestDev(t *testing.T) {
 	if !strings.Contains(stdout.String(), "Sluice is running: open "+url) {
 		t.Errorf("no URL printed:\n%s", stdout.String())
 	}
-	out := filepath.Join(dir, "orders_enriched.jsonl")
+	out := filepath.Join(dir, "files", "orders_enriched.jsonl")
 	waitUntil(t, "enriched orders in the file sink", 30*time.Second, func() bool { return countLines(out) > 20 })
 	resp, err := http.Get(url + "/api/v1/pipelines/enrich_orders")
 	if err != nil {

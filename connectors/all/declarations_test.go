@@ -136,6 +136,9 @@ func connectorTable() string {
 func optionTable(c *connector.Connector) string {
 	var b strings.Builder
 	multi := len(c.Kinds) > 1
+	if len(c.Options) == 0 && c.PerColumnPrefix == "" {
+		return "It takes no options.\n"
+	}
 	if multi {
 		b.WriteString("| option | for | default | what it does |\n|--------|-----|---------|--------------|\n")
 	} else {

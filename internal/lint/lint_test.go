@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -30,6 +31,9 @@ var forbidden = map[string][]string{
 	// secret seals and opens option values for the server and the
 	// connectors alike; it depends on nothing of Sluice.
 	"secret": {"sql", "planner", "runtime", "connectors", "web", "server", "catalog"},
+	// confine keeps the files Sluice writes under the files root, for the
+	// server and the file sink alike; it depends on nothing of Sluice.
+	"confine": {"sql", "planner", "runtime", "connectors", "web", "server", "catalog", "secret"},
 	// connector holds the connectors' declarations: the planner checks
 	// WITH lists through it, the web API serves it. It is a leaf.
 	"connector": {"sql", "planner", "planner/dag", "runtime", "connectors", "web", "server", "catalog", "secret"},
@@ -38,6 +42,17 @@ var forbidden = map[string][]string{
 // allowed lists exceptions to forbidden: the runtime and connectors may use
 // the DAG, which is pure data.
 var allowed = []string{"planner/dag"}
+
+// testsMay lists what the tests of a tree may link besides what the tree
+// itself may: the web API's tests run real pipelines (datagen, files)
+// behind the HTTP layer, so they wire in connectors/all as cmd/sluice does.
+// The web package itself still never imports a connector.
+var testsMay = map[string][]string{"web": {"connectors"}}
+
+// isTest reports whether a go list path is a test variant or test main.
+func isTest(path string) bool {
+	return strings.Contains(path, " [") || strings.HasSuffix(path, ".test") || strings.HasSuffix(path, "_test")
+}
 
 // heavy are dependencies only the SQL front end may pull in: the TiDB parser
 // takes ~30 s to compile, and the data path must not pay for it.
@@ -55,7 +70,9 @@ type pkg struct {
 
 func listPackages(t *testing.T) []pkg {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-deps=false", "-json", module+"/...")
+	// -test lists each package's test variants too ("p [p.test]" and the
+	// external "p_test [p.test]"), so the rules cover what tests import.
+	cmd := exec.Command("go", "list", "-test", "-deps=false", "-json", module+"/...")
 	cmd.Dir = "../.."
 	out, err := cmd.Output()
 	if err != nil {
@@ -79,6 +96,9 @@ func listPackages(t *testing.T) []pkg {
 // tree returns the top-level tree of a project package path ("planner/dag"
 // is its own tree, being the contract), or "" for packages outside the module.
 func tree(path string) string {
+	path, _, _ = strings.Cut(path, " ") // "p [p.test]": a test variant of p
+	path = strings.TrimSuffix(path, "_test")
+	path = strings.TrimSuffix(path, ".test") // the generated test main
 	rel, ok := strings.CutPrefix(path, module+"/")
 	if !ok {
 		return ""
@@ -97,7 +117,7 @@ func TestImportRules(t *testing.T) {
 			to := tree(dep)
 			if to != "" && to != from {
 				for _, f := range forbidden[from] {
-					if to == f && !isAllowed(from, to) {
+					if to == f && !isAllowed(from, to) && !(isTest(p.ImportPath) && slices.Contains(testsMay[from], to)) {
 						t.Errorf("%s depends on %s: %s must not import %s", p.ImportPath, dep, from, f)
 					}
 				}
@@ -127,17 +147,34 @@ func isAllowed(from, to string) bool {
 // the module or of a folder cannot silently turn the rules off.
 func TestTreeClassification(t *testing.T) {
 	for path, want := range map[string]string{
-		module + "/sql":                    "sql",
-		module + "/planner":                "planner",
-		module + "/planner/dag":            "planner/dag",
-		module + "/runtime":                "runtime",
-		module + "/connectors/kafka":       "connectors",
-		module + "/connector":              "connector",
-		module + "/web":                    "web",
-		"github.com/twmb/franz-go/pkg/kgo": "",
+		module + "/sql":                                "sql",
+		module + "/planner":                            "planner",
+		module + "/planner/dag":                        "planner/dag",
+		module + "/runtime":                            "runtime",
+		module + "/connectors/kafka":                   "connectors",
+		module + "/connector":                          "connector",
+		module + "/web":                                "web",
+		module + "/web [" + module + "/web.test]":      "web",
+		module + "/web_test [" + module + "/web.test]": "web",
+		module + "/web.test":                           "web",
+		"github.com/twmb/franz-go/pkg/kgo":             "",
 	} {
 		if got := tree(path); got != want {
 			t.Errorf("tree(%q) = %q, want %q", path, got, want)
 		}
+	}
+}
+
+// TestTestsAreListed pins that the rules see what tests import: the
+// listing holds the test variants of packages with tests.
+func TestTestsAreListed(t *testing.T) {
+	var variants []string
+	for _, p := range listPackages(t) {
+		if isTest(p.ImportPath) && tree(p.ImportPath) == "planner" {
+			variants = append(variants, p.ImportPath)
+		}
+	}
+	if len(variants) == 0 {
+		t.Fatal("go list shows no test variant of the planner: the rules would miss test imports")
 	}
 }
