@@ -75,47 +75,13 @@ func hasAggregate(e sql.Expr) *sql.Call {
 	return found
 }
 
-// walk calls f on e and its subexpressions, depth first, while f is true.
+// walk calls f on e and its subexpressions, depth first, while f is true
+// (sql.Inspect, restricted to expressions).
 func walk(e sql.Expr, f func(sql.Expr) bool) {
-	if e == nil || !f(e) {
-		return
-	}
-	switch e := e.(type) {
-	case *sql.Unary:
-		walk(e.X, f)
-	case *sql.Binary:
-		walk(e.L, f)
-		walk(e.R, f)
-	case *sql.IsNull:
-		walk(e.X, f)
-	case *sql.In:
-		walk(e.X, f)
-		for _, x := range e.List {
-			walk(x, f)
-		}
-	case *sql.Between:
-		walk(e.X, f)
-		walk(e.Lo, f)
-		walk(e.Hi, f)
-	case *sql.Like:
-		walk(e.X, f)
-		walk(e.Pattern, f)
-	case *sql.Case:
-		walk(e.Operand, f)
-		for _, w := range e.Whens {
-			walk(w.Cond, f)
-			walk(w.Result, f)
-		}
-		walk(e.Else, f)
-	case *sql.Cast:
-		walk(e.X, f)
-	case *sql.Call:
-		for _, x := range e.Args {
-			walk(x, f)
-		}
-	case *sql.Paren:
-		walk(e.X, f)
-	}
+	sql.Inspect(e, func(n sql.Node) bool {
+		x, ok := n.(sql.Expr)
+		return ok && f(x)
+	})
 }
 
 // bind binds e. It never returns nil.
@@ -317,15 +283,9 @@ func (q *query) astSize(e sql.Expr) int {
 
 // walkChildren calls f on each direct subexpression of e.
 func walkChildren(e sql.Expr, f func(sql.Expr)) {
-	first := true
-	walk(e, func(x sql.Expr) bool {
-		if first {
-			first = false
-			return true
-		}
+	for _, x := range sql.Children(e) {
 		f(x)
-		return false
-	})
+	}
 }
 
 func dagSize(e *dag.Expr) int {

@@ -41,7 +41,7 @@ func (q *query) text(e sql.Expr) string {
 			continue
 		}
 		f.subs = true
-		for _, x := range subExprs(f.e) {
+		for _, x := range sql.Children(f.e) {
 			if _, ok := q.texts[x]; !ok && x != nil {
 				stack = append(stack, frame{e: x})
 			}
@@ -70,37 +70,6 @@ func (q *query) render(e sql.Expr) string {
 	}
 	q.texts[e] = t
 	return t
-}
-
-// subExprs returns the subexpressions writeExpr renders.
-func subExprs(e sql.Expr) []sql.Expr {
-	switch e := e.(type) {
-	case *sql.Unary:
-		return []sql.Expr{e.X}
-	case *sql.Binary:
-		return []sql.Expr{e.L, e.R}
-	case *sql.IsNull:
-		return []sql.Expr{e.X}
-	case *sql.In:
-		return append([]sql.Expr{e.X}, e.List...)
-	case *sql.Between:
-		return []sql.Expr{e.X, e.Lo, e.Hi}
-	case *sql.Like:
-		return []sql.Expr{e.X, e.Pattern}
-	case *sql.Case:
-		out := []sql.Expr{e.Operand, e.Else}
-		for _, w := range e.Whens {
-			out = append(out, w.Cond, w.Result)
-		}
-		return out
-	case *sql.Cast:
-		return []sql.Expr{e.X}
-	case *sql.Call:
-		return e.Args
-	case *sql.Paren:
-		return []sql.Expr{e.X}
-	}
-	return nil
 }
 
 // maxExprText bounds the text of one expression (see text).

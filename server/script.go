@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluice-sql/sluice/catalog"
+	"github.com/sluice-sql/sluice/confine"
 	"github.com/sluice-sql/sluice/planner"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/runtime"
@@ -132,7 +133,10 @@ func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *Sc
 		kept = append(kept, st)
 	}
 	steps, errs := planner.Check(&sql.Script{Src: script.Src, Stmts: kept}, s.cat)
+	errs = append(errs, ConfineFiles(kept)...)
 	if len(errs) > 0 {
+		errs.Sort()
+		errs.SetEnds(script.Src)
 		return nil, errs, nil
 	}
 
@@ -464,6 +468,42 @@ func sealSecrets(script *sql.Script) error {
 		}
 	}
 	return nil
+}
+
+// ConfineFiles checks that every file sink of stmts writes under the
+// files directory (package confine): a path outside it is an
+// error at the path's value. A path given as env:NAME is checked when the
+// sink opens.
+func ConfineFiles(stmts []sql.Stmt) sql.ErrorList {
+	var errs sql.ErrorList
+	if confine.Root() == "" {
+		return nil
+	}
+	for _, st := range stmts {
+		c, ok := st.(*sql.CreateSink)
+		if !ok {
+			continue
+		}
+		isFile := false
+		for _, o := range c.Options {
+			if strings.EqualFold(o.Key.Name, "connector") && strings.EqualFold(o.Value, "file") {
+				isFile = true
+			}
+		}
+		if !isFile {
+			continue
+		}
+		for _, o := range c.Options {
+			if !strings.EqualFold(o.Key.Name, "path") || strings.HasPrefix(o.Value, "env:") || o.Value == "" {
+				continue
+			}
+			if _, _, err := confine.Rel(o.Value); err != nil {
+				errs.Add(o.ValuePos, fmt.Sprintf("write a path inside %s, or relative to it, e.g. 'out.jsonl' (the server's --files-dir)", confine.Root()),
+					"file sink %s: %v", c.Name.Name, err)
+			}
+		}
+	}
+	return errs
 }
 
 // literalEnd returns the offset just past the single-quoted literal that

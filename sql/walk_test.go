@@ -1,181 +1,136 @@
 package sql
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 // visitPositions calls fn with a name and the position of every node and
-// positioned field of the AST under n, in source order as far as the AST
-// allows.
-func visitPositions(n any, fn func(what string, p Pos)) {
+// positioned field of the AST under the script. It walks with Inspect;
+// names, type names and intervals are named by the node that holds them.
+func visitPositions(script *Script, fn func(what string, p Pos)) {
+	for _, st := range script.Stmts {
+		Inspect(st, func(n Node) bool {
+			switch n := n.(type) {
+			case Ident, TypeName, *Interval:
+				// Named below, by their parent.
+			case *CreateSource, *CreateSink, *CreatePipeline, *Drop, *StartPipeline, *StopPipeline, *Describe:
+				fn(typeName(n), n.Pos())
+				fn("Name", nameOf(n).P)
+			case *Watermark:
+				fn("Watermark", n.P)
+				fn("Watermark.Column", n.Column.P)
+				if n.Delay != nil {
+					fn("Watermark.Delay", n.Delay.P)
+				}
+			case ColumnDef:
+				fn("Column", n.Name.P)
+				fn("Column.Type", n.Type.P)
+				if n.Path != "" {
+					fn("Column.Path", n.PathPos)
+				}
+			case Option:
+				fn("Option", n.Key.P)
+				fn("Option.Value", n.ValuePos)
+			case *Insert:
+				fn("Insert", n.P)
+				fn("Insert.Sink", n.Sink.P)
+				for _, c := range n.Columns {
+					fn("Insert.Column", c.P)
+				}
+			case SelectItem:
+				if n.Star {
+					fn("Star", n.StarPos)
+				}
+				if n.Alias != nil {
+					fn("Alias", n.Alias.P)
+				}
+			case TableRef:
+				fn("Table", n.Name.P)
+				if n.Alias != nil {
+					fn("Table.Alias", n.Alias.P)
+				}
+			case *Join:
+				fn("Join", n.P)
+				if n.Within != nil {
+					fn("Join.Within", n.Within.P)
+				}
+			case *Dedup:
+				fn("Dedup", n.P)
+				if n.Within != nil {
+					fn("Dedup.Within", n.Within.P)
+				}
+			case *Binary:
+				fn("Binary", n.P)
+				fn("Binary.Op", n.OpPos)
+			case *Cast:
+				fn("Cast", n.P)
+				fn("Cast.Type", n.Type.P)
+			default:
+				fn(typeName(n), n.Pos())
+			}
+			return true
+		})
+	}
+}
+
+func nameOf(n Node) Ident {
 	switch n := n.(type) {
-	case *Script:
-		for _, s := range n.Stmts {
-			visitPositions(s, fn)
-		}
 	case *CreateSource:
-		fn("CreateSource", n.P)
-		fn("Name", n.Name.P)
-		visitColumns(n.Columns, fn)
-		if w := n.Watermark; w != nil {
-			fn("Watermark", w.P)
-			fn("Watermark.Column", w.Column.P)
-			if w.Delay != nil {
-				fn("Watermark.Delay", w.Delay.P)
-			}
-		}
-		visitOptions(n.Options, fn)
+		return n.Name
 	case *CreateSink:
-		fn("CreateSink", n.P)
-		fn("Name", n.Name.P)
-		visitColumns(n.Columns, fn)
-		visitOptions(n.Options, fn)
+		return n.Name
 	case *CreatePipeline:
-		fn("CreatePipeline", n.P)
-		fn("Name", n.Name.P)
-		visitOptions(n.Options, fn)
-		if n.Insert != nil {
-			fn("Insert", n.Insert.P)
-			fn("Insert.Sink", n.Insert.Sink.P)
-			for _, c := range n.Insert.Columns {
-				fn("Insert.Column", c.P)
-			}
-			visitPositions(n.Insert.Query, fn)
-		}
+		return n.Name
 	case *Drop:
-		fn("Drop", n.P)
-		fn("Name", n.Name.P)
+		return n.Name
 	case *StartPipeline:
-		fn("StartPipeline", n.P)
-		fn("Name", n.Name.P)
+		return n.Name
 	case *StopPipeline:
-		fn("StopPipeline", n.P)
-		fn("Name", n.Name.P)
-	case *Show:
-		fn("Show", n.P)
+		return n.Name
 	case *Describe:
-		fn("Describe", n.P)
-		fn("Name", n.Name.P)
-	case *Explain:
-		fn("Explain", n.P)
-		visitPositions(n.Target, fn)
-	case *SelectStmt:
-		fn("SelectStmt", n.P)
-		visitPositions(n.Select, fn)
-	case *Select:
-		fn("Select", n.P)
-		for _, it := range n.Items {
-			if it.Star {
-				fn("Star", it.StarPos)
-			} else {
-				visitPositions(it.Expr, fn)
-			}
-			if it.Alias != nil {
-				fn("Alias", it.Alias.P)
-			}
-		}
-		visitTableRef(n.From, fn)
-		if j := n.Join; j != nil {
-			fn("Join", j.P)
-			visitTableRef(j.Right, fn)
-			visitPositions(j.On, fn)
-			if j.Within != nil {
-				fn("Join.Within", j.Within.P)
-			}
-		}
-		visitPositions(n.Where, fn)
-		for _, g := range n.GroupBy {
-			visitPositions(g, fn)
-		}
-		visitPositions(n.Having, fn)
-		for _, d := range n.Dedups {
-			fn("Dedup", d.P)
-			for _, k := range d.Keys {
-				visitPositions(k, fn)
-			}
-			if d.Within != nil {
-				fn("Dedup.Within", d.Within.P)
-			}
-		}
-		if n.Limit != nil {
-			fn("Limit", n.Limit.P)
-		}
-	case *ColumnRef:
-		fn("ColumnRef", n.P)
-	case *Literal:
-		fn("Literal", n.P)
-	case *IntervalLit:
-		fn("IntervalLit", n.P)
-	case *Unary:
-		fn("Unary", n.P)
-		visitPositions(n.X, fn)
-	case *Binary:
-		fn("Binary", n.P)
-		visitPositions(n.L, fn)
-		fn("Binary.Op", n.OpPos)
-		visitPositions(n.R, fn)
-	case *IsNull:
-		fn("IsNull", n.P)
-		visitPositions(n.X, fn)
-	case *In:
-		fn("In", n.P)
-		visitPositions(n.X, fn)
-		for _, e := range n.List {
-			visitPositions(e, fn)
-		}
-	case *Between:
-		fn("Between", n.P)
-		visitPositions(n.X, fn)
-		visitPositions(n.Lo, fn)
-		visitPositions(n.Hi, fn)
-	case *Like:
-		fn("Like", n.P)
-		visitPositions(n.X, fn)
-		visitPositions(n.Pattern, fn)
-	case *Case:
-		fn("Case", n.P)
-		visitPositions(n.Operand, fn)
-		for _, w := range n.Whens {
-			visitPositions(w.Cond, fn)
-			visitPositions(w.Result, fn)
-		}
-		visitPositions(n.Else, fn)
-	case *Cast:
-		fn("Cast", n.P)
-		visitPositions(n.X, fn)
-		fn("Cast.Type", n.Type.P)
-	case *Call:
-		fn("Call", n.P)
-		for _, a := range n.Args {
-			visitPositions(a, fn)
-		}
-	case *Paren:
-		fn("Paren", n.P)
-		visitPositions(n.X, fn)
-	case nil:
-	default:
-		panic(fmt.Sprintf("visitPositions: unknown node %T", n))
+		return n.Name
 	}
+	return Ident{}
 }
 
-func visitColumns(cols []ColumnDef, fn func(string, Pos)) {
-	for _, c := range cols {
-		fn("Column", c.Name.P)
-		fn("Column.Type", c.Type.P)
-		if c.Path != "" {
-			fn("Column.Path", c.PathPos)
+func typeName(n Node) string {
+	return strings.TrimPrefix(strings.TrimPrefix(fmt.Sprintf("%T", n), "*"), "sql.")
+}
+
+// TestInspectVisitsEverything pins that Inspect reaches every kind of node
+// of a script that has them all, and that f returning false prunes.
+func TestInspectVisitsEverything(t *testing.T) {
+	src := `CREATE SOURCE s (a Int64, b String PATH '$.x.y', t DateTime64(3), WATERMARK FOR t AS t - INTERVAL 5 SECOND) WITH (connector = 'kafka');
+CREATE SINK k (a Int64) WITH (connector = 'file', path = '/tmp/x');
+CREATE PIPELINE p WITH (description = 'd') AS INSERT INTO k (a)
+SELECT -a AS n, s.*, CAST(b AS Int64), CASE WHEN a IS NULL THEN 1 ELSE 2 END, COUNT(*), a IN (1, 2), a BETWEEN 1 AND 2, b LIKE 'x%', (a + 1)
+FROM s AS x JOIN s AS y ON x.a = y.a WITHIN INTERVAL 1 MINUTE
+WHERE a > 0 GROUP BY TUMBLE(t, INTERVAL 1 MINUTE) HAVING COUNT(*) > 1 DEDUPLICATE BY a WITHIN INTERVAL 1 HOUR LIMIT 5;
+DROP SOURCE s; START PIPELINE p; STOP PIPELINE p; SHOW PIPELINES; DESCRIBE p; EXPLAIN SELECT a FROM s;`
+	script, errs := Parse(src)
+	if len(errs) > 0 {
+		t.Fatal(errs.Render(src))
+	}
+	seen := map[string]bool{}
+	for _, st := range script.Stmts {
+		Inspect(st, func(n Node) bool {
+			seen[typeName(n)] = true
+			return true
+		})
+	}
+	for _, want := range []string{"CreateSource", "CreateSink", "CreatePipeline", "Insert", "Select", "Join", "Dedup", "Limit",
+		"Watermark", "ColumnDef", "Option", "Ident", "TypeName", "Interval", "SelectItem", "TableRef",
+		"ColumnRef", "Literal", "IntervalLit", "Unary", "Binary", "IsNull", "In", "Between", "Like", "Case", "Cast", "Call", "Paren",
+		"Drop", "StartPipeline", "StopPipeline", "Show", "Describe", "Explain", "SelectStmt"} {
+		if !seen[want] {
+			t.Errorf("Inspect never visits a %s", want)
 		}
 	}
-}
-
-func visitOptions(opts []Option, fn func(string, Pos)) {
-	for _, o := range opts {
-		fn("Option", o.Key.P)
-		fn("Option.Value", o.ValuePos)
-	}
-}
-
-func visitTableRef(t TableRef, fn func(string, Pos)) {
-	fn("Table", t.Name.P)
-	if t.Alias != nil {
-		fn("Table.Alias", t.Alias.P)
+	n := 0
+	Inspect(script.Stmts[2], func(Node) bool { n++; return false })
+	if n != 1 {
+		t.Errorf("returning false visited %d nodes, want 1", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluice-sql/sluice/catalog"
+	"github.com/sluice-sql/sluice/confine"
 	"github.com/sluice-sql/sluice/connectors/rowjson"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/server"
@@ -312,5 +314,168 @@ func TestHealthzWhileLargeRequests(t *testing.T) {
 	}
 	if busy == 0 || busy == len(codes) {
 		t.Errorf("with 1 ms to wait for a turn, %d of %d requests were refused", busy, len(codes))
+	}
+}
+
+// TestFilesConfined: file sinks write only under the files directory: a
+// path outside it is an error at the path's place when applied, a
+// relative path is taken under it, and a symbolic link out of it is
+// refused at apply and again when the sink opens.
+func TestFilesConfined(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "files")
+	outside := t.TempDir()
+	if err := confine.SetRoot(root); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { confine.SetRoot("") })
+	root = confine.Root()
+	e, _, _ := startLogged(t, web.Config{})
+	src := `CREATE SOURCE ev (id UInt64, ts DateTime64(3), WATERMARK FOR ts AS ts)
+  WITH (connector = 'datagen', rows = '10');
+`
+	if code, body := e.raw("POST", "/api/v1/scripts", "application/sql", src); code != 200 {
+		t.Fatalf("source: %d %s", code, body)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "esc")); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"../../x.jsonl", filepath.Join(outside, "x.jsonl"), "/root/.bashrc", "a/../../x.jsonl", "esc/x.jsonl"} {
+		sink := "CREATE SINK bad WITH (connector = 'file',\n  path = '" + path + "');"
+		var fail apiErr
+		code := e.call("POST", "/api/v1/scripts", "application/sql", strings.NewReader(sink), &fail)
+		if code != 422 || len(fail.Errors) != 1 {
+			t.Errorf("path %s: %d %+v", path, code, fail)
+			continue
+		}
+		d := fail.Errors[0]
+		if d.Line != 2 || d.Column != 10 || !strings.Contains(d.Message, root) || !strings.Contains(d.Rendered, "^") {
+			t.Errorf("path %s: error %+v", path, d)
+		}
+	}
+	// A relative path is under the root.
+	if code, body := e.raw("POST", "/api/v1/scripts", "application/sql",
+		"CREATE SINK good WITH (connector = 'file', path = 'sub/out.jsonl');\nCREATE PIPELINE p AS INSERT INTO good SELECT id, ts FROM ev;"); code != 200 {
+		t.Fatalf("relative path: %d %s", code, body)
+	}
+	waitFor(t, "rows under the files directory", func() bool {
+		b, _ := os.ReadFile(filepath.Join(root, "sub", "out.jsonl"))
+		return strings.Count(string(b), "\n") == 10
+	})
+	// A link made after the sink was created is refused when it opens.
+	if code, body := e.raw("POST", "/api/v1/scripts", "application/sql",
+		"CREATE SINK later WITH (connector = 'file', path = 'later/out.jsonl');"); code != 200 {
+		t.Fatalf("sink: %d %s", code, body)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "later")); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := e.raw("POST", "/api/v1/scripts", "application/sql",
+		"CREATE PIPELINE p2 AS INSERT INTO later SELECT id, ts FROM ev;"); code != 200 {
+		t.Fatalf("pipeline: %d %s", code, body)
+	}
+	waitFor(t, "the pipeline to fail", func() bool { return e.pipeline("p2").State == "failed" })
+	if msg := e.pipeline("p2").Error; !strings.Contains(msg, "outside the files directory "+root) {
+		t.Errorf("error %q", msg)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("a file was written outside the files directory: %v", entries)
+	}
+}
+
+// browser sends req as a browser would, with Origin and Sec-Fetch-Site
+// ("" leaves a header out).
+func (e *env) browser(method, path, contentType, body, origin, site, host string) (int, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	if site != "" {
+		req.Header.Set("Sec-Fetch-Site", site)
+	}
+	if host != "" {
+		req.Host = host
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestCrossSite: a web page on another site cannot change anything (the
+// CSRF of a text/plain POST), while the server's own pages, trusted
+// origins, the CLI and curl can.
+func TestCrossSite(t *testing.T) {
+	e, _, _ := startLogged(t, web.Config{Origins: []string{"https://editor.example.com"}})
+	script := func(name string) string {
+		return "CREATE SOURCE " + name + " (id UInt64) WITH (connector = 'datagen');"
+	}
+	for _, c := range []struct {
+		name, method, path, origin, site string
+		want                             int
+	}{
+		{"cross-site POST text/plain", "POST", "/api/v1/scripts", "https://evil.example", "cross-site", 403},
+		{"cross-site POST, Origin only", "POST", "/api/v1/scripts", "https://evil.example", "", 403},
+		{"same-site other origin", "POST", "/api/v1/scripts", "https://sub.evil.example", "same-site", 403},
+		{"cross-site validate", "POST", "/api/v1/validate", "https://evil.example", "cross-site", 403},
+		{"cross-site stop", "POST", "/api/v1/pipelines/p/stop", "https://evil.example", "cross-site", 403},
+		{"cross-site drop", "DELETE", "/api/v1/pipelines/p", "https://evil.example", "cross-site", 403},
+		{"same origin", "POST", "/api/v1/scripts", e.url, "same-origin", 200},
+		{"same origin, Origin only", "POST", "/api/v1/scripts", e.url, "", 200},
+		{"trusted origin", "POST", "/api/v1/scripts", "https://editor.example.com", "cross-site", 200},
+		{"curl (no Origin, no Sec-Fetch-Site)", "POST", "/api/v1/scripts", "", "", 200},
+		{"typed in the address bar", "POST", "/api/v1/scripts", "", "none", 200},
+		{"cross-site GET reads", "GET", "/api/v1/sources", "https://evil.example", "cross-site", 200},
+	} {
+		name := fmt.Sprintf("s%d", len(c.name))
+		body := script(name)
+		code, answer := e.browser(c.method, c.path, "text/plain", body, c.origin, c.site, "")
+		if c.want == 200 && c.method == "POST" && c.path == "/api/v1/scripts" {
+			e.raw("POST", "/api/v1/scripts", "application/sql", "DROP SOURCE "+name+";")
+		}
+		if code != c.want && !(c.want == 200 && code == 404) {
+			t.Errorf("%s: %d, want %d: %s", c.name, code, c.want, answer)
+		}
+		if code == 403 {
+			if _, ok := e.srv.Catalog().Lookup(name); ok {
+				t.Errorf("%s: refused, yet %s was created", c.name, name)
+			}
+			if !strings.Contains(answer, "cross-site") {
+				t.Errorf("%s: answer %s", c.name, answer)
+			}
+		}
+	}
+}
+
+// TestLocalHostsOnly: with AllowedHosts (what `sluice dev` sets), a
+// request addressed to any other host name — a DNS name an attacker
+// points at 127.0.0.1 — is refused, API and pages alike.
+func TestLocalHostsOnly(t *testing.T) {
+	e, _, _ := startLogged(t, web.Config{AllowedHosts: web.LocalHosts})
+	for host, want := range map[string]int{
+		"localhost:8080": 200, "localhost": 200, "127.0.0.1:9999": 200, "[::1]:8080": 200, "LOCALHOST:1": 200,
+		"evil.example:8080": 421, "evil.example": 421, "127.0.0.1.nip.io": 421, "localhost.evil.example": 421,
+	} {
+		for _, path := range []string{"/api/v1/pipelines", "/"} {
+			if code, body := e.browser("GET", path, "", "", "", "", host); code != want && !(want == 200 && code != 421) {
+				t.Errorf("Host %s, %s: %d, want %d: %s", host, path, code, want, body)
+			}
+		}
+		code, _ := e.browser("POST", "/api/v1/scripts", "text/plain", "CREATE SOURCE h (id UInt64) WITH (connector = 'datagen');", "", "", host)
+		if want == 421 && code != 421 {
+			t.Errorf("Host %s: POST answered %d", host, code)
+		}
+	}
+	if _, ok := e.srv.Catalog().Lookup("h"); !ok {
+		t.Error("a request to localhost did not apply")
 	}
 }

@@ -20,7 +20,8 @@ import (
 // testServer starts a server in this process on a free port.
 func testServer(t *testing.T, token string) string {
 	t.Helper()
-	cfg := serverConfig{listen: "127.0.0.1:0", dataDir: t.TempDir(), token: token, stderr: io.Discard}
+	// The tests' file sinks write in their own temporary directories.
+	cfg := serverConfig{listen: "127.0.0.1:0", dataDir: t.TempDir(), filesDir: os.TempDir(), token: token, stderr: io.Discard}
 	if url := os.Getenv("SLUICE_TEST_POSTGRES"); url != "" {
 		cfg.postgres = url
 		cfg.schema = fmt.Sprintf("sluice_clitest_%d_%d", os.Getpid(), time.Now().UnixNano())

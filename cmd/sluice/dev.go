@@ -17,7 +17,9 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/sluice-sql/sluice/confine"
 	"github.com/sluice-sql/sluice/server"
+	"github.com/sluice-sql/sluice/web"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -38,6 +40,7 @@ func devCmd(args []string, stdout, stderr io.Writer) error {
 	listen := fs.String("listen", "localhost:8080", "address of the API")
 	kafkaPort := fs.Int("kafka-port", 9092, "port of the embedded Kafka-protocol broker")
 	dataDir := fs.String("data-dir", ".sluice/dev", "where the demo keeps its catalog, checkpoints and broker data; delete it to start over")
+	filesDir := fs.String("files-dir", os.Getenv("SLUICE_FILES_DIR"), "the only directory file sinks may write in (env SLUICE_FILES_DIR; default <data-dir>/files)")
 	chURL := fs.String("clickhouse", "clickhouse://localhost:9000/default", "ClickHouse the demo writes to when it is reachable; otherwise it writes a file")
 	verbose := fs.Bool("v", false, "log every request and pipeline event")
 	if err := parseFlags(fs, args); err != nil {
@@ -45,13 +48,14 @@ func devCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runDev(ctx, devConfig{listen: *listen, kafkaPort: *kafkaPort, dataDir: *dataDir, clickhouse: *chURL, verbose: *verbose}, stdout, stderr)
+	return runDev(ctx, devConfig{listen: *listen, kafkaPort: *kafkaPort, dataDir: *dataDir, filesDir: *filesDir, clickhouse: *chURL, verbose: *verbose}, stdout, stderr)
 }
 
 type devConfig struct {
 	listen     string
 	kafkaPort  int
 	dataDir    string
+	filesDir   string // "" for <dataDir>/files
 	clickhouse string
 	verbose    bool
 	// ready, when set, receives the server's URL once the demo runs.
@@ -91,13 +95,13 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) error 
 	if cfg.verbose {
 		level = slog.LevelInfo
 	}
-	rs, err := startServer(ctx, serverConfig{listen: cfg.listen, dataDir: data, logLevel: level, stderr: stderr})
+	rs, err := startServer(ctx, serverConfig{listen: cfg.listen, dataDir: data, filesDir: cfg.filesDir, hosts: web.LocalHosts, logLevel: level, stderr: stderr})
 	if err != nil {
 		return err
 	}
 	defer rs.shutdown()
 
-	demo := demoConfig{Brokers: brokers, File: filepath.Join(data, "orders_enriched.jsonl")}
+	demo := demoConfig{Brokers: brokers, File: filepath.Join(confine.Root(), "orders_enriched.jsonl")}
 	if reachable(cfg.clickhouse) {
 		demo.ClickHouse = cfg.clickhouse
 	}

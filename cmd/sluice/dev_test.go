@@ -35,7 +35,7 @@ func TestDev(t *testing.T) {
 	if !strings.Contains(stdout.String(), "Sluice is running: open "+url) {
 		t.Errorf("no URL printed:\n%s", stdout.String())
 	}
-	out := filepath.Join(dir, "orders_enriched.jsonl")
+	out := filepath.Join(dir, "files", "orders_enriched.jsonl")
 	waitUntil(t, "enriched orders in the file sink", 30*time.Second, func() bool { return countLines(out) > 20 })
 	resp, err := http.Get(url + "/api/v1/pipelines/enrich_orders")
 	if err != nil {
@@ -52,6 +52,18 @@ func TestDev(t *testing.T) {
 	resp.Body.Close()
 	if p.State != "running" || p.Metrics.JoinMatches == 0 {
 		t.Errorf("enrich_orders = %+v", p)
+	}
+	// Only localhost names reach the demo: a DNS name re-pointed at
+	// 127.0.0.1 (DNS rebinding) does not.
+	req, _ := http.NewRequest(http.MethodGet, url+"/api/v1/pipelines", nil)
+	req.Host = "attacker.example:8080"
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Errorf("Host attacker.example: %d", resp.StatusCode)
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -13,12 +13,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluice-sql/sluice/confine"
 	_ "github.com/sluice-sql/sluice/connectors/all" // every connector
 	"github.com/sluice-sql/sluice/connectors/rowjson"
 	"github.com/sluice-sql/sluice/planner"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/runtime"
 	"github.com/sluice-sql/sluice/secret"
+	"github.com/sluice-sql/sluice/server"
 	"github.com/sluice-sql/sluice/sql"
 )
 
@@ -27,6 +29,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	file := fs.String("f", "", "the SQL script to run (- for standard input)")
 	stateDir := fs.String("state-dir", ".sluice/state", "where checkpoints are kept, so that a later run resumes where this one stopped; empty keeps no state")
 	progress := fs.Duration("progress", 5*time.Second, "how often to print progress")
+	filesDir := fs.String("files-dir", ".", "the only directory file sinks may write in; a relative sink path is taken under it")
 	groupID := fs.String("group-id", "sluice", "default prefix of the pipelines' Kafka consumer groups, <group-id>.<pipeline>, for sources without a group_id option")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -38,7 +41,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return runScript(ctx, src, *file, runConfig{
-		stateDir: *stateDir, progress: *progress, groupID: *groupID,
+		stateDir: *stateDir, progress: *progress, groupID: *groupID, filesDir: *filesDir,
 		stdout: stdout, stderr: stderr,
 	})
 }
@@ -47,6 +50,7 @@ type runConfig struct {
 	stateDir string
 	progress time.Duration
 	groupID  string
+	filesDir string // the files root; "" confines nothing
 	stdout   io.Writer
 	stderr   io.Writer
 }
@@ -62,8 +66,16 @@ func runScript(ctx context.Context, src, name string, cfg runConfig) (err error)
 			err = fmt.Errorf("internal error: %v", r)
 		}
 	}()
+	if err := confine.SetRoot(cfg.filesDir); err != nil {
+		return err
+	}
 	cat := planner.NewMem()
 	steps, errs := planner.ApplyScript(src, cat)
+	if len(errs) == 0 {
+		if script, perrs := sql.Parse(src); len(perrs) == 0 {
+			errs = server.ConfineFiles(script.Stmts)
+		}
+	}
 	if len(errs) > 0 {
 		fmt.Fprint(cfg.stderr, errs.Render(src))
 		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d error(s)", name, len(errs))}

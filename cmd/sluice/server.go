@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sluice-sql/sluice/catalog"
+	"github.com/sluice-sql/sluice/confine"
 	"github.com/sluice-sql/sluice/connectors/rowjson"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/secret"
@@ -34,6 +35,10 @@ type serverConfig struct {
 	dataDir  string
 	token    string
 	origins  []string
+	hosts    []string // allowed Host names; none: any
+	// filesDir is the files root (package confine); "" for
+	// <dataDir>/files.
+	filesDir string
 	// checkpoints is "postgres" (in the catalog database), "dir" (under
 	// dataDir), or "" for postgres when the catalog is there, else dir.
 	checkpoints string
@@ -52,7 +57,9 @@ func serverCmd(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.dataDir, "data-dir", envOr("SLUICE_DATA_DIR", ".sluice"), "where the server keeps checkpoints and, without -postgres, the catalog (env SLUICE_DATA_DIR)")
 	fs.StringVar(&cfg.checkpoints, "checkpoints", os.Getenv("SLUICE_CHECKPOINTS"), "where pipeline checkpoints are kept: postgres (the catalog database) or dir (-data-dir); default postgres with -postgres, else dir (env SLUICE_CHECKPOINTS)")
 	fs.StringVar(&cfg.groupID, "group-id", envOr("SLUICE_GROUP_ID", "sluice"), "default prefix of the pipelines' Kafka consumer groups, <group-id>.<pipeline>, for sources without a group_id option (env SLUICE_GROUP_ID)")
+	fs.StringVar(&cfg.filesDir, "files-dir", os.Getenv("SLUICE_FILES_DIR"), "the only directory file sinks may write in; a relative sink path is taken under it (env SLUICE_FILES_DIR; default <data-dir>/files)")
 	origins := fs.String("allowed-origins", os.Getenv("SLUICE_ALLOWED_ORIGINS"), "comma-separated browser origins allowed to open websockets besides the server's own (env SLUICE_ALLOWED_ORIGINS)")
+	hosts := fs.String("allowed-hosts", os.Getenv("SLUICE_ALLOWED_HOSTS"), "comma-separated host names requests may be addressed to (the Host header, without port); empty admits any (env SLUICE_ALLOWED_HOSTS)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -60,6 +67,9 @@ func serverCmd(args []string, stdout, stderr io.Writer) error {
 	cfg.token = os.Getenv("SLUICE_API_TOKEN")
 	if *origins != "" {
 		cfg.origins = strings.Split(*origins, ",")
+	}
+	if *hosts != "" {
+		cfg.hosts = strings.Split(*hosts, ",")
 	}
 	if *debug {
 		cfg.logLevel = slog.LevelDebug
@@ -98,6 +108,13 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 	// Connectors log through the default logger: make theirs structured
 	// and levelled like the server's.
 	slog.SetDefault(log)
+	if cfg.filesDir == "" {
+		cfg.filesDir = filepath.Join(cfg.dataDir, "files")
+	}
+	if err := confine.SetRoot(cfg.filesDir); err != nil {
+		return nil, err
+	}
+	log.Info("file sinks write under the files directory", "dir", confine.Root())
 	var cat *catalog.Store
 	var err error
 	if cfg.postgres != "" {
@@ -150,7 +167,7 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 		return nil, fmt.Errorf("listen on %s: %w", cfg.listen, err)
 	}
 	hs := &http.Server{
-		Handler:           web.Handler(web.Config{Server: srv, Token: cfg.token, Origins: cfg.origins, Gatherer: reg, Logger: log}),
+		Handler:           web.Handler(web.Config{Server: srv, Token: cfg.token, Origins: cfg.origins, AllowedHosts: cfg.hosts, Gatherer: reg, Logger: log}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	rs := &runningServer{url: "http://" + displayAddr(ln.Addr()), srv: srv, http: hs, cat: cat, log: log, errc: make(chan error, 1)}

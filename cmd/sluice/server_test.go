@@ -156,7 +156,7 @@ func TestRestartAfterKill(t *testing.T) {
 
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.jsonl")
-	args := append([]string{"--data-dir", filepath.Join(dir, "data")}, catalogArgs(t)...)
+	args := append([]string{"--data-dir", filepath.Join(dir, "data"), "--files-dir", dir}, catalogArgs(t)...)
 	p := startProc(t, args...)
 	script := filepath.Join(dir, "p.sql")
 	os.WriteFile(script, []byte(fmt.Sprintf(`

@@ -6,8 +6,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
+	"github.com/sluice-sql/sluice/confine"
 	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/connectors/option"
 	"github.com/sluice-sql/sluice/connectors/rowjson"
@@ -50,16 +50,15 @@ func openSink(cfg runtime.SinkConfig) (*Sink, error) {
 	if err := o.Err(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	// Under the files root (package confine) the path is taken relative
+	// to it, and nothing outside it is opened, through links neither.
+	f, d, err := confine.OpenAppend(path)
 	if err != nil {
 		return nil, err
 	}
 	// The directory entry of a new file must be durable too, or a crash
 	// can lose the whole file after Write said it was written.
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
+	if d != nil {
 		d.Sync()
 		d.Close()
 	}

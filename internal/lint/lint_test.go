@@ -31,6 +31,9 @@ var forbidden = map[string][]string{
 	// secret seals and opens option values for the server and the
 	// connectors alike; it depends on nothing of Sluice.
 	"secret": {"sql", "planner", "runtime", "connectors", "web", "server", "catalog"},
+	// confine keeps the files Sluice writes under the files root, for the
+	// server and the file sink alike; it depends on nothing of Sluice.
+	"confine": {"sql", "planner", "runtime", "connectors", "web", "server", "catalog", "secret"},
 	// connector holds the connectors' declarations: the planner checks
 	// WITH lists through it, the web API serves it. It is a leaf.
 	"connector": {"sql", "planner", "planner/dag", "runtime", "connectors", "web", "server", "catalog", "secret"},
