@@ -57,6 +57,9 @@ func FuzzParsePlan(f *testing.F) {
 			if e.Pos.Offset < 0 || e.Pos.Offset > len(src) {
 				t.Fatalf("error %q points outside the source: %+v", e.Msg, e.Pos)
 			}
+			if e.End.Offset < e.Pos.Offset || e.End.Offset > len(src) || sql.PosAt(src, e.End.Offset) != e.End {
+				t.Fatalf("error %q at %+v: bad end %+v", e.Msg, e.Pos, e.End)
+			}
 		}
 		for _, st := range steps {
 			for _, g := range graphsOf(st) {

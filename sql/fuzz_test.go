@@ -29,6 +29,9 @@ func FuzzParse(f *testing.F) {
 			if e.Pos.Offset < 0 || e.Pos.Offset > len(src) || PosAt(src, e.Pos.Offset) != e.Pos {
 				t.Fatalf("error %q at %+v: bad position", e.Msg, e.Pos)
 			}
+			if e.End.Offset < e.Pos.Offset || e.End.Offset > len(src) || PosAt(src, e.End.Offset) != e.End {
+				t.Fatalf("error %q at %+v: bad end %+v", e.Msg, e.Pos, e.End)
+			}
 		}
 		_ = errs.Render(src)
 		checkPositions(t, src, script)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -378,5 +379,103 @@ func TestFilesConfined(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
 		t.Errorf("a file was written outside the files directory: %v", entries)
+	}
+}
+
+// browser sends req as a browser would, with Origin and Sec-Fetch-Site
+// ("" leaves a header out).
+func (e *env) browser(method, path, contentType, body, origin, site, host string) (int, string) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	if site != "" {
+		req.Header.Set("Sec-Fetch-Site", site)
+	}
+	if host != "" {
+		req.Host = host
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestCrossSite: a web page on another site cannot change anything (the
+// CSRF of a text/plain POST), while the server's own pages, trusted
+// origins, the CLI and curl can.
+func TestCrossSite(t *testing.T) {
+	e, _, _ := startLogged(t, web.Config{Origins: []string{"https://editor.example.com"}})
+	script := func(name string) string {
+		return "CREATE SOURCE " + name + " (id UInt64) WITH (connector = 'datagen');"
+	}
+	for _, c := range []struct {
+		name, method, path, origin, site string
+		want                             int
+	}{
+		{"cross-site POST text/plain", "POST", "/api/v1/scripts", "https://evil.example", "cross-site", 403},
+		{"cross-site POST, Origin only", "POST", "/api/v1/scripts", "https://evil.example", "", 403},
+		{"same-site other origin", "POST", "/api/v1/scripts", "https://sub.evil.example", "same-site", 403},
+		{"cross-site validate", "POST", "/api/v1/validate", "https://evil.example", "cross-site", 403},
+		{"cross-site stop", "POST", "/api/v1/pipelines/p/stop", "https://evil.example", "cross-site", 403},
+		{"cross-site drop", "DELETE", "/api/v1/pipelines/p", "https://evil.example", "cross-site", 403},
+		{"same origin", "POST", "/api/v1/scripts", e.url, "same-origin", 200},
+		{"same origin, Origin only", "POST", "/api/v1/scripts", e.url, "", 200},
+		{"trusted origin", "POST", "/api/v1/scripts", "https://editor.example.com", "cross-site", 200},
+		{"curl (no Origin, no Sec-Fetch-Site)", "POST", "/api/v1/scripts", "", "", 200},
+		{"typed in the address bar", "POST", "/api/v1/scripts", "", "none", 200},
+		{"cross-site GET reads", "GET", "/api/v1/sources", "https://evil.example", "cross-site", 200},
+	} {
+		name := fmt.Sprintf("s%d", len(c.name))
+		body := script(name)
+		code, answer := e.browser(c.method, c.path, "text/plain", body, c.origin, c.site, "")
+		if c.want == 200 && c.method == "POST" && c.path == "/api/v1/scripts" {
+			e.raw("POST", "/api/v1/scripts", "application/sql", "DROP SOURCE "+name+";")
+		}
+		if code != c.want && !(c.want == 200 && code == 404) {
+			t.Errorf("%s: %d, want %d: %s", c.name, code, c.want, answer)
+		}
+		if code == 403 {
+			if _, ok := e.srv.Catalog().Lookup(name); ok {
+				t.Errorf("%s: refused, yet %s was created", c.name, name)
+			}
+			if !strings.Contains(answer, "cross-site") {
+				t.Errorf("%s: answer %s", c.name, answer)
+			}
+		}
+	}
+}
+
+// TestLocalHostsOnly: with AllowedHosts (what `sluice dev` sets), a
+// request addressed to any other host name — a DNS name an attacker
+// points at 127.0.0.1 — is refused, API and pages alike.
+func TestLocalHostsOnly(t *testing.T) {
+	e, _, _ := startLogged(t, web.Config{AllowedHosts: web.LocalHosts})
+	for host, want := range map[string]int{
+		"localhost:8080": 200, "localhost": 200, "127.0.0.1:9999": 200, "[::1]:8080": 200, "LOCALHOST:1": 200,
+		"evil.example:8080": 421, "evil.example": 421, "127.0.0.1.nip.io": 421, "localhost.evil.example": 421,
+	} {
+		for _, path := range []string{"/api/v1/pipelines", "/"} {
+			if code, body := e.browser("GET", path, "", "", "", "", host); code != want && !(want == 200 && code != 421) {
+				t.Errorf("Host %s, %s: %d, want %d: %s", host, path, code, want, body)
+			}
+		}
+		code, _ := e.browser("POST", "/api/v1/scripts", "text/plain", "CREATE SOURCE h (id UInt64) WITH (connector = 'datagen');", "", "", host)
+		if want == 421 && code != 421 {
+			t.Errorf("Host %s: POST answered %d", host, code)
+		}
+	}
+	if _, ok := e.srv.Catalog().Lookup("h"); !ok {
+		t.Error("a request to localhost did not apply")
 	}
 }

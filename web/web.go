@@ -56,7 +56,17 @@ type Config struct {
 	// default 30 s.
 	MaxPlanning int
 	PlanWait    time.Duration
+	// AllowedHosts, when not empty, are the only host names (without the
+	// port) a request's Host header may name; others are answered 421.
+	// `sluice dev` admits only localhost, 127.0.0.1 and ::1, so that a web
+	// page cannot reach it through a DNS name re-pointed at 127.0.0.1 (DNS
+	// rebinding).
+	AllowedHosts []string
 }
+
+// LocalHosts are the host names of the local machine: `sluice dev`'s
+// AllowedHosts.
+var LocalHosts = []string{"localhost", "127.0.0.1", "::1"}
 
 type handler struct {
 	cfg     Config
@@ -149,7 +159,44 @@ func Handler(cfg Config) http.Handler {
 	api.HandleFunc("GET /api/v1/preview", h.preview)
 	api.HandleFunc("GET /api/v1/pipelines/{name}/tail", h.tail)
 	mux.Handle("/api/", h.auth(api))
-	return h.logRequests(mux)
+	// State-changing calls (POST, PUT, DELETE) from another site are
+	// refused: browsers mark them with Sec-Fetch-Site or Origin, while the
+	// CLI and curl send neither and pass. Origins allowed for websockets
+	// are trusted here too.
+	cop := http.NewCrossOriginProtection()
+	for _, o := range cfg.Origins {
+		if err := cop.AddTrustedOrigin(strings.TrimSpace(o)); err != nil {
+			h.log.Error("allowed origin ignored", "origin", o, "error", err)
+		}
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusForbidden, apiError{Error: "cross-site request refused: the API takes state-changing calls from its own pages, the CLI and scripts (add the page's origin to --allowed-origins to trust it)"})
+	}))
+	return h.logRequests(h.checkHost(cop.Handler(mux)))
+}
+
+// checkHost answers 421 to a request whose Host is not one of
+// AllowedHosts (when there are any).
+func (h *handler) checkHost(next http.Handler) http.Handler {
+	if len(h.cfg.AllowedHosts) == 0 {
+		return next
+	}
+	allowed := map[string]bool{}
+	for _, a := range h.cfg.AllowedHosts {
+		allowed[strings.ToLower(strings.Trim(strings.TrimSpace(a), "[]"))] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if hp, _, err := net.SplitHostPort(host); err == nil {
+			host = hp
+		}
+		host = strings.ToLower(strings.Trim(host, "[]"))
+		if !allowed[host] {
+			writeJSON(w, http.StatusMisdirectedRequest, apiError{Error: fmt.Sprintf("host %q is not served here (allowed: %s)", r.Host, strings.Join(h.cfg.AllowedHosts, ", "))})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sluice-sql/sluice/confine"
 	"github.com/sluice-sql/sluice/server"
+	"github.com/sluice-sql/sluice/web"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -94,7 +95,7 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) error 
 	if cfg.verbose {
 		level = slog.LevelInfo
 	}
-	rs, err := startServer(ctx, serverConfig{listen: cfg.listen, dataDir: data, filesDir: cfg.filesDir, logLevel: level, stderr: stderr})
+	rs, err := startServer(ctx, serverConfig{listen: cfg.listen, dataDir: data, filesDir: cfg.filesDir, hosts: web.LocalHosts, logLevel: level, stderr: stderr})
 	if err != nil {
 		return err
 	}

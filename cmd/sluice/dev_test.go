@@ -53,6 +53,18 @@ func TestDev(t *testing.T) {
 	if p.State != "running" || p.Metrics.JoinMatches == 0 {
 		t.Errorf("enrich_orders = %+v", p)
 	}
+	// Only localhost names reach the demo: a DNS name re-pointed at
+	// 127.0.0.1 (DNS rebinding) does not.
+	req, _ := http.NewRequest(http.MethodGet, url+"/api/v1/pipelines", nil)
+	req.Host = "attacker.example:8080"
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMisdirectedRequest {
+			t.Errorf("Host attacker.example: %d", resp.StatusCode)
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("dev stop: %v", err)

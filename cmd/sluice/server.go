@@ -36,6 +36,7 @@ type serverConfig struct {
 	dataDir  string
 	token    string
 	origins  []string
+	hosts    []string // allowed Host names; none: any
 	// filesDir is the files root (package confine); "" for
 	// <dataDir>/files.
 	filesDir string
@@ -59,6 +60,7 @@ func serverCmd(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.groupID, "group-id", envOr("SLUICE_GROUP_ID", "sluice"), "default prefix of the pipelines' Kafka consumer groups, <group-id>.<pipeline>, for sources without a group_id option (env SLUICE_GROUP_ID)")
 	fs.StringVar(&cfg.filesDir, "files-dir", os.Getenv("SLUICE_FILES_DIR"), "the only directory file sinks may write in; a relative sink path is taken under it (env SLUICE_FILES_DIR; default <data-dir>/files)")
 	origins := fs.String("allowed-origins", os.Getenv("SLUICE_ALLOWED_ORIGINS"), "comma-separated browser origins allowed to open websockets besides the server's own (env SLUICE_ALLOWED_ORIGINS)")
+	hosts := fs.String("allowed-hosts", os.Getenv("SLUICE_ALLOWED_HOSTS"), "comma-separated host names requests may be addressed to (the Host header, without port); empty admits any (env SLUICE_ALLOWED_HOSTS)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -66,6 +68,9 @@ func serverCmd(args []string, stdout, stderr io.Writer) error {
 	cfg.token = os.Getenv("SLUICE_API_TOKEN")
 	if *origins != "" {
 		cfg.origins = strings.Split(*origins, ",")
+	}
+	if *hosts != "" {
+		cfg.hosts = strings.Split(*hosts, ",")
 	}
 	if *debug {
 		cfg.logLevel = slog.LevelDebug
@@ -163,7 +168,7 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 		return nil, fmt.Errorf("listen on %s: %w", cfg.listen, err)
 	}
 	hs := &http.Server{
-		Handler:           web.Handler(web.Config{Server: srv, Token: cfg.token, Origins: cfg.origins, Gatherer: reg, Logger: log}),
+		Handler:           web.Handler(web.Config{Server: srv, Token: cfg.token, Origins: cfg.origins, AllowedHosts: cfg.hosts, Gatherer: reg, Logger: log}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	rs := &runningServer{url: "http://" + displayAddr(ln.Addr()), srv: srv, http: hs, cat: cat, log: log, errc: make(chan error, 1)}
