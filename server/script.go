@@ -238,7 +238,7 @@ func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 	if !ok {
 		s.stopRun(name)
 		s.taps.closePipeline(name)
-		if err := s.cfg.Checkpoints.Remove(name); err != nil {
+		if err := s.cfg.Checkpoints.Remove(s.ctx, name); err != nil {
 			s.log.Error("remove checkpoints of a dropped pipeline", "pipeline", name, "error", err)
 		}
 		s.forgetSources(gone)
@@ -260,7 +260,7 @@ func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 		if !out.stateKept {
 			// The old state would not restore into the new operators: start
 			// afresh from the consumer groups' committed offsets.
-			if err := s.cfg.Checkpoints.Remove(obj.Name); err != nil {
+			if err := s.cfg.Checkpoints.Remove(s.ctx, obj.Name); err != nil {
 				s.log.Error("remove checkpoints of a replaced pipeline", "pipeline", obj.Name, "error", err)
 			}
 		}

@@ -41,9 +41,18 @@ func chromium(t *testing.T) string {
 
 var (
 	buildOnce sync.Once
+	binDir    string
 	binPath   string
 	buildErr  error
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 // sluiceBinary builds cmd/sluice once per test run.
 func sluiceBinary(t *testing.T) string {
@@ -54,7 +63,7 @@ func sluiceBinary(t *testing.T) string {
 			buildErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "sluice")
+		binDir, binPath = dir, filepath.Join(dir, "sluice")
 		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/sluice").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
@@ -145,6 +154,19 @@ type browser struct {
 
 func newBrowser(t *testing.T, url string, dark bool) *browser {
 	t.Helper()
+	b := openBrowser(t)
+	scheme := "light"
+	if dark {
+		scheme = "dark"
+	}
+	b.do(colorScheme(scheme), chromedp.Navigate(url))
+	b.wait(`document.querySelector('.cm-content') && window.sluice && window.sluice.view`, 20*time.Second)
+	return b
+}
+
+// openBrowser starts Chromium with a blank tab.
+func openBrowser(t *testing.T) *browser {
+	t.Helper()
 	exe := chromium(t)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
@@ -174,12 +196,7 @@ func newBrowser(t *testing.T, url string, dark bool) *browser {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start %s: %v", exe, err)
 	}
-	scheme := "light"
-	if dark {
-		scheme = "dark"
-	}
-	b.do(chromedp.EmulateViewport(1280, 800), colorScheme(scheme), chromedp.Navigate(url))
-	b.wait(`document.querySelector('.cm-content') && window.sluice && window.sluice.view`, 20*time.Second)
+	b.do(chromedp.EmulateViewport(1280, 800))
 	return b
 }
 
@@ -215,14 +232,16 @@ func (b *browser) wait(js string, timeout time.Duration) {
 	b.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		var ok bool
-		b.eval(`!!(`+js+`)`, &ok)
-		if ok {
+		// While the page navigates, evaluating fails: that is "not yet".
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!(`+js+`)`))
+		cancel()
+		if err == nil && ok {
 			return
 		}
 		if time.Now().After(deadline) {
 			b.shot("timeout")
-			b.t.Fatalf("waited %s for %s", timeout, js)
+			b.t.Fatalf("waited %s for %s (last error: %v)", timeout, js, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

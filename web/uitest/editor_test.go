@@ -124,6 +124,22 @@ func TestEditor(t *testing.T) {
 			t.Errorf("completion of COALE offers %v", got)
 		}
 		b.key(kb.Escape, false)
+		// Columns without an alias in WHERE, and interval units.
+		b.eval(`sluice.view.dispatch({selection: {anchor: sluice.view.state.doc.length}})`, nil)
+		b.insert("SELECT url FROM clicks\nDEDUPLICATE BY u")
+		if got := b.completions(); got["url"] != "String" || got["user_id"] != "UInt64" {
+			t.Errorf("completion in DEDUPLICATE BY offers %v", got)
+		}
+		b.key(kb.Escape, false)
+		b.insert("rl WITHIN INTERVAL 10 ")
+		units := b.completions()
+		for _, u := range []string{"SECOND", "MINUTE", "HOUR", "DAY"} {
+			if _, ok := units[u]; !ok || len(units) != 8 {
+				t.Errorf("completion after INTERVAL 10 offers %v, want the units", units)
+				break
+			}
+		}
+		b.key(kb.Escape, false)
 		// Connector names after connector =, and the connector's options
 		// with their type and default.
 		b.newTab()
@@ -177,7 +193,8 @@ func TestEditor(t *testing.T) {
 			t.Errorf("grid header = %q", heads)
 		}
 		b.wait(`Number(document.querySelector('.pbar .count').dataset.total) > 20`, 20*time.Second)
-		// DEDUP_CHECK
+		// The demo repeats one order in ten: the dedup counter rises.
+		b.wait(`Number((document.querySelector("[data-stat=dedup_dropped]") || {dataset: {}}).dataset.value) > 0`, 20*time.Second)
 		b.shot("preview")
 		// The page follows the system's dark setting.
 		b.do(colorScheme("dark"))
@@ -231,9 +248,8 @@ func TestEditor(t *testing.T) {
 
 	t.Run("apply", func(t *testing.T) {
 		b.t = t
-		out := filepath.Join(t.TempDir(), "big_orders.jsonl")
 		b.newTab()
-		b.typeLines(fmt.Sprintf("CREATE SINK big_orders_file WITH (connector = 'file', path = '%s');\n\nCREATE PIPELINE big_orders AS\nINSERT INTO big_orders_file\nSELECT order_id, amount FROM orders WHERE amount > 100;\n", out))
+		b.typeLines("CREATE SINK big_orders_file WITH (connector = 'file', path = 'big_orders.jsonl');\n\nCREATE PIPELINE big_orders AS\nINSERT INTO big_orders_file\nSELECT order_id, amount FROM orders WHERE amount > 100;\n")
 		b.key("s", true)
 		b.wait(`document.querySelectorAll('.results .result').length === 2`, 10*time.Second)
 		var actions []string
@@ -254,7 +270,7 @@ func TestEditor(t *testing.T) {
 
 		// A script with an error applies nothing and shows where.
 		b.newTab()
-		b.typeLines("CREATE SINK nothing_sink WITH (connector = 'file', path = '/tmp/x.jsonl');\nCREATE PIPELINE nothing AS INSERT INTO nothing_sink SELECT order_id FROM ordrs;\n")
+		b.typeLines("CREATE SINK nothing_sink WITH (connector = 'file', path = 'x.jsonl');\nCREATE PIPELINE nothing AS INSERT INTO nothing_sink SELECT order_id FROM ordrs;\n")
 		b.key("s", true)
 		b.wait(`document.querySelector('.applied.failed')`, 10*time.Second)
 		ds := b.diagnostics()
@@ -305,12 +321,21 @@ func TestEditor(t *testing.T) {
 		b.t = t
 		var names []string
 		b.eval(`sluice.store.tabs.map(t => t.name)`, &names)
+		text := b.doc()
 		b.do(chromedp.Reload())
 		b.wait(`window.sluice && sluice.view && document.querySelector('.cm-content')`, 10*time.Second)
 		var after []string
 		b.eval(`sluice.store.tabs.map(t => t.name)`, &after)
 		if strings.Join(after, ",") != strings.Join(names, ",") || len(after) < 5 {
 			t.Errorf("tabs after reload = %q, before %q", after, names)
+		}
+		if got := b.doc(); got != text {
+			t.Errorf("the open tab after reload holds %q, before %q", got, text)
+		}
+		// The README tab kept its script too.
+		b.do(chromedp.Click(chromedp.CSS(".tabs .tab:nth-child(2)")))
+		if got := b.doc(); got != readme(t) {
+			t.Errorf("the README tab after reload holds %q", got)
 		}
 		// The catalog opens an object's SQL into a tab.
 		b.do(chromedp.Click(chromedp.CSS(".catalog li.pipeline[data-name=enrich_orders] .open")))

@@ -35,6 +35,7 @@ const store = {
   applied: null,
   run: null,
   ended: false,
+  auth: false,
   cursor: { line: 1, column: 1 },
 };
 
@@ -74,6 +75,7 @@ function saveTabs() {
 
 function saveNow() {
   clearTimeout(saveTimer);
+  if (view) states.set(store.active, view.state);
   for (const t of store.tabs) {
     const st = states.get(t.id);
     if (st) t.text = st.doc.toString();
@@ -364,6 +366,7 @@ function App() {
       <button class="primary" data-action="preview" onClick=${() => previewAtCursor()} title=${mod + '-Enter: preview the statement under the cursor'}>Preview <kbd>${mod}-↵</kbd></button>
       <button class="primary" data-action="apply" disabled=${store.applying} onClick=${() => applyScript()} title=${mod + '-S: apply the script'}>Apply <kbd>${mod}-S</kbd></button>
       <span class="grow"></span>
+      ${store.auth ? html`<button class="logout" onClick=${logout} title="end this browser's session">Log out</button>` : null}
       <a href="/api/v1/openapi.json" target="_blank" rel="noopener">API</a>
       <a href="/metrics" target="_blank" rel="noopener">metrics</a>
     </header>
@@ -378,6 +381,21 @@ function App() {
     </div>
     ${store.ended ? html`<div class="overlay"><div class="dialog"><p>The session ended (the server's token is needed again).</p><button class="primary" onClick=${() => location.reload()}>Log in</button></div></div>` : null}
   </div>`;
+}
+
+// With a token on the server the page runs on a session cookie: a call
+// without it is refused, and then the page offers to log out.
+async function probeAuth() {
+  try {
+    const r = await fetch('/api/v1/connectors', { credentials: 'omit' });
+    update({ auth: r.status === 401 });
+  } catch { /* offline: nothing to offer */ }
+}
+
+async function logout() {
+  saveNow();
+  try { await fetch('/api/v1/session', { method: 'DELETE', credentials: 'same-origin' }); } catch { /* reload anyway */ }
+  location.reload();
 }
 
 // A 401 means the session cookie is gone or the token changed: the page
@@ -412,4 +430,5 @@ window.sluice = {
 loadTabs();
 update();
 refreshCatalog();
+probeAuth();
 setInterval(refreshCatalog, 5000);

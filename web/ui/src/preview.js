@@ -192,7 +192,7 @@ function Stats({ run }) {
   const s = run.stats;
   if (!s) return html`<div class="stats"><div class="muted">Counters appear once the preview runs.</div></div>`;
   return html`<div class="stats">
-    <table>${counters.map(([k, label, title]) => html`<tr class=${'stat-' + k + (s[k] > 0 && k !== 'read' && k !== 'emitted' && k !== 'join_matches' ? ' warn' : '')} title=${title}><th>${label}</th><td data-stat=${k}>${fmt(s[k])}</td></tr>`)}</table>
+    <table>${counters.map(([k, label, title]) => html`<tr class=${'stat-' + k + (s[k] > 0 && k !== 'read' && k !== 'emitted' && k !== 'join_matches' ? ' warn' : '')} title=${title}><th>${label}</th><td data-stat=${k} data-value=${s[k] || 0}>${fmt(s[k])}</td></tr>`)}</table>
     ${s.last_dead_letter ? html`<div class="lastdl" title="the last dead letter's reason">last dead letter: ${s.last_dead_letter}</div>` : null}
     ${s.operators && s.operators.length ? html`<table class="ops"><tr><th>operator</th><th>in</th><th>out</th></tr>${s.operators.map((o) => html`<tr><td>${o.kind}${o.name ? ' ' + o.name : ''}</td><td>${fmt(o.rows_in)}</td><td>${fmt(o.rows_out)}</td></tr>`)}</table>` : null}
   </div>`;
