@@ -71,6 +71,7 @@ type PipelineMetrics struct {
 	RecordsIn          int64             `json:"records_in"`
 	RowsWritten        int64             `json:"rows_written"`
 	DeadLettered       int64             `json:"dead_lettered"`
+	FutureRecords      int64             `json:"future_records"`
 	DedupDropped       int64             `json:"dedup_dropped"`
 	JoinMatches        int64             `json:"join_matches"`
 	JoinExpired        int64             `json:"join_expired"`
@@ -98,7 +99,8 @@ type OperatorMetrics struct {
 func metricsOf(s runtime.Stats) *PipelineMetrics {
 	m := &PipelineMetrics{
 		RecordsIn: s.RecordsIn, RowsWritten: s.RowsWritten, DeadLettered: s.DeadLettered,
-		Checkpoints: s.Checkpoints, PossibleDuplicates: s.PossibleDuplicates,
+		FutureRecords: s.FutureRecords,
+		Checkpoints:   s.Checkpoints, PossibleDuplicates: s.PossibleDuplicates,
 		SinkLatencyMS: float64(s.SinkLatency) / float64(time.Millisecond),
 		Operators:     []OperatorMetrics{},
 	}
