@@ -235,7 +235,7 @@ func TestCheckpoints(t *testing.T) {
 		t.Fatal("no checkpoint store")
 	}
 	epochs := func(p string) []uint64 {
-		chain, err := c.Load(p)
+		chain, err := c.Load(context.Background(), p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -253,7 +253,7 @@ func TestCheckpoints(t *testing.T) {
 		if !full {
 			cp.Delta = map[int]bool{1: true}
 		}
-		if err := c.Save("P", cp); err != nil {
+		if err := c.Save(context.Background(), "P", cp); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -268,22 +268,22 @@ func TestCheckpoints(t *testing.T) {
 	if got := epochs("P"); !slices.Equal(got, []uint64{4, 5}) {
 		t.Errorf("chain after a full checkpoint = %v", got)
 	}
-	chain, _ := c.Load("P")
+	chain, _ := c.Load(context.Background(), "P")
 	if chain[0].State[1][0] != 4 || !chain[1].Delta[1] {
 		t.Errorf("checkpoint contents did not round-trip: %+v", chain[0])
 	}
-	if in, err := c.LoadIntent("P"); in != nil || err != nil {
+	if in, err := c.LoadIntent(context.Background(), "P"); in != nil || err != nil {
 		t.Errorf("intent before any = %v %v", in, err)
 	}
-	c.SaveIntent("P", &runtime.Intent{Epoch: 6, Token: "t6", Rows: 10})
-	c.SaveIntent("P", &runtime.Intent{Epoch: 7, Token: "t7", Rows: 11})
-	if in, err := c.LoadIntent("P"); err != nil || in.Token != "t7" || in.Rows != 11 {
+	c.SaveIntent(context.Background(), "P", &runtime.Intent{Epoch: 6, Token: "t6", Rows: 10})
+	c.SaveIntent(context.Background(), "P", &runtime.Intent{Epoch: 7, Token: "t7", Rows: 11})
+	if in, err := c.LoadIntent(context.Background(), "P"); err != nil || in.Token != "t7" || in.Rows != 11 {
 		t.Errorf("intent = %+v %v", in, err)
 	}
-	if err := c.Remove("P"); err != nil {
+	if err := c.Remove(context.Background(), "P"); err != nil {
 		t.Fatal(err)
 	}
-	if in, _ := c.LoadIntent("P"); in != nil || len(epochs("P")) != 0 {
+	if in, _ := c.LoadIntent(context.Background(), "P"); in != nil || len(epochs("P")) != 0 {
 		t.Error("Remove left checkpoints")
 	}
 }

@@ -20,7 +20,7 @@ import (
 // returns the chain as it was before or after that Save.
 type Checkpoints struct {
 	b *pgBackend
-	// Timeout bounds each call; the runtime's interface has no context.
+	// Timeout bounds each call, within the caller's context.
 	Timeout time.Duration
 }
 
@@ -37,8 +37,8 @@ func (s *Store) Checkpoints() (*Checkpoints, bool) {
 	return &Checkpoints{b: b, Timeout: 30 * time.Second}, true
 }
 
-func (c *Checkpoints) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), c.Timeout)
+func (c *Checkpoints) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.Timeout)
 }
 
 func encode(v any) ([]byte, error) {
@@ -51,8 +51,8 @@ func encode(v any) ([]byte, error) {
 
 // Load implements runtime.CheckpointStore: the last full checkpoint and
 // the incremental ones after it, oldest first.
-func (c *Checkpoints) Load(pipeline string) ([]*runtime.Checkpoint, error) {
-	ctx, cancel := c.ctx()
+func (c *Checkpoints) Load(ctx context.Context, pipeline string) ([]*runtime.Checkpoint, error) {
+	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	rows, err := c.b.pool.Query(ctx, `SELECT data FROM `+c.b.schema+`.checkpoints
 		WHERE pipeline_key = $1 AND epoch >= (
@@ -80,12 +80,12 @@ func (c *Checkpoints) Load(pipeline string) ([]*runtime.Checkpoint, error) {
 
 // Save implements runtime.CheckpointStore. A full checkpoint replaces the
 // chain in the same transaction that stores it.
-func (c *Checkpoints) Save(pipeline string, cp *runtime.Checkpoint) error {
+func (c *Checkpoints) Save(ctx context.Context, pipeline string, cp *runtime.Checkpoint) error {
 	data, err := encode(cp)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.ctx()
+	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	k := key(pipeline)
 	insert := `INSERT INTO ` + c.b.schema + `.checkpoints (pipeline_key, epoch, full_checkpoint, data) VALUES ($1, $2, $3, $4)
@@ -108,8 +108,8 @@ func (c *Checkpoints) Save(pipeline string, cp *runtime.Checkpoint) error {
 }
 
 // LoadIntent implements runtime.CheckpointStore.
-func (c *Checkpoints) LoadIntent(pipeline string) (*runtime.Intent, error) {
-	ctx, cancel := c.ctx()
+func (c *Checkpoints) LoadIntent(ctx context.Context, pipeline string) (*runtime.Intent, error) {
+	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	var data []byte
 	err := c.b.pool.QueryRow(ctx, `SELECT data FROM `+c.b.schema+`.checkpoint_intents WHERE pipeline_key = $1`, key(pipeline)).Scan(&data)
@@ -127,12 +127,12 @@ func (c *Checkpoints) LoadIntent(pipeline string) (*runtime.Intent, error) {
 }
 
 // SaveIntent implements runtime.CheckpointStore.
-func (c *Checkpoints) SaveIntent(pipeline string, in *runtime.Intent) error {
+func (c *Checkpoints) SaveIntent(ctx context.Context, pipeline string, in *runtime.Intent) error {
 	data, err := encode(in)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := c.ctx()
+	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	_, err = c.b.pool.Exec(ctx, `INSERT INTO `+c.b.schema+`.checkpoint_intents (pipeline_key, data) VALUES ($1, $2)
 		ON CONFLICT (pipeline_key) DO UPDATE SET data = $2, saved_at = now()`, key(pipeline), data)
@@ -143,8 +143,8 @@ func (c *Checkpoints) SaveIntent(pipeline string, in *runtime.Intent) error {
 }
 
 // Remove deletes a pipeline's checkpoints and intent.
-func (c *Checkpoints) Remove(pipeline string) error {
-	ctx, cancel := c.ctx()
+func (c *Checkpoints) Remove(ctx context.Context, pipeline string) error {
+	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	return pgx.BeginFunc(ctx, c.b.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM `+c.b.schema+`.checkpoints WHERE pipeline_key = $1`, key(pipeline)); err != nil {

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"context"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -65,47 +66,104 @@ type Intent struct {
 // a full checkpoint starts a new chain and lets the store drop the old
 // one. Each Save must be atomic: after a crash, Load returns the chain as
 // it was before or after that Save, never a torn checkpoint.
+//
+// It is the one checkpoint store of Sluice: the server and `sluice run`
+// keep checkpoints through it, in files (FileCheckpointStore) or in the
+// catalog's PostgreSQL schema (package catalog). Every call takes a
+// context that bounds it.
 type CheckpointStore interface {
 	// Load returns the chain to restore, oldest first: the last full
 	// checkpoint and every incremental one saved after it. Empty when the
 	// pipeline has none.
-	Load(pipeline string) ([]*Checkpoint, error)
-	Save(pipeline string, cp *Checkpoint) error
+	Load(ctx context.Context, pipeline string) ([]*Checkpoint, error)
+	Save(ctx context.Context, pipeline string, cp *Checkpoint) error
 	// LoadIntent returns the last intent saved, or nil.
-	LoadIntent(pipeline string) (*Intent, error)
-	SaveIntent(pipeline string, in *Intent) error
+	LoadIntent(ctx context.Context, pipeline string) (*Intent, error)
+	SaveIntent(ctx context.Context, pipeline string, in *Intent) error
+	// Remove deletes the pipeline's checkpoints and intent: it was
+	// dropped, or its new plan cannot restore them.
+	Remove(ctx context.Context, pipeline string) error
 }
 
-// FileCheckpointStore keeps each pipeline's checkpoint and intent as files
-// in Dir (<name>.checkpoint, <name>.intent), each replaced atomically:
-// written to a temporary file, synced, renamed over the old one, and the
-// directory synced.
+// FileCheckpointStore keeps each pipeline's checkpoints in a directory of
+// its own under Dir, <dir>/<name in lower case>/: <name>.checkpoint (the
+// last full checkpoint), <name>.deltas/<epoch> (incremental ones after it)
+// and <name>.intent, each replaced atomically: written to a temporary
+// file, synced, renamed over the old one, and the directory synced.
+// Removing a pipeline's checkpoints is removing its directory.
+//
+// Checkpoints of earlier `sluice run` versions, kept directly in Dir
+// (<name>.checkpoint, …), are still read until the first full checkpoint
+// in the new place replaces them.
 type FileCheckpointStore struct {
 	Dir string
 }
 
 var _ CheckpointStore = (*FileCheckpointStore)(nil)
 
-func (s *FileCheckpointStore) path(pipeline, ext string) string {
+func cleanName(pipeline string) string {
 	// Pipeline names are identifiers, but a path separator must never
 	// escape Dir.
-	name := strings.Map(func(r rune) rune {
+	return strings.Map(func(r rune) rune {
 		if r == '/' || r == '\\' || r == 0 {
 			return '_'
 		}
 		return r
 	}, pipeline)
-	return filepath.Join(s.Dir, name+"."+ext)
 }
 
-func (s *FileCheckpointStore) Load(pipeline string) ([]*Checkpoint, error) {
+// dir is the pipeline's directory. Names are case-insensitive; so is the
+// directory, on every file system.
+func (s *FileCheckpointStore) dir(pipeline string) string {
+	d := strings.ToLower(cleanName(pipeline))
+	if strings.HasPrefix(d, ".") {
+		// "." and ".." are quotable identifiers, not directories to enter.
+		d = "_" + d
+	}
+	return filepath.Join(s.Dir, d)
+}
+
+func (s *FileCheckpointStore) path(pipeline, ext string) string {
+	return filepath.Join(s.dir(pipeline), cleanName(pipeline)+"."+ext)
+}
+
+// legacy is where earlier versions kept the file.
+func (s *FileCheckpointStore) legacy(pipeline, ext string) string {
+	return filepath.Join(s.Dir, cleanName(pipeline)+"."+ext)
+}
+
+// current returns the file store that holds the pipeline's checkpoint:
+// the pipeline's directory, or Dir itself for a chain of an earlier
+// version that has not been replaced yet.
+func (s *FileCheckpointStore) current(pipeline string) (path func(string) string) {
+	if _, err := os.Stat(s.path(pipeline, "checkpoint")); err != nil {
+		if _, err := os.Stat(s.legacy(pipeline, "checkpoint")); err == nil {
+			return func(ext string) string { return s.legacy(pipeline, ext) }
+		}
+	}
+	return func(ext string) string { return s.path(pipeline, ext) }
+}
+
+// Remove deletes the pipeline's directory (and files of an earlier
+// version).
+func (s *FileCheckpointStore) Remove(_ context.Context, pipeline string) error {
+	for _, ext := range []string{"checkpoint", "intent", "deltas"} {
+		if err := os.RemoveAll(s.legacy(pipeline, ext)); err != nil {
+			return err
+		}
+	}
+	return os.RemoveAll(s.dir(pipeline))
+}
+
+func (s *FileCheckpointStore) Load(_ context.Context, pipeline string) ([]*Checkpoint, error) {
+	path := s.current(pipeline)
 	var base Checkpoint
-	ok, err := s.read(s.path(pipeline, "checkpoint"), &base)
+	ok, err := s.read(path("checkpoint"), &base)
 	if !ok {
 		return nil, err
 	}
 	chain := []*Checkpoint{&base}
-	dir := s.path(pipeline, "deltas")
+	dir := path("deltas")
 	ents, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read checkpoint deltas: %w", err)
@@ -128,14 +186,17 @@ func (s *FileCheckpointStore) Load(pipeline string) ([]*Checkpoint, error) {
 // Save writes a full checkpoint over <name>.checkpoint and then removes
 // the deltas it supersedes (a crash in between leaves deltas that Load
 // ignores by epoch); an incremental one goes to <name>.deltas/<epoch>.
-func (s *FileCheckpointStore) Save(pipeline string, cp *Checkpoint) error {
+func (s *FileCheckpointStore) Save(_ context.Context, pipeline string, cp *Checkpoint) error {
 	if !cp.Full() {
-		dir := s.path(pipeline, "deltas")
+		dir := s.current(pipeline)("deltas")
 		return writeAtomic(dir, filepath.Join(dir, fmt.Sprintf("%020d", cp.Epoch)), cp)
 	}
-	if err := writeAtomic(s.Dir, s.path(pipeline, "checkpoint"), cp); err != nil {
+	if err := writeAtomic(s.dir(pipeline), s.path(pipeline, "checkpoint"), cp); err != nil {
 		return err
 	}
+	// The chain of an earlier version is superseded.
+	os.Remove(s.legacy(pipeline, "checkpoint"))
+	os.RemoveAll(s.legacy(pipeline, "deltas"))
 	dir := s.path(pipeline, "deltas")
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
@@ -146,17 +207,24 @@ func (s *FileCheckpointStore) Save(pipeline string, cp *Checkpoint) error {
 	return nil
 }
 
-func (s *FileCheckpointStore) LoadIntent(pipeline string) (*Intent, error) {
+func (s *FileCheckpointStore) LoadIntent(_ context.Context, pipeline string) (*Intent, error) {
 	var in Intent
 	ok, err := s.read(s.path(pipeline, "intent"), &in)
+	if !ok && err == nil {
+		ok, err = s.read(s.legacy(pipeline, "intent"), &in)
+	}
 	if !ok {
 		return nil, err
 	}
 	return &in, nil
 }
 
-func (s *FileCheckpointStore) SaveIntent(pipeline string, in *Intent) error {
-	return writeAtomic(s.Dir, s.path(pipeline, "intent"), in)
+func (s *FileCheckpointStore) SaveIntent(_ context.Context, pipeline string, in *Intent) error {
+	if err := writeAtomic(s.dir(pipeline), s.path(pipeline, "intent"), in); err != nil {
+		return err
+	}
+	os.Remove(s.legacy(pipeline, "intent"))
+	return nil
 }
 
 func (s *FileCheckpointStore) read(path string, v any) (bool, error) {
@@ -219,7 +287,7 @@ type MemoryCheckpointStore struct {
 
 var _ CheckpointStore = (*MemoryCheckpointStore)(nil)
 
-func (m *MemoryCheckpointStore) Load(pipeline string) ([]*Checkpoint, error) {
+func (m *MemoryCheckpointStore) Load(_ context.Context, pipeline string) ([]*Checkpoint, error) {
 	m.mu.Lock()
 	enc := slices.Clone(m.chains[pipeline])
 	m.mu.Unlock()
@@ -234,7 +302,7 @@ func (m *MemoryCheckpointStore) Load(pipeline string) ([]*Checkpoint, error) {
 	return chain, nil
 }
 
-func (m *MemoryCheckpointStore) Save(pipeline string, cp *Checkpoint) error {
+func (m *MemoryCheckpointStore) Save(_ context.Context, pipeline string, cp *Checkpoint) error {
 	b, err := encodeGob(cp)
 	if err != nil {
 		return err
@@ -252,7 +320,7 @@ func (m *MemoryCheckpointStore) Save(pipeline string, cp *Checkpoint) error {
 	return nil
 }
 
-func (m *MemoryCheckpointStore) LoadIntent(pipeline string) (*Intent, error) {
+func (m *MemoryCheckpointStore) LoadIntent(_ context.Context, pipeline string) (*Intent, error) {
 	m.mu.Lock()
 	b := m.intents[pipeline]
 	m.mu.Unlock()
@@ -266,7 +334,16 @@ func (m *MemoryCheckpointStore) LoadIntent(pipeline string) (*Intent, error) {
 	return &in, nil
 }
 
-func (m *MemoryCheckpointStore) SaveIntent(pipeline string, in *Intent) error {
+// Remove forgets the pipeline's checkpoints and intent.
+func (m *MemoryCheckpointStore) Remove(_ context.Context, pipeline string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.chains, pipeline)
+	delete(m.intents, pipeline)
+	return nil
+}
+
+func (m *MemoryCheckpointStore) SaveIntent(_ context.Context, pipeline string, in *Intent) error {
 	b, err := encodeGob(in)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,7 +14,7 @@ import (
 
 func TestFileCheckpointStoreChain(t *testing.T) {
 	for _, store := range []CheckpointStore{&FileCheckpointStore{Dir: t.TempDir()}, &MemoryCheckpointStore{}} {
-		chain, err := store.Load("p")
+		chain, err := store.Load(context.Background(), "p")
 		if err != nil || len(chain) != 0 {
 			t.Fatalf("empty store: %v %v", chain, err)
 		}
@@ -22,12 +23,12 @@ func TestFileCheckpointStoreChain(t *testing.T) {
 			if delta {
 				cp.Delta = map[int]bool{2: true}
 			}
-			if err := store.Save("p", cp); err != nil {
+			if err := store.Save(context.Background(), "p", cp); err != nil {
 				t.Fatal(err)
 			}
 		}
 		epochs := func() []uint64 {
-			chain, err := store.Load("p")
+			chain, err := store.Load(context.Background(), "p")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,10 +49,10 @@ func TestFileCheckpointStoreChain(t *testing.T) {
 		if got := epochs(); len(got) != 2 || got[0] != 4 || got[1] != 5 {
 			t.Fatalf("%T chain %v, want [4 5]", store, got)
 		}
-		if err := store.SaveIntent("p", &Intent{Epoch: 6, Token: "t", Rows: 10}); err != nil {
+		if err := store.SaveIntent(context.Background(), "p", &Intent{Epoch: 6, Token: "t", Rows: 10}); err != nil {
 			t.Fatal(err)
 		}
-		if in, err := store.LoadIntent("p"); err != nil || in.Rows != 10 {
+		if in, err := store.LoadIntent(context.Background(), "p"); err != nil || in.Rows != 10 {
 			t.Fatalf("intent %+v %v", in, err)
 		}
 	}
@@ -59,16 +60,16 @@ func TestFileCheckpointStoreChain(t *testing.T) {
 	// deltas that Load must ignore.
 	dir := t.TempDir()
 	fs := &FileCheckpointStore{Dir: dir}
-	fs.Save("q", &Checkpoint{Epoch: 1})
-	fs.Save("q", &Checkpoint{Epoch: 2, Delta: map[int]bool{1: true}})
-	stale, _ := os.ReadFile(filepath.Join(dir, "q.deltas", "00000000000000000002"))
-	fs.Save("q", &Checkpoint{Epoch: 3})
-	os.WriteFile(filepath.Join(dir, "q.deltas", "00000000000000000002"), stale, 0o644)
-	chain, err := fs.Load("q")
+	fs.Save(context.Background(), "q", &Checkpoint{Epoch: 1})
+	fs.Save(context.Background(), "q", &Checkpoint{Epoch: 2, Delta: map[int]bool{1: true}})
+	stale, _ := os.ReadFile(filepath.Join(dir, "q", "q.deltas", "00000000000000000002"))
+	fs.Save(context.Background(), "q", &Checkpoint{Epoch: 3})
+	os.WriteFile(filepath.Join(dir, "q", "q.deltas", "00000000000000000002"), stale, 0o644)
+	chain, err := fs.Load(context.Background(), "q")
 	if err != nil || len(chain) != 1 || chain[0].Epoch != 3 {
 		t.Fatalf("stale delta not ignored: %v %v", chain, err)
 	}
-	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".tmp-*")); len(leftovers) != 0 {
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, "*", ".tmp-*")); len(leftovers) != 0 {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
 }
@@ -145,5 +146,51 @@ func TestJoinIncrementalSnapshots(t *testing.T) {
 	j3.process(1, kvBatch("b@108"))
 	if got := pairs(col2.take()); got != "b@100|b@108" {
 		t.Errorf("restored rows do not match: %q", got)
+	}
+}
+
+// A state directory of an earlier `sluice run` (files directly in Dir) is
+// read until the first full checkpoint in the pipeline's directory
+// replaces it; Remove deletes both.
+func TestFileStoreLegacyLayoutAndRemove(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old := &FileCheckpointStore{Dir: dir}
+	b, err := encodeGob(&Checkpoint{Epoch: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "Copy.checkpoint"), b, 0o644)
+	ib, _ := encodeGob(&Intent{Epoch: 4, Token: "t4"})
+	os.WriteFile(filepath.Join(dir, "Copy.intent"), ib, 0o644)
+	if chain, err := old.Load(ctx, "Copy"); err != nil || len(chain) != 1 || chain[0].Epoch != 4 {
+		t.Fatalf("legacy chain: %v %v", chain, err)
+	}
+	if in, err := old.LoadIntent(ctx, "Copy"); err != nil || in == nil || in.Token != "t4" {
+		t.Fatalf("legacy intent: %v %v", in, err)
+	}
+	if err := old.Save(ctx, "Copy", &Checkpoint{Epoch: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "Copy.checkpoint")); err == nil {
+		t.Error("the superseded legacy checkpoint is still there")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "copy", "Copy.checkpoint")); err != nil {
+		t.Errorf("new checkpoint not in the pipeline's directory: %v", err)
+	}
+	if chain, _ := old.Load(ctx, "Copy"); len(chain) != 1 || chain[0].Epoch != 5 {
+		t.Errorf("after a full save: %v", chain)
+	}
+	if err := old.Remove(ctx, "Copy"); err != nil {
+		t.Fatal(err)
+	}
+	if chain, _ := old.Load(ctx, "Copy"); len(chain) != 0 {
+		t.Errorf("after Remove: %v", chain)
+	}
+	if in, _ := old.LoadIntent(ctx, "Copy"); in != nil {
+		t.Errorf("intent after Remove: %+v", in)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("files left after Remove: %v", ents)
 	}
 }

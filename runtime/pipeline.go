@@ -492,7 +492,7 @@ func (x *execution) firstErr() error {
 func (x *execution) run(ctx context.Context) error {
 	name := x.g.Name
 	if x.opts.Store != nil {
-		chain, err := x.opts.Store.Load(name)
+		chain, err := x.opts.Store.Load(ctx, name)
 		if err != nil {
 			return fmt.Errorf("pipeline %q: load checkpoint: %w", name, &RestoreError{Err: err})
 		}
@@ -500,7 +500,7 @@ func (x *execution) run(ctx context.Context) error {
 		if len(chain) > 0 {
 			cp = chain[len(chain)-1]
 		}
-		in, err := x.opts.Store.LoadIntent(name)
+		in, err := x.opts.Store.LoadIntent(ctx, name)
 		if err != nil {
 			return fmt.Errorf("pipeline %q: load write intent: %w", name, err)
 		}
@@ -1282,7 +1282,7 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 			token := writeToken(name, cp.Epoch, prev, cp.Offsets)
 			if x.opts.Store != nil {
 				in := &Intent{Epoch: cp.Epoch, Token: token, Rows: acc.Len, End: cp.Offsets}
-				if err := x.opts.Store.SaveIntent(name, in); err != nil {
+				if err := x.opts.Store.SaveIntent(ctx, name, in); err != nil {
 					x.fail(fmt.Errorf("store write intent: %w", err))
 					failed = true
 					continue
@@ -1315,7 +1315,7 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 		if x.opts.Store != nil {
 			unsaved = append(unsaved, cp)
 			for _, c := range unsaved {
-				if err := x.opts.Store.Save(name, c); err != nil {
+				if err := x.opts.Store.Save(ctx, name, c); err != nil {
 					x.fail(fmt.Errorf("store checkpoint: %w", err))
 					failed = true
 					break

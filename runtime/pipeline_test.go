@@ -483,7 +483,7 @@ type crashStore struct {
 	saves   int
 }
 
-func (c *crashStore) Save(name string, cp *Checkpoint) error {
+func (c *crashStore) Save(ctx context.Context, name string, cp *Checkpoint) error {
 	c.mu.Lock()
 	c.saves++
 	n := c.saves
@@ -491,7 +491,7 @@ func (c *crashStore) Save(name string, cp *Checkpoint) error {
 	if n == c.crashAt {
 		return errors.New("injected crash before checkpoint")
 	}
-	return c.MemoryCheckpointStore.Save(name, cp)
+	return c.MemoryCheckpointStore.Save(ctx, name, cp)
 }
 
 func TestPipelineCrashReplay(t *testing.T) {
@@ -514,7 +514,7 @@ func TestPipelineCrashReplay(t *testing.T) {
 			if first == 0 {
 				t.Fatal("nothing written before the crash")
 			}
-			in, _ := mem.LoadIntent("crash")
+			in, _ := mem.LoadIntent(context.Background(), "crash")
 			if in == nil || in.Rows != first {
 				t.Fatalf("intent %+v, want %d rows", in, first)
 			}
@@ -697,7 +697,7 @@ func TestPipelineSinkFailureLosesNothing(t *testing.T) {
 	topic.mu.Lock()
 	commits := topic.commits
 	topic.mu.Unlock()
-	if chain, _ := store.Load("fail"); commits != 0 || len(chain) != 0 {
+	if chain, _ := store.Load(context.Background(), "fail"); commits != 0 || len(chain) != 0 {
 		t.Fatalf("a failed write was followed by %d commits and %d checkpoints", commits, len(chain))
 	}
 	// The same pipeline with a working sink writes every row.
@@ -868,7 +868,7 @@ func TestPipelineCrashReplayUnseenPartition(t *testing.T) {
 		t.Fatalf("run 1: %v", err)
 	}
 	first := len(sink.snapshot())
-	in, _ := mem.LoadIntent("crashunseen")
+	in, _ := mem.LoadIntent(context.Background(), "crashunseen")
 	if in == nil || in.Rows != first {
 		t.Fatalf("intent %+v, want %d rows", in, first)
 	}
@@ -943,7 +943,7 @@ func TestPipelineReplayCutHeldPartitionNotIdle(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "injected crash") {
 		t.Fatalf("run 1: %v", err)
 	}
-	in, _ := mem.LoadIntent("heldidle")
+	in, _ := mem.LoadIntent(context.Background(), "heldidle")
 	if want := (Offsets{0: 1, 1: 60}); in == nil || !maps.Equal(in.End[sourceKey(g.Nodes[0])], want) {
 		t.Fatalf("intent %+v, want it to end at %v", in, want)
 	}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -217,7 +218,7 @@ func restoreOnce(t *testing.T, c restoreCase, seed uint64) string {
 			epoch++
 			cp := &Checkpoint{Epoch: epoch}
 			run.r.snapshot(cp, full)
-			if err := store.Save("restore", cp); err != nil {
+			if err := store.Save(context.Background(), "restore", cp); err != nil {
 				t.Fatal(err)
 			}
 			haveBase = true
@@ -229,7 +230,7 @@ func restoreOnce(t *testing.T, c restoreCase, seed uint64) string {
 		if haveBase && crashes < 30 && r.IntN(6) == 0 {
 			// Crash: everything since the last checkpoint is lost; a new
 			// process restores the chain and replays from there.
-			chain, err := store.Load("restore")
+			chain, err := store.Load(context.Background(), "restore")
 			if err != nil {
 				t.Fatal(err)
 			}

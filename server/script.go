@@ -96,12 +96,17 @@ func (r *ScriptResult) Changed() bool {
 // replaced running ones restart. With any error nothing is applied and
 // every error is returned. err is for failures of the server itself.
 func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *ScriptResult, errs sql.ErrorList, err error) {
-	script, errs := sql.Parse(src)
-	if len(errs) > 0 {
-		return nil, errs, nil
+	script, parseErrs := sql.Parse(src)
+	if len(parseErrs) > 0 && (len(parseErrs) >= sql.MaxErrors || len(script.Stmts) == 0) {
+		return nil, parseErrs, nil
 	}
-	if err := sealSecrets(script); err != nil {
-		return nil, nil, err
+	// With parse errors nothing is applied, but the statements that
+	// parsed are still checked, so that every error of the script is
+	// reported at once.
+	if len(parseErrs) == 0 {
+		if err := sealSecrets(script); err != nil {
+			return nil, nil, err
+		}
 	}
 	s.scriptMu.Lock()
 	defer s.scriptMu.Unlock()
@@ -132,8 +137,9 @@ func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *Sc
 		}
 		kept = append(kept, st)
 	}
-	steps, errs := planner.Check(&sql.Script{Src: script.Src, Stmts: kept}, s.cat)
+	steps, errs := planner.Check(&sql.Script{Src: script.Src, Stmts: kept, Unparsed: script.Unparsed}, s.cat)
 	errs = append(errs, ConfineFiles(kept)...)
+	errs = append(errs, parseErrs...)
 	if len(errs) > 0 {
 		errs.Sort()
 		errs.SetEnds(script.Src)
@@ -232,7 +238,7 @@ func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 	if !ok {
 		s.stopRun(name)
 		s.taps.closePipeline(name)
-		if err := s.cfg.Checkpoints.Remove(name); err != nil {
+		if err := s.cfg.Checkpoints.Remove(s.ctx, name); err != nil {
 			s.log.Error("remove checkpoints of a dropped pipeline", "pipeline", name, "error", err)
 		}
 		s.forgetSources(gone)
@@ -254,7 +260,7 @@ func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 		if !out.stateKept {
 			// The old state would not restore into the new operators: start
 			// afresh from the consumer groups' committed offsets.
-			if err := s.cfg.Checkpoints.Remove(obj.Name); err != nil {
+			if err := s.cfg.Checkpoints.Remove(s.ctx, obj.Name); err != nil {
 				s.log.Error("remove checkpoints of a replaced pipeline", "pipeline", obj.Name, "error", err)
 			}
 		}

@@ -43,7 +43,7 @@ type Config struct {
 	StateDir string
 	// Checkpoints, when set, keeps the checkpoints instead of StateDir
 	// (catalog.Checkpoints keeps them in the PostgreSQL catalog).
-	Checkpoints Checkpoints
+	Checkpoints runtime.CheckpointStore
 	// Logger receives structured logs; default slog.Default().
 	Logger *slog.Logger
 	// GroupID prefixes the pipelines' consumer groups (see
@@ -138,7 +138,7 @@ func New(cfg Config) (*Server, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("server state directory: %w", err)
 		}
-		cfg.Checkpoints = DirCheckpoints(dir)
+		cfg.Checkpoints = &runtime.FileCheckpointStore{Dir: dir}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, cat: cfg.Catalog, log: cfg.Logger, ctx: ctx, cancel: cancel, runs: map[string]*run{}, retries: map[string]*retry{}}
@@ -374,56 +374,6 @@ func (s *Server) running(name string) *run {
 	defer s.mu.Unlock()
 	return s.runs[strings.ToLower(name)]
 }
-
-// Checkpoints keeps the checkpoints of the server's pipelines, by
-// pipeline name (the runtime passes the name to every call).
-type Checkpoints interface {
-	runtime.CheckpointStore
-	// Remove deletes a pipeline's checkpoints: it was dropped, or its new
-	// plan cannot restore them.
-	Remove(pipeline string) error
-}
-
-// DirCheckpoints keeps each pipeline's checkpoints in a directory of its
-// own under the named directory, so that removing them is removing one
-// directory.
-type DirCheckpoints string
-
-var _ Checkpoints = DirCheckpoints("")
-
-func (d DirCheckpoints) store(pipeline string) *runtime.FileCheckpointStore {
-	// Names are case-insensitive; so is the directory, on every file system.
-	clean := strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' || r == 0 {
-			return '_'
-		}
-		return r
-	}, strings.ToLower(pipeline))
-	if strings.HasPrefix(clean, ".") {
-		// "." and ".." are quotable identifiers, not directories to enter.
-		clean = "_" + clean
-	}
-	return &runtime.FileCheckpointStore{Dir: filepath.Join(string(d), clean)}
-}
-
-// Load implements runtime.CheckpointStore.
-func (d DirCheckpoints) Load(p string) ([]*runtime.Checkpoint, error) { return d.store(p).Load(p) }
-
-// Save implements runtime.CheckpointStore.
-func (d DirCheckpoints) Save(p string, cp *runtime.Checkpoint) error { return d.store(p).Save(p, cp) }
-
-// LoadIntent implements runtime.CheckpointStore.
-func (d DirCheckpoints) LoadIntent(p string) (*runtime.Intent, error) {
-	return d.store(p).LoadIntent(p)
-}
-
-// SaveIntent implements runtime.CheckpointStore.
-func (d DirCheckpoints) SaveIntent(p string, in *runtime.Intent) error {
-	return d.store(p).SaveIntent(p, in)
-}
-
-// Remove implements Checkpoints.
-func (d DirCheckpoints) Remove(p string) error { return os.RemoveAll(d.store(p).Dir) }
 
 // setSecretKey chooses the key that seals secrets in the catalog:
 // SLUICE_SECRET_KEY when set (servers sharing a PostgreSQL catalog must

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -134,7 +135,7 @@ func runScript(ctx context.Context, src, name string, cfg runConfig) (err error)
 			log.Info("pipeline started", "pipeline", r.name)
 			if err := r.p.Run(ctx); err != nil {
 				if re := (*runtime.RestoreError)(nil); errors.As(err, &re) && cfg.stateDir != "" {
-					err = fmt.Errorf("%w\n  the checkpoint in %s cannot be used; remove this pipeline's files there (%s.*) to start it without state from the offsets last committed", err, cfg.stateDir, r.name)
+					err = fmt.Errorf("%w\n  the checkpoint in %s cannot be used; remove this pipeline's checkpoint there (%s/, or %s.* of an earlier version) to start it without state from the offsets last committed", err, cfg.stateDir, strings.ToLower(r.name), r.name)
 				}
 				errc <- fmt.Errorf("pipeline %s: %w", r.name, err)
 				cancel()

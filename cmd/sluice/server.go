@@ -21,6 +21,7 @@ import (
 	"github.com/sluice-sql/sluice/confine"
 	"github.com/sluice-sql/sluice/connectors/rowjson"
 	"github.com/sluice-sql/sluice/planner/dag"
+	"github.com/sluice-sql/sluice/runtime"
 	"github.com/sluice-sql/sluice/secret"
 	"github.com/sluice-sql/sluice/server"
 	"github.com/sluice-sql/sluice/web"
@@ -127,7 +128,7 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 	if err != nil {
 		return nil, err
 	}
-	var ckpt server.Checkpoints
+	var ckpt runtime.CheckpointStore
 	switch cfg.checkpoints {
 	case "", "postgres":
 		if c, ok := cat.Checkpoints(); ok {
