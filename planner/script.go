@@ -76,6 +76,9 @@ type checker struct {
 // returns no steps, so a bad script changes nothing.
 func Check(script *sql.Script, cat Catalog) ([]Step, sql.ErrorList) {
 	c := &checker{ov: newOverlay(cat), failed: map[string]bool{}}
+	for _, id := range script.Unparsed {
+		c.failed[key(id.Name)] = true
+	}
 	for _, st := range script.Stmts {
 		if len(c.errs) >= sql.MaxErrors {
 			c.errs.TooMany(st.Pos())

@@ -96,12 +96,17 @@ func (r *ScriptResult) Changed() bool {
 // replaced running ones restart. With any error nothing is applied and
 // every error is returned. err is for failures of the server itself.
 func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *ScriptResult, errs sql.ErrorList, err error) {
-	script, errs := sql.Parse(src)
-	if len(errs) > 0 {
-		return nil, errs, nil
+	script, parseErrs := sql.Parse(src)
+	if len(parseErrs) > 0 && (len(parseErrs) >= sql.MaxErrors || len(script.Stmts) == 0) {
+		return nil, parseErrs, nil
 	}
-	if err := sealSecrets(script); err != nil {
-		return nil, nil, err
+	// With parse errors nothing is applied, but the statements that
+	// parsed are still checked, so that every error of the script is
+	// reported at once.
+	if len(parseErrs) == 0 {
+		if err := sealSecrets(script); err != nil {
+			return nil, nil, err
+		}
 	}
 	s.scriptMu.Lock()
 	defer s.scriptMu.Unlock()
@@ -132,8 +137,9 @@ func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *Sc
 		}
 		kept = append(kept, st)
 	}
-	steps, errs := planner.Check(&sql.Script{Src: script.Src, Stmts: kept}, s.cat)
+	steps, errs := planner.Check(&sql.Script{Src: script.Src, Stmts: kept, Unparsed: script.Unparsed}, s.cat)
 	errs = append(errs, ConfineFiles(kept)...)
+	errs = append(errs, parseErrs...)
 	if len(errs) > 0 {
 		errs.Sort()
 		errs.SetEnds(script.Src)

@@ -27,6 +27,10 @@ type Node interface {
 type Script struct {
 	Src   string
 	Stmts []Stmt
+	// Unparsed names the objects of CREATE statements that did not parse
+	// (their errors say why): checking the statements that did parse then
+	// does not also report each use of these names as unknown.
+	Unparsed []Ident
 }
 
 // Stmt is a statement.

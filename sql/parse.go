@@ -48,6 +48,9 @@ func Parse(src string) (*Script, ErrorList) {
 			lexErrAt++
 		}
 		if start < i && lexErrAt < lexErrs && p.errs[lexErrAt].Pos.Offset <= p.stmtEnd(i) {
+			if id, ok := p.createdName(start, i); ok {
+				script.Unparsed = append(script.Unparsed, id)
+			}
 			start = i + 1
 			continue
 		}
@@ -59,6 +62,8 @@ func Parse(src string) (*Script, ErrorList) {
 			stmt, next := p.statement(lo, i)
 			if stmt != nil {
 				script.Stmts = append(script.Stmts, stmt)
+			} else if id, ok := p.createdName(lo, next); ok {
+				script.Unparsed = append(script.Unparsed, id)
 			}
 			lo = next
 		}
@@ -68,6 +73,38 @@ func Parse(src string) (*Script, ErrorList) {
 	p.errs.Sort()
 	p.errs.SetEnds(src)
 	return script, p.errs
+}
+
+// createdName returns the name a CREATE statement in toks[lo:hi] creates,
+// read from its head alone: CREATE [OR REPLACE] SOURCE|SINK|PIPELINE [IF
+// NOT EXISTS] name.
+func (p *parser) createdName(lo, hi int) (Ident, bool) {
+	kwAt := func(k int, want kw) bool { return k < hi && p.toks[k].kind == tkIdent && p.toks[k].kw == want }
+	k := lo
+	if !kwAt(k, kwCreate) {
+		return Ident{}, false
+	}
+	k++
+	if kwAt(k, kwOr) && kwAt(k+1, kwReplace) {
+		k += 2
+	}
+	if !kwAt(k, kwSource) && !kwAt(k, kwSink) && !kwAt(k, kwPipeline) {
+		return Ident{}, false
+	}
+	k++
+	if kwAt(k, kwIf) && kwAt(k+1, kwNot) && kwAt(k+2, kwExists) {
+		k += 3
+	}
+	if k >= hi {
+		return Ident{}, false
+	}
+	switch t := p.toks[k]; t.kind {
+	case tkIdent:
+		return Ident{P: p.pos(t.off), Name: p.src[t.off:t.end]}, true
+	case tkQIdent:
+		return Ident{P: p.pos(t.off), Name: unquote(p.src[t.off:t.end])}, true
+	}
+	return Ident{}, false
 }
 
 // stmtStart and stmtEnd bound the text of the statement whose tokens

@@ -106,3 +106,25 @@ func renderErrors(t *testing.T, src string, errs ErrorList) string {
 	}
 	return b.String()
 }
+
+// TestUnparsedNames: the names of CREATE statements that do not parse are
+// kept, so that checking the rest does not report their uses as unknown.
+func TestUnparsedNames(t *testing.T) {
+	src := "CREATE OR REPLACE SOURCE a (x Int64 y) WITH (connector = 'kafka');\n" +
+		"CREATE SINK IF NOT EXISTS `b c` WITH (connector = 'file' path = 'p');\n" +
+		"CREATE PIPELINE p AS INSERT INTO b SELECT FROM a;\n" +
+		"DROP SOURCE;\n" +
+		"CREATE SINK ok WITH (connector = 'file', path = 'p');\n" +
+		"CREATE SINK z WITH (path = 'unterminated"
+	script, errs := Parse(src)
+	if len(errs) != 5 || len(script.Stmts) != 1 {
+		t.Fatalf("%d statements, errors:\n%s", len(script.Stmts), errs.Render(src))
+	}
+	var got []string
+	for _, id := range script.Unparsed {
+		got = append(got, fmt.Sprintf("%s@%d:%d", id.Name, id.P.Line, id.P.Col))
+	}
+	if g := strings.Join(got, " "); g != "a@1:26 b c@2:27 p@3:17 z@6:13" {
+		t.Errorf("unparsed %s", g)
+	}
+}

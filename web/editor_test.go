@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -171,5 +172,42 @@ func TestCatalogForCompletion(t *testing.T) {
 	}
 	if f := byName["COALESCE"]; f["signature"] != "COALESCE(x, y, …)" || f["returns"] != "type of x" {
 		t.Errorf("COALESCE: %v", f)
+	}
+}
+
+// TestEveryErrorOfTheScript: a statement that does not parse does not
+// hide the errors of the others, and a source whose CREATE does not parse
+// is not reported again where it is used. Nothing is applied.
+func TestEveryErrorOfTheScript(t *testing.T) {
+	e := start(t, web.Config{})
+	dir := t.TempDir()
+	if code, _, fail := e.script("/api/v1/scripts", demoScript(dir)); code != 200 {
+		t.Fatalf("apply: %d %v", code, fail)
+	}
+	src := "CREATE SOURCE s2 (id UInt64, ts DateTime64(3) WATERMARK FOR ts AS ts) WITH (connector = 'datagen');\n" +
+		"CREATE SINK out2 WITH (connector = 'file', path = '" + dir + "/o2.jsonl');\n" +
+		"CREATE PIPELINE p2 AS INSERT INTO out2 SELECT id FROM s2;\n" +
+		"CREATE PIPELINE p3 AS INSERT INTO out2 SELECT nmae FROM ev;\n"
+	code, _, fail := e.script("/api/v1/validate", src)
+	if code != 422 {
+		t.Fatalf("validate: %d", code)
+	}
+	var got []string
+	for _, d := range fail.Errors {
+		got = append(got, fmt.Sprintf("%d:%d-%d:%d %s", d.Line, d.Column, d.EndLine, d.EndColumn, d.Message))
+	}
+	want := []string{
+		`1:47-1:56 expected , or ) after the column definition, found "WATERMARK"`,
+		`4:47-4:51 unknown column "nmae" in source "ev"`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if code, _, _ := e.script("/api/v1/scripts", src); code != 422 {
+		t.Errorf("apply: %d", code)
+	}
+	var sinks []map[string]any
+	if e.call(http.MethodGet, "/api/v1/sinks", "", nil, &sinks); len(sinks) != 1 {
+		t.Errorf("a script with errors changed the catalog: sinks %v", sinks)
 	}
 }
