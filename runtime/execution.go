@@ -320,6 +320,12 @@ func (x *execution) run(ctx context.Context) error {
 		if d, ok := sink.(TokenDeduplicator); ok {
 			x.dedupSink = d.DeduplicatesTokens()
 		}
+		if !x.dedupSink {
+			w := fmt.Sprintf("sink %q cannot drop a batch replayed after a crash (no insert deduplication): the rows of the write in flight at a crash may be written twice, counted as possible duplicates", x.sinkNode.Sink.Name)
+			if x.counters.sinkWarning.Swap(&w) == nil {
+				x.opts.Logf("warning: %s", w)
+			}
+		}
 		if x.intent != nil && !x.dedupSink {
 			x.counters.possibleDups.Add(int64(x.intent.Rows))
 		}

@@ -49,6 +49,9 @@ type Object struct {
 	NextRetry *time.Time       `json:"next_retry,omitempty"`
 	Explain   string           `json:"explain,omitempty"`
 	Metrics   *PipelineMetrics `json:"metrics,omitempty"`
+	// Warnings are what the running pipeline wants known, such as a sink
+	// that cannot drop a batch replayed after a crash.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Column is one column: declared, of a preview's rows, or a source's
@@ -192,7 +195,11 @@ func (s *Server) object(o *planner.Object) Object {
 		if r := s.running(o.Name); r != nil {
 			since := r.started.UTC()
 			obj.Since = &since
-			obj.Metrics = metricsOf(r.p.Stats())
+			st := r.p.Stats()
+			obj.Metrics = metricsOf(st)
+			if st.SinkWarning != "" {
+				obj.Warnings = append(obj.Warnings, st.SinkWarning)
+			}
 		}
 	}
 	return obj
