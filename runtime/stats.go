@@ -24,6 +24,7 @@ type pipelineCounters struct {
 	possibleDups   atomic.Int64
 	lastCheckpoint atomic.Int64 // unix nanos
 	lastDeadLetter atomic.Pointer[string]
+	sinkWarning    atomic.Pointer[string]
 	// parts are the per-run operator and source counters, swapped in
 	// whole by each Run so Stats never sees a half-built list.
 	parts atomic.Pointer[runCounters]
@@ -65,6 +66,9 @@ type Stats struct {
 	PossibleDuplicates int64
 	// LastDeadLetter is why the last dead-lettered record was rejected.
 	LastDeadLetter string
+	// SinkWarning, once the sink is open, says when it cannot drop a batch
+	// replayed after a crash (no insert deduplication), "" when it can.
+	SinkWarning string
 	Operators      []OperatorSnapshot
 	Sources        []SourceSnapshot
 }
@@ -120,6 +124,9 @@ func (c *pipelineCounters) snapshot() Stats {
 	}
 	if t := c.lastCheckpoint.Load(); t != 0 {
 		s.LastCheckpoint = time.Unix(0, t)
+	}
+	if w := c.sinkWarning.Load(); w != nil {
+		s.SinkWarning = *w
 	}
 	if r := c.lastDeadLetter.Load(); r != nil {
 		s.LastDeadLetter = *r

@@ -197,7 +197,13 @@ func (s *Server) options(name string) runtime.Options {
 	return runtime.Options{
 		GroupID:     s.cfg.GroupID,
 		StopTimeout: s.cfg.StopTimeout,
-		Logf:        func(format string, args ...any) { l.Info(fmt.Sprintf(format, args...)) },
+		Logf: func(format string, args ...any) {
+			if w, ok := strings.CutPrefix(format, "warning: "); ok {
+				l.Warn(fmt.Sprintf(w, args...))
+				return
+			}
+			l.Info(fmt.Sprintf(format, args...))
+		},
 	}
 }
 

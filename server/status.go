@@ -49,6 +49,9 @@ type Object struct {
 	NextRetry *time.Time       `json:"next_retry,omitempty"`
 	Explain   string           `json:"explain,omitempty"`
 	Metrics   *PipelineMetrics `json:"metrics,omitempty"`
+	// Warnings are what the running pipeline wants known, such as a sink
+	// that cannot drop a batch replayed after a crash.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Column is one column: declared, of a preview's rows, or a source's
@@ -75,8 +78,10 @@ type PipelineMetrics struct {
 	DedupDropped       int64             `json:"dedup_dropped"`
 	JoinMatches        int64             `json:"join_matches"`
 	JoinExpired        int64             `json:"join_expired"`
+	JoinWaiting        int64             `json:"join_waiting"` // join rows that may still meet a partner
 	LateRows           int64             `json:"late_rows"`
-	Lag                int64             `json:"lag"` // -1: unknown
+	LastDeadLetter     string            `json:"last_dead_letter,omitempty"` // why the last dead letter was rejected
+	Lag                int64             `json:"lag"`                        // -1: unknown
 	Checkpoints        int64             `json:"checkpoints"`
 	PossibleDuplicates int64             `json:"possible_duplicates"`
 	SinkLatencyMS      float64           `json:"sink_latency_ms"`
@@ -92,6 +97,7 @@ type OperatorMetrics struct {
 	DedupDrops  int64  `json:"dedup_drops,omitempty"`
 	JoinMatches int64  `json:"join_matches,omitempty"`
 	JoinExpired int64  `json:"join_expired,omitempty"`
+	JoinWaiting int64  `json:"join_waiting,omitempty"`
 	LateRows    int64  `json:"late_rows,omitempty"`
 	State       int64  `json:"state_entries,omitempty"`
 }
@@ -99,8 +105,8 @@ type OperatorMetrics struct {
 func metricsOf(s runtime.Stats) *PipelineMetrics {
 	m := &PipelineMetrics{
 		RecordsIn: s.RecordsIn, RowsWritten: s.RowsWritten, DeadLettered: s.DeadLettered,
-		FutureRecords: s.FutureRecords,
-		Checkpoints:   s.Checkpoints, PossibleDuplicates: s.PossibleDuplicates,
+		FutureRecords: s.FutureRecords, LastDeadLetter: s.LastDeadLetter,
+		Checkpoints: s.Checkpoints, PossibleDuplicates: s.PossibleDuplicates,
 		SinkLatencyMS: float64(s.SinkLatency) / float64(time.Millisecond),
 		Operators:     []OperatorMetrics{},
 	}
@@ -109,10 +115,11 @@ func metricsOf(s runtime.Stats) *PipelineMetrics {
 		m.JoinMatches += op.JoinMatches
 		m.JoinExpired += op.JoinExpired
 		m.LateRows += op.LateRows
+		m.JoinWaiting += op.JoinWaiting
 		m.Operators = append(m.Operators, OperatorMetrics{
 			ID: op.ID, Kind: string(op.Kind), RowsIn: op.RowsIn, RowsOut: op.RowsOut,
 			DedupDrops: op.DedupDrops, JoinMatches: op.JoinMatches, JoinExpired: op.JoinExpired,
-			LateRows: op.LateRows, State: op.StateEntries,
+			JoinWaiting: op.JoinWaiting, LateRows: op.LateRows, State: op.StateEntries,
 		})
 	}
 	for _, src := range s.Sources {
@@ -192,7 +199,11 @@ func (s *Server) object(o *planner.Object) Object {
 		if r := s.running(o.Name); r != nil {
 			since := r.started.UTC()
 			obj.Since = &since
-			obj.Metrics = metricsOf(r.p.Stats())
+			st := r.p.Stats()
+			obj.Metrics = metricsOf(st)
+			if st.SinkWarning != "" {
+				obj.Warnings = append(obj.Warnings, st.SinkWarning)
+			}
 		}
 	}
 	return obj

@@ -65,6 +65,13 @@ func (s *spans) isPunct(k int, p string) bool {
 	return k < len(s.toks) && s.toks[k].kind == tkPunct && s.src[s.toks[k].off:s.toks[k].end] == p
 }
 
+// isCallName reports whether the token at k is the name of the call (and
+// not the first operand of a || b, which may itself be a call).
+func (s *spans) isCallName(k int, name string) bool {
+	return k < len(s.toks) && (s.toks[k].kind == tkIdent || s.toks[k].kind == tkQIdent) &&
+		strings.EqualFold(strings.Trim(s.src[s.toks[k].off:s.toks[k].end], "`\""), name)
+}
+
 // closing returns the index of the parenthesis closing the one at k (or
 // the last token when it is not closed).
 func (s *spans) closing(k int) int {
@@ -231,7 +238,7 @@ func (s *spans) exprEnd(e Expr) int {
 	case *Unary:
 		return max(s.tokEnd(s.at(e.P.Offset)), s.exprEnd(e.X))
 	case *Binary:
-		return max(s.exprEnd(e.L), s.exprEnd(e.R))
+		return s.exprEnd(e.R)
 	case *Between:
 		return s.exprEnd(e.Hi)
 	case *Like:
@@ -284,14 +291,13 @@ func (s *spans) exprEnd(e Expr) int {
 		return s.exprEnd(e.X)
 	case *Call:
 		k := s.at(e.P.Offset)
-		end := s.tokEnd(k)
-		if s.isPunct(k+1, "(") {
-			end = s.tokEnd(s.closing(k + 1))
+		if s.isPunct(k+1, "(") && s.isCallName(k, e.Name) {
+			return s.tokEnd(s.closing(k + 1))
 		}
 		if len(e.Args) > 0 { // a || b is a call at a
-			end = max(end, s.exprEnd(e.Args[len(e.Args)-1]))
+			return s.exprEnd(e.Args[len(e.Args)-1])
 		}
-		return end
+		return s.tokEnd(k)
 	}
 	return s.tokEnd(s.at(e.Pos().Offset))
 }

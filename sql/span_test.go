@@ -26,6 +26,8 @@ func TestExprRanges(t *testing.T) {
 		"COALESCE(a, LOWER(b))",
 		"COUNT(*)",
 		"a || b",
+		"LOWER(x) || y",
+		"f(g(h(1)))",
 		"t - INTERVAL '5' MINUTE",
 		"( ( x ) )",
 		"é.ü + 1",

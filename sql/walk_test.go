@@ -67,6 +67,11 @@ func visitPositions(script *Script, fn func(what string, p Pos)) {
 			case *Cast:
 				fn("Cast", n.P)
 				fn("Cast.Type", n.Type.P)
+			case *Select:
+				fn("Select", n.P)
+				if n.Having != nil {
+					fn("Select.Having", n.HavingP)
+				}
 			default:
 				fn(typeName(n), n.Pos())
 			}

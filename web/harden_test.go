@@ -479,3 +479,22 @@ func TestLocalHostsOnly(t *testing.T) {
 		t.Error("a request to localhost did not apply")
 	}
 }
+
+// TestReplayWarning: a pipeline whose sink cannot drop a batch replayed
+// after a crash (here a file) says so once in the log, at start, and in
+// its GET answer while it runs.
+func TestReplayWarning(t *testing.T) {
+	e, logs, _ := startLogged(t, web.Config{})
+	src := demoScript(t.TempDir())
+	if code, body := e.raw("POST", "/api/v1/scripts", "application/sql", src); code != 200 {
+		t.Fatalf("apply: %d %s", code, body)
+	}
+	waitFor(t, "the warning", func() bool { return len(e.pipeline("p1").Warnings) > 0 })
+	if w := e.pipeline("p1").Warnings; len(w) != 1 || !strings.Contains(w[0], `sink "out" cannot drop a batch replayed after a crash`) {
+		t.Errorf("warnings %q", w)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := strings.Count(logs.String(), "cannot drop a batch replayed"); n != 1 || !strings.Contains(logs.String(), `"level":"WARN"`) {
+		t.Errorf("%d warnings logged:\n%s", n, logs.String())
+	}
+}

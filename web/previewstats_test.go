@@ -146,4 +146,15 @@ func TestPreviewStatsJoinAndDeadLetters(t *testing.T) {
 	if w := num(last, "join_waiting"); w < 2 || w > 2*11 {
 		t.Errorf("join waiting %d, want the rows of the last 10 s on both sides", w)
 	}
+
+	// A pipeline's metrics say the same.
+	sink := fmt.Sprintf("CREATE SINK j WITH (connector = 'file', path = '%s/j.jsonl');\n", t.TempDir()) +
+		"CREATE PIPELINE pj AS INSERT INTO j SELECT a.id, b.amount FROM orders AS a JOIN orders AS b ON a.id = b.id WITHIN INTERVAL 10 SECOND;"
+	if code, _, fail := e.script("/api/v1/scripts", sink); code != 200 {
+		t.Fatalf("apply: %d %v", code, fail)
+	}
+	waitFor(t, "the pipeline's join and dead letters", func() bool {
+		m := e.pipeline("pj").Metrics
+		return m != nil && m.JoinMatches == 100 && m.JoinWaiting > 0 && m.DeadLettered == 2 && strings.Contains(m.LastDeadLetter, "amount")
+	})
 }

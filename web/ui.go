@@ -15,8 +15,17 @@ import (
 var uiDist embed.FS
 
 // pageCSP keeps the page to its own origin: everything it runs is in the
-// bundle, and it talks only to this server's API and websockets.
-const pageCSP = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+// bundle, and it talks only to this server's API and websockets (named
+// with their ws: and wss: schemes too, for browsers whose 'self' does not
+// cover them).
+func pageCSP(host string) string {
+	conn := "'self'"
+	if host != "" && !strings.ContainsAny(host, " ;,'\"") {
+		conn += " ws://" + host + " wss://" + host
+	}
+	return "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src " + conn +
+		"; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+}
 
 // page serves the editor's index.html. It names the bundle by content
 // hash, so it is never cached and the bundle always is.
@@ -28,7 +37,7 @@ func (h *handler) page(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("Content-Security-Policy", pageCSP)
+	w.Header().Set("Content-Security-Policy", pageCSP(r.Host))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Write(b)

@@ -75,6 +75,9 @@ func TestPage(t *testing.T) {
 	if cc := rec.Header().Get("Cache-Control"); cc != "no-cache" {
 		t.Errorf("index.html Cache-Control = %q", cc)
 	}
+	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "connect-src 'self' ws://example.com wss://example.com;") {
+		t.Errorf("index.html Content-Security-Policy = %q", csp)
+	}
 	page := rec.Body.String()
 	refs := regexp.MustCompile(`(?:src|href)="(/assets/[^"]+)"`).FindAllStringSubmatch(page, -1)
 	if len(refs) != 2 {

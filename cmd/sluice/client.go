@@ -347,6 +347,9 @@ func describeCmd(args []string, stdout, stderr io.Writer) error {
 		if o.Error != "" {
 			fmt.Fprintf(tw, "error\t%s\n", o.Error)
 		}
+		for _, w := range o.Warnings {
+			fmt.Fprintf(tw, "warning\t%s\n", w)
+		}
 		if o.NextRetry != nil {
 			fmt.Fprintf(tw, "retry\tattempt %d at %s (in %s)\n", o.Attempts+1, o.NextRetry.Format(time.RFC3339),
 				max(time.Until(*o.NextRetry), 0).Round(time.Second))

@@ -161,6 +161,13 @@ func TestEditor(t *testing.T) {
 		b.wait(`document.querySelector('.cm-completionInfo')`, 3*time.Second)
 		b.shot("options")
 		b.key(kb.Escape, false)
+		// An enum option's values inside its quotes.
+		b.insert("format = '")
+		b.key(" ", true)
+		if got := b.completions(); len(got) != 1 || !has(got, "json") {
+			t.Errorf("values offered for format: %v", got)
+		}
+		b.key(kb.Escape, false)
 	})
 
 	t.Run("non-ascii", func(t *testing.T) {
@@ -349,4 +356,9 @@ func writeMetric(t *testing.T, name, value string) {
 	if dir := os.Getenv("SLUICE_METRICS"); dir != "" {
 		os.WriteFile(filepath.Join(dir, name), []byte(value+"\n"), 0o644)
 	}
+}
+
+func has(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
 }

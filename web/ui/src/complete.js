@@ -92,7 +92,6 @@ export function sluiceCompletion(getCatalog) {
       const kind = isSource ? 'source' : 'sink';
       const connectors = catalog.connectors || [];
       if (inTok && inTok.t === 'str') {
-        const key = before.length >= 2 && before[before.length - 1].t === 'op' ? before[before.length - 2] : null;
         const sPrev = stmt.tokens.filter((t) => t.to < inTok.from);
         const k = sPrev[sPrev.length - 2];
         if (k && k.t === 'id' && k.v.toLowerCase() === 'connector') {
@@ -107,7 +106,6 @@ export function sluiceCompletion(getCatalog) {
         if (opt && opt.values && opt.values.length) {
           return { from: inTok.from + 1, to: inTok.open ? pos : inTok.to - 1, options: opt.values.map((v) => ({ label: v, type: 'enum' })) };
         }
-        void key;
         return null;
       }
       if (inTok) return null;
@@ -117,7 +115,7 @@ export function sluiceCompletion(getCatalog) {
           options: connectors.filter((c) => !c.kinds || c.kinds.includes(kind)).map((c) => ({ label: `'${c.name}'`, type: 'class', detail: (c.kinds || []).join(', '), info: c.doc })),
         };
       }
-      if (prev && (prev.t === '(' || prev.t === ',' || (prev.t === '.' && prev2))) {
+      if (prev && (prev.t === '(' || prev.t === ',')) {
         const conn = connectors.find((c) => c.name === group.connector);
         const have = new Set(group.options.map((o) => o.key.toLowerCase()));
         let opts = [];
@@ -136,7 +134,6 @@ export function sluiceCompletion(getCatalog) {
             })));
           if (conn.per_column_prefix) opts.push({ label: conn.per_column_prefix, type: 'namespace', detail: 'per-column options: ' + conn.per_column_prefix + '<column>.<option>' });
         }
-        if (prev.t === '.') return null;
         return { from, options: opts, validFor: /^[\w.]*$/ };
       }
       return null;

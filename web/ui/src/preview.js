@@ -3,7 +3,7 @@
 // arrive and drawn at most once per animation frame; the grid draws only
 // the rows in view, so ten thousand rows cost no more than fifty.
 import { h } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
 import { openPreview } from './api.js';
 
@@ -151,7 +151,8 @@ function Grid({ run }) {
     ro.observe(el);
     return () => ro.disconnect();
   }, []);
-  useEffect(() => {
+  // Before the browser paints: a new row never shows a frame out of place.
+  useLayoutEffect(() => {
     const el = box.current;
     if (el && follow.current && !run.paused) {
       el.scrollTop = el.scrollHeight;

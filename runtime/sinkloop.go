@@ -1,0 +1,168 @@
+package runtime
+
+// The sink loop writes shipped batches at each barrier: write intent, one
+// write, checkpoint, then commits of the offsets the checkpoint covers.
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"slices"
+	"time"
+)
+
+// sinkLoop accumulates rows, writes them at barriers, stores each
+// checkpoint after its write and then has the sources commit.
+func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
+	defer func() {
+		if x.recovered("sink", recover()) {
+			// Nothing more is written or checkpointed; drain the queue so
+			// that the operator goroutine is not held up.
+			for range x.sinkQ {
+			}
+		}
+	}()
+	acc := NewBatch(x.sinkSchema)
+	name := x.g.Name
+	prev := map[string]Offsets{}
+	if x.restored != nil {
+		prev = x.restored.Offsets
+	}
+	lastFlush := x.opts.Now()
+	requested := false
+	request := func() {
+		if requested {
+			return
+		}
+		select {
+		case x.ckptReq <- struct{}{}:
+			requested = true
+		default:
+		}
+	}
+	tick := time.NewTicker(max(x.opts.FlushInterval/4, 10*time.Millisecond))
+	defer tick.Stop()
+	failed := false
+	var unsaved []*Checkpoint
+	for {
+		var m sinkMsg
+		var ok bool
+		select {
+		case m, ok = <-x.sinkQ:
+			if !ok {
+				return
+			}
+		case <-tick.C:
+			if x.opts.Now().Sub(lastFlush) >= x.opts.FlushInterval {
+				request()
+			}
+			continue
+		}
+		if m.batch != nil {
+			if !failed {
+				acc.AppendBatch(m.batch)
+			}
+			select {
+			case x.freeB <- m.batch:
+			default:
+			}
+			// batch_size is the operator goroutine's trigger
+			// (maybeBarrier); flush_interval is this one's.
+			continue
+		}
+		requested = false
+		cp := m.barrier
+		if cp == nil || failed || x.broken.Load() {
+			lastFlush = x.opts.Now()
+			continue
+		}
+		// Every write runs under stopCtx, which outlives the stop by
+		// StopTimeout: a stop lets a write in flight finish rather than
+		// cancelling it and writing its rows again under the final
+		// barrier's token, which would store them twice.
+		ctx := stopCtx
+		if acc.Len > 0 {
+			token := writeToken(name, cp.Epoch, prev, cp.Offsets)
+			if x.opts.Store != nil {
+				in := &Intent{Epoch: cp.Epoch, Token: token, Rows: acc.Len, End: cp.Offsets}
+				if err := x.opts.Store.SaveIntent(ctx, name, in); err != nil {
+					x.fail(fmt.Errorf("store write intent: %w", err))
+					failed = true
+					continue
+				}
+			}
+			t0 := time.Now()
+			err := x.sink.Write(ctx, acc, token)
+			if err != nil {
+				if runCtx.Err() != nil && !m.final {
+					// The stop's time ran out during the write: the rows
+					// stay in acc for the final barrier, and this checkpoint
+					// is saved before the final one (a later incremental
+					// checkpoint builds on it). The interrupted insert may
+					// have landed, so its rows count as possible duplicates.
+					x.counters.possibleDups.Add(int64(acc.Len))
+					unsaved = append(unsaved, cp)
+					continue
+				}
+				x.fail(fmt.Errorf("sink %q: %w", x.sinkNode.Sink.Name, err))
+				failed = true
+				continue
+			}
+			d := time.Since(t0)
+			x.counters.sinkNanos.Add(int64(d))
+			x.counters.lastSinkNanos.Store(int64(d))
+			x.counters.batchesWritten.Add(1)
+			x.counters.rowsWritten.Add(int64(acc.Len))
+			acc.Reset()
+		}
+		if x.opts.Store != nil {
+			unsaved = append(unsaved, cp)
+			for _, c := range unsaved {
+				if err := x.opts.Store.Save(ctx, name, c); err != nil {
+					x.fail(fmt.Errorf("store checkpoint: %w", err))
+					failed = true
+					break
+				}
+			}
+			unsaved = unsaved[:0]
+			if failed {
+				continue
+			}
+			x.counters.checkpoints.Add(1)
+			x.counters.lastCheckpoint.Store(cp.Time.UnixNano())
+		}
+		prev = cp.Offsets
+		lastFlush = x.opts.Now()
+		for _, s := range x.sources {
+			if o := cp.Offsets[s.key]; len(o) > 0 {
+				s.ctrl <- ctrlMsg{commit: o}
+			}
+		}
+		if m.final {
+			// Drain whatever follows (nothing should).
+			for range x.sinkQ {
+			}
+			return
+		}
+	}
+}
+
+// writeToken names a write by the input it covers: the pipeline, the
+// epoch and the offsets it starts and ends at. A replay from the same
+// checkpoint to the same offsets produces the same rows and so the same
+// token.
+func writeToken(pipeline string, epoch uint64, from, to map[string]Offsets) string {
+	h := fnv.New64a()
+	for _, m := range []map[string]Offsets{from, to} {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			h.Write([]byte(k))
+			o := m[k]
+			for _, p := range slices.Sorted(maps.Keys(o)) {
+				fmt.Fprintf(h, "|%d=%d", p, o[p])
+			}
+		}
+		h.Write([]byte{0})
+	}
+	return fmt.Sprintf("%s-%d-%016x", pipeline, epoch, h.Sum64())
+}
