@@ -9,7 +9,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/sluice
 
 run: build
-	./$(BIN) dev
+	./$(BIN) dev $(ARGS)
 
 # Unit, golden and integration tests. Integration tests use a ClickHouse
 # server that scripts/test.sh starts from deploy/clickhouse (when

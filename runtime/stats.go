@@ -69,8 +69,8 @@ type Stats struct {
 	// SinkWarning, once the sink is open, says when it cannot drop a batch
 	// replayed after a crash (no insert deduplication), "" when it can.
 	SinkWarning string
-	Operators      []OperatorSnapshot
-	Sources        []SourceSnapshot
+	Operators   []OperatorSnapshot
+	Sources     []SourceSnapshot
 }
 
 // OperatorSnapshot is one operator's counters, counted from the start of

@@ -18,7 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluice-sql/sluice/catalog"
-	"github.com/sluice-sql/sluice/connectors/rowjson"
+	jsonformat "github.com/sluice-sql/sluice/format/json"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/server"
 	"github.com/sluice-sql/sluice/web"
@@ -53,7 +53,7 @@ func fuzzEnv(f *testing.F) (string, http.Handler) {
 		srv, err := server.New(server.Config{
 			Catalog: cat, StateDir: filepath.Join(dir, "state"), StopTimeout: time.Second,
 			Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-			NewRowEncoder: func(s dag.Schema) server.RowEncoder { return rowjson.NewEncoder(s).AppendRow },
+			NewRowEncoder: func(s dag.Schema) server.RowEncoder { return jsonformat.NewEncoder(s).AppendRow },
 		})
 		if err != nil {
 			f.Fatal(err)

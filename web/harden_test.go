@@ -21,7 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluice-sql/sluice/catalog"
 	"github.com/sluice-sql/sluice/confine"
-	"github.com/sluice-sql/sluice/connectors/rowjson"
+	jsonformat "github.com/sluice-sql/sluice/format/json"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/server"
 	"github.com/sluice-sql/sluice/sql"
@@ -62,7 +62,7 @@ func startLogged(t *testing.T, cfg web.Config) (*env, *syncBuffer, string) {
 	}
 	srv, err := server.New(server.Config{
 		Catalog: cat, StateDir: filepath.Join(dir, "state"), StopTimeout: 5 * time.Second, Logger: log,
-		NewRowEncoder: func(s dag.Schema) server.RowEncoder { return rowjson.NewEncoder(s).AppendRow },
+		NewRowEncoder: func(s dag.Schema) server.RowEncoder { return jsonformat.NewEncoder(s).AppendRow },
 	})
 	if err != nil {
 		t.Fatal(err)

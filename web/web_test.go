@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluice-sql/sluice/catalog"
 	_ "github.com/sluice-sql/sluice/connectors/all"
-	"github.com/sluice-sql/sluice/connectors/rowjson"
+	jsonformat "github.com/sluice-sql/sluice/format/json"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/server"
 	"github.com/sluice-sql/sluice/web"
@@ -67,7 +67,7 @@ func start(t *testing.T, cfg web.Config) *env {
 	state := t.TempDir()
 	srv, err := server.New(server.Config{
 		Catalog: cat, StateDir: state, StopTimeout: 5 * time.Second,
-		NewRowEncoder: func(s dag.Schema) server.RowEncoder { return rowjson.NewEncoder(s).AppendRow },
+		NewRowEncoder: func(s dag.Schema) server.RowEncoder { return jsonformat.NewEncoder(s).AppendRow },
 	})
 	if err != nil {
 		t.Fatal(err)

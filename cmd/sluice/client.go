@@ -35,8 +35,11 @@ type client struct {
 // clientFlags adds --server to fs; the token comes from SLUICE_API_TOKEN,
 // never from a flag, so it stays out of shell history and process lists.
 func clientFlags(fs *flag.FlagSet) *string {
-	return fs.String("server", envOr("SLUICE_SERVER", "http://localhost:8080"), "URL of the Sluice server (env SLUICE_SERVER); the token is read from SLUICE_API_TOKEN")
+	return fs.String("server", defaultServer(), "URL of the Sluice server (env SLUICE_SERVER); the token is read from SLUICE_API_TOKEN")
 }
+
+// defaultServer is the server the CLI talks to without --server.
+func defaultServer() string { return envOr("SLUICE_SERVER", "http://localhost:8080") }
 
 func newClient(base string) *client {
 	return &client{base: strings.TrimRight(base, "/"), token: os.Getenv("SLUICE_API_TOKEN"), http: &http.Client{Timeout: 5 * time.Minute}}
@@ -247,7 +250,87 @@ func submit(name string, args []string, stdout, stderr io.Writer, dryRun bool) e
 		verb = "would change"
 	}
 	fmt.Fprintf(stdout, "%d %s, %d unchanged\n", changed, verb, unchanged)
-	return nil
+	if dryRun {
+		return nil
+	}
+	return checkStarted(newClient(*srvURL), startedBy(res), stderr)
+}
+
+// startSettle is how long the CLI watches the pipelines a command started
+// for a failure at once (a sink that cannot connect, a bad option).
+var startSettle = 1500 * time.Millisecond
+
+// startedBy returns the pipelines res (re)started: created, replaced or
+// started ones, and those replanned because a source or sink they use
+// was replaced.
+func startedBy(res server.ScriptResult) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(name string) {
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	for _, st := range res.Statements {
+		if st.Kind == "pipeline" && (st.Action == server.ActionCreated || st.Action == server.ActionStarted || st.Action == server.ActionReplaced) {
+			add(st.Name)
+		}
+		for _, a := range st.Also {
+			if name, ok := strings.CutPrefix(a, "replace pipeline "); ok {
+				add(name)
+			}
+		}
+	}
+	return out
+}
+
+// checkStarted watches the pipelines for startSettle and reports those
+// that failed (exit 1), so that `sluice start` and `sluice apply` do not
+// say a pipeline started when it failed at once. A pipeline that is told
+// not to run is not watched.
+func checkStarted(c *client, names []string, stderr io.Writer) error {
+	if len(names) == 0 {
+		return nil
+	}
+	deadline := time.Now().Add(startSettle)
+	failed := map[string]string{}
+	for {
+		pending := false
+		for _, name := range names {
+			if _, done := failed[name]; done {
+				continue
+			}
+			var o server.Object
+			fail, err := c.do(http.MethodGet, "/api/v1/pipelines/"+url.PathEscape(name), "", nil, &o)
+			if err != nil || fail != nil {
+				continue // dropped meanwhile, or the server went away
+			}
+			switch {
+			case o.State == "failed":
+				failed[name] = o.Error
+			case o.Metrics != nil && (o.Metrics.RowsWritten > 0 || o.Metrics.Checkpoints > 0):
+				// It has written: its sources and sink are open.
+			case o.Running != nil && *o.Running:
+				pending = true
+			}
+		}
+		if !pending || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	var list []string
+	for _, name := range names {
+		if msg, ok := failed[name]; ok {
+			fmt.Fprintf(stderr, "pipeline %s failed: %s\n", name, msg)
+			list = append(list, name)
+		}
+	}
+	return &exitError{code: 1, msg: fmt.Sprintf("%s failed to start (sluice describe %s)", strings.Join(list, ", "), list[0])}
 }
 
 func statementLine(st server.StatementResult, dryRun bool) string {
@@ -429,7 +512,10 @@ func controlCmd(verb string) func([]string, io.Writer, io.Writer) error {
 		for _, st := range res.Statements {
 			fmt.Fprintln(stdout, statementLine(st, false))
 		}
-		return nil
+		if verb != "start" {
+			return nil
+		}
+		return checkStarted(newClient(*srvURL), startedBy(res), stderr)
 	}
 }
 

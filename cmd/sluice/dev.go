@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"text/template"
 	"time"
@@ -137,19 +138,37 @@ Sluice is running: open %s
   demo objects changed            %d of %d
 
 Try, in another terminal:
-  bin/sluice pipelines
-  bin/sluice describe enrich_orders
-  bin/sluice preview "SELECT order_id, amount FROM orders LIMIT 10"
-  bin/sluice validate -f examples/orders.sql --server %s
+  bin/sluice pipelines%[7]s
+  bin/sluice describe enrich_orders%[7]s
+  bin/sluice preview%[7]s "SELECT order_id, amount FROM orders LIMIT 10"
+  bin/sluice validate -f examples/orders.sql%[7]s
 
+Ports: --listen (the API, now %[8]s) and --kafka-port (the broker, now %[9]s);
+e.g. bin/sluice dev --listen localhost:8081 --kafka-port 9093.
 Ctrl-C stops; the next 'make run' resumes where this one stopped.
-`, rs.url, brokers, data, out, changed, len(res.Statements), rs.url)
+`, rs.url, brokers, data, out, changed, len(res.Statements), serverFlag(rs.url), strings.TrimPrefix(rs.url, "http://"), brokerPort(brokers))
 	if cfg.ready != nil {
 		cfg.ready <- rs.url
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping: writing rows, checkpointing state")
 	return nil
+}
+
+// serverFlag is the --server flag the CLI needs to reach url, "" for the
+// CLI's default.
+func serverFlag(url string) string {
+	if strings.TrimRight(url, "/") == strings.TrimRight(defaultServer(), "/") {
+		return ""
+	}
+	return " --server " + url
+}
+
+func brokerPort(brokers string) string {
+	if _, port, err := net.SplitHostPort(brokers); err == nil {
+		return port
+	}
+	return brokers
 }
 
 // reachable reports whether something accepts connections at the host of

@@ -16,7 +16,7 @@ import (
 
 	"github.com/sluice-sql/sluice/confine"
 	_ "github.com/sluice-sql/sluice/connectors/all" // every connector
-	"github.com/sluice-sql/sluice/connectors/rowjson"
+	jsonformat "github.com/sluice-sql/sluice/format/json"
 	"github.com/sluice-sql/sluice/planner"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/runtime"
@@ -149,7 +149,7 @@ func runScript(ctx context.Context, src, name string, cfg runConfig) (err error)
 		pwg.Add(1)
 		go func() {
 			defer pwg.Done()
-			enc := rowjson.NewEncoder(g.Nodes[len(g.Nodes)-1].Schema)
+			enc := jsonformat.NewEncoder(g.Nodes[len(g.Nodes)-1].Schema)
 			var buf []byte
 			err := runtime.Preview(ctx, g, opts("preview", "select"), func(b *runtime.Batch) error {
 				buf = buf[:0]

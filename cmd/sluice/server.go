@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sluice-sql/sluice/catalog"
 	"github.com/sluice-sql/sluice/confine"
-	"github.com/sluice-sql/sluice/connectors/rowjson"
+	jsonformat "github.com/sluice-sql/sluice/format/json"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/runtime"
 	"github.com/sluice-sql/sluice/secret"
@@ -153,7 +153,7 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 		GroupID:     cfg.groupID,
 		Logger:      log,
 		NewRowEncoder: func(s dag.Schema) server.RowEncoder {
-			return rowjson.NewEncoder(s).AppendRow
+			return jsonformat.NewEncoder(s).AppendRow
 		},
 	})
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sluice-sql/sluice/connectors/rowjson"
+	jsonformat "github.com/sluice-sql/sluice/format/json"
 	"github.com/sluice-sql/sluice/planner/dag"
 )
 
@@ -246,7 +246,7 @@ func (g *generator) parseInto(key, v string) error {
 // literal is the JSON text of a value written in the settings.
 func (g *generator) literal(v string) ([]byte, error) {
 	if g.col.Type.Kind == dag.String {
-		return rowjson.AppendString(nil, v), nil
+		return jsonformat.AppendString(nil, v), nil
 	}
 	save := *g
 	if err := g.parseInto("start", v); err != nil {
@@ -314,9 +314,9 @@ func (g *generator) appendNumber(dst []byte, i int64, u uint64, f float64) []byt
 		dst = time.Unix(i*86400, 0).UTC().AppendFormat(dst, time.DateOnly)
 		return append(dst, '"')
 	case t.Kind.IsTime():
-		return rowjson.AppendTime(dst, i, t)
+		return jsonformat.AppendTime(dst, i, t)
 	case t.Kind == dag.Decimal:
-		return rowjson.AppendDecimal(dst, i, int(t.Scale))
+		return jsonformat.AppendDecimal(dst, i, int(t.Scale))
 	case t.Kind == dag.Bool:
 		return strconv.AppendBool(dst, i != 0)
 	case t.Kind.Storage() == dag.StoreUint64:
@@ -410,12 +410,12 @@ func buildTree(cols dag.Schema) *node {
 		for depth, name := range path {
 			var child *node
 			for _, ch := range n.children {
-				if string(ch.key) == string(append(rowjson.AppendString(nil, name), ':')) {
+				if string(ch.key) == string(append(jsonformat.AppendString(nil, name), ':')) {
 					child = ch
 				}
 			}
 			if child == nil {
-				child = &node{key: append(rowjson.AppendString(nil, name), ':'), col: -1}
+				child = &node{key: append(jsonformat.AppendString(nil, name), ':'), col: -1}
 				n.children = append(n.children, child)
 			}
 			if depth == len(path)-1 {

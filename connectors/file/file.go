@@ -10,7 +10,7 @@ import (
 	"github.com/sluice-sql/sluice/confine"
 	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/connectors/option"
-	"github.com/sluice-sql/sluice/connectors/rowjson"
+	jsonformat "github.com/sluice-sql/sluice/format/json"
 	"github.com/sluice-sql/sluice/runtime"
 )
 
@@ -21,7 +21,7 @@ type Sink struct {
 	name string
 	path string
 	f    *os.File
-	enc  *rowjson.Encoder
+	enc  *jsonformat.Encoder
 	buf  []byte
 }
 
@@ -62,7 +62,7 @@ func openSink(cfg runtime.SinkConfig) (*Sink, error) {
 		d.Sync()
 		d.Close()
 	}
-	return &Sink{name: cfg.Spec.Name, path: path, f: f, enc: rowjson.NewEncoder(cfg.Schema)}, nil
+	return &Sink{name: cfg.Spec.Name, path: path, f: f, enc: jsonformat.NewEncoder(cfg.Schema)}, nil
 }
 
 // Write appends b's rows with one write call and syncs the file.

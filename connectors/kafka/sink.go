@@ -12,7 +12,7 @@ import (
 
 	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/connectors/option"
-	"github.com/sluice-sql/sluice/connectors/rowjson"
+	jsonformat "github.com/sluice-sql/sluice/format/json"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/runtime"
 )
@@ -24,7 +24,7 @@ type Sink struct {
 	name   string
 	topic  string
 	cl     *kgo.Client
-	enc    *rowjson.Encoder
+	enc    *jsonformat.Encoder
 	schema dag.Schema
 	keyCol int // -1: records without key
 
@@ -82,7 +82,7 @@ func openSink(ctx context.Context, cfg runtime.SinkConfig) (*Sink, error) {
 		s.cl.Close()
 		return nil, err
 	}
-	s.enc = rowjson.NewEncoder(cfg.Schema)
+	s.enc = jsonformat.NewEncoder(cfg.Schema)
 	return s, nil
 }
 
@@ -133,7 +133,7 @@ func (s *Sink) encode(b *runtime.Batch) {
 			case s.schema[s.keyCol].Type.Kind == dag.String:
 				s.keys = append(s.keys, v.Data[v.Offs[i]:v.Offs[i+1]]...)
 			default:
-				s.keys = rowjson.AppendValue(s.keys, v, s.schema[s.keyCol].Type, i)
+				s.keys = jsonformat.AppendValue(s.keys, v, s.schema[s.keyCol].Type, i)
 			}
 			s.kend = append(s.kend, len(s.keys))
 		}

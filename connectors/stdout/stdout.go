@@ -11,7 +11,7 @@ import (
 
 	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/connectors/option"
-	"github.com/sluice-sql/sluice/connectors/rowjson"
+	jsonformat "github.com/sluice-sql/sluice/format/json"
 	"github.com/sluice-sql/sluice/runtime"
 )
 
@@ -39,7 +39,7 @@ var _ runtime.Sink = (*Sink)(nil)
 // Sink writes one JSON object per row and line.
 type Sink struct {
 	name string
-	enc  *rowjson.Encoder
+	enc  *jsonformat.Encoder
 	buf  []byte
 }
 
@@ -48,7 +48,7 @@ func OpenSink(_ context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) {
 	if _, err := option.Resolve(cfg.Spec.Options, &declaration, connector.Sink); err != nil {
 		return nil, fmt.Errorf("open stdout sink %q: %w", cfg.Spec.Name, err)
 	}
-	return &Sink{name: cfg.Spec.Name, enc: rowjson.NewEncoder(cfg.Schema)}, nil
+	return &Sink{name: cfg.Spec.Name, enc: jsonformat.NewEncoder(cfg.Schema)}, nil
 }
 
 // Write writes b's rows with one write call. Standard output keeps nothing

@@ -1,4 +1,4 @@
-package rowjson
+package json
 
 import (
 	"math"

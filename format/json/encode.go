@@ -1,8 +1,12 @@
-// Package rowjson renders rows of a runtime batch as JSON objects, one per
-// line, for the sinks that write JSON (kafka, file). Values are written so
-// that a Sluice JSON source reads them back as the same values: times as
+// Package json is Sluice's JSON record format. Its Encoder renders rows of
+// a runtime batch as JSON objects for the sinks that write JSON (kafka,
+// file, stdout) and for previews. Values are written so that a Sluice JSON
+// source reads them back as the same values: times as
 // 'YYYY-MM-DD hh:mm:ss[.fff]' in UTC, decimals as exact numbers.
-package rowjson
+//
+// A format is a package of its own, so that Avro, Protobuf or CSV can be
+// added beside it.
+package json
 
 import (
 	"math"
