@@ -16,6 +16,7 @@ import (
 // the README example, complete, make a typo and fix it, preview live rows,
 // apply a script. One browser and one server serve every step, in order.
 func TestEditor(t *testing.T) {
+	chromium(t) // skips (or fails in CI) before anything starts
 	d := startDev(t)
 	b := newBrowser(t, d.url, false)
 	b.wait(`document.querySelectorAll('.catalog li.obj').length >= 10`, 10*time.Second)

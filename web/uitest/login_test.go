@@ -64,6 +64,7 @@ func startServer(t *testing.T, token string) string {
 // its preview websocket; when the session ends, the page returns to the
 // login.
 func TestLogin(t *testing.T) {
+	chromium(t)
 	const token = "s3cret-token"
 	url := startServer(t, token)
 	b := openBrowser(t)
