@@ -37,7 +37,7 @@ func TestRunRestartsWindowAndDedup(t *testing.T) {
 	state := filepath.Join(dir, "state")
 	script := strings.ReplaceAll(restartScript, "$OUT", out)
 	for i := 0; i < 5; i++ {
-		r := startRun(t, script, state)
+		r := startRun(t, script, state, "--files-dir", dir)
 		time.Sleep(1500 * time.Millisecond)
 		r.checkAlive()
 		r.cmd.Process.Signal(syscall.SIGINT)
@@ -96,7 +96,7 @@ func TestRunBrokenStateExitsWithMessage(t *testing.T) {
 	}
 	f := filepath.Join(dir, "m.sql")
 	os.WriteFile(f, []byte(strings.ReplaceAll(restartScript, "$OUT", filepath.Join(dir, "out.jsonl"))), 0o644)
-	cmd := exec.Command(sluiceBin, "run", "-f", f, "--state-dir", state)
+	cmd := exec.Command(sluiceBin, "run", "-f", f, "--state-dir", state, "--files-dir", dir)
 	outb, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
