@@ -26,6 +26,12 @@ type joinChunk struct {
 	matched []bool
 	minT    int64
 	maxT    int64
+	// sorted holds the times of a full chunk in order, made the first time
+	// the limit falls inside the chunk; sorted[:gone] are before the limit
+	// (see waiting).
+	sorted []int64
+	gone   int
+	isSort bool
 }
 
 type joinSide struct {
@@ -153,6 +159,7 @@ func (s *joinSide) addSeq(b *Batch, i int, lo, hi uint64, t, seq int64) int64 {
 			s.free = s.free[:n-1]
 			c.rows.Reset()
 			c.t, c.seq, c.prev, c.matched = c.t[:0], c.seq[:0], c.prev[:0], c.matched[:0]
+			c.sorted, c.gone, c.isSort = c.sorted[:0], 0, false
 		} else {
 			c = &joinChunk{rows: NewBatch(s.schema), t: make([]int64, 0, joinChunkRows), seq: make([]int64, 0, joinChunkRows),
 				prev: make([]int64, 0, joinChunkRows), matched: make([]bool, 0, joinChunkRows)}
@@ -201,8 +208,11 @@ func (s *joinSide) release(limit int64) int {
 func (s *joinSide) live() int64 { return s.next - s.base }
 
 // waiting counts the stored rows whose time is at or after limit: those
-// that may still meet a partner. Chunks hold rows in arrival order, so
-// with times that mostly rise only the chunk at the limit is scanned.
+// that may still meet a partner. limit only rises. A chunk wholly before
+// or after it counts at once; a full chunk the limit falls into is sorted
+// once, and a cursor then moves through it as the limit rises, so each
+// row costs O(log n) once however unordered the times are; only the last,
+// filling chunk is scanned.
 func (s *joinSide) waiting(limit int64) int64 {
 	var n int64
 	for _, c := range s.chunks {
@@ -210,12 +220,22 @@ func (s *joinSide) waiting(limit int64) int64 {
 		case c.maxT < limit:
 		case c.minT >= limit:
 			n += int64(len(c.t))
-		default:
+		case len(c.t) < joinChunkRows:
 			for _, t := range c.t {
 				if t >= limit {
 					n++
 				}
 			}
+		default:
+			if !c.isSort {
+				c.sorted = append(c.sorted[:0], c.t...)
+				slices.Sort(c.sorted)
+				c.gone, c.isSort = 0, true
+			}
+			for c.gone < len(c.sorted) && c.sorted[c.gone] < limit {
+				c.gone++
+			}
+			n += int64(len(c.sorted) - c.gone)
 		}
 	}
 	return n
