@@ -137,3 +137,37 @@ func TestPage(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceHashSeesEdits: the freshness check notices a change to any
+// source file, and only to the sources (not to the built dist).
+func TestSourceHashSeesEdits(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"build.mjs", "package.json", "package-lock.json", "src/main.js", "src/style.css", "dist/sources.sha256"} {
+		b, err := os.ReadFile(filepath.Join("ui", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := sourceHash(t, dir)
+	os.WriteFile(filepath.Join(dir, "dist", "sources.sha256"), []byte("changed\n"), 0o644)
+	if sourceHash(t, dir) != before {
+		t.Error("the hash covers dist/")
+	}
+	for _, f := range []string{"src/style.css", "package-lock.json"} {
+		b, _ := os.ReadFile(filepath.Join(dir, f))
+		os.WriteFile(filepath.Join(dir, f), append(b, ' '), 0o644)
+		after := sourceHash(t, dir)
+		if after == before {
+			t.Errorf("editing %s leaves the hash alone", f)
+		}
+		before = after
+	}
+	os.WriteFile(filepath.Join(dir, "src", "new.js"), nil, 0o644)
+	if sourceHash(t, dir) == before {
+		t.Error("a new source file leaves the hash alone")
+	}
+}
