@@ -5,7 +5,8 @@
 // under the root; a path that leads outside it — `../x`, an absolute path
 // elsewhere, a symbolic link inside the root that points out — is refused,
 // when a script is applied (by its text) and again when the file is opened
-// (through os.Root, which follows no link out of the root).
+// (through os.Root, which follows no link out of the root). A symbolic link
+// inside the root must be relative and stay inside.
 //
 // The root is process-wide, like the secret key: the command sets it at
 // start. With no root set nothing is confined (Sluice used as a library).
@@ -102,6 +103,11 @@ func Rel(path string) (rel string, ok bool, err error) {
 		}
 		if fi.Mode()&os.ModeSymlink == 0 {
 			continue
+		}
+		// os.Root, which opens the file, takes a link with an absolute
+		// target for one that leads out, wherever it points.
+		if target, err := os.Readlink(at); err == nil && filepath.IsAbs(target) {
+			return "", true, &OutsideError{Path: path, Root: root, Link: at}
 		}
 		to, err := filepath.EvalSymlinks(at)
 		if err != nil {
