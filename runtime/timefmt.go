@@ -17,10 +17,8 @@ var pow10 = column.Pow10
 
 func daysFromCivil(y, m, d int64) int64                { return column.DaysFromCivil(y, m, d) }
 func civilFromDays(z int64) (y, m, d int64)            { return column.CivilFromDays(z) }
-func digits(b []byte, n int) (int64, bool)             { return column.Digits(b, n) }
 func parseTime(b []byte) (int64, bool)                 { return column.ParseTime(b) }
 func timeRange(t dag.Type) (lo, hi int64)              { return column.TimeRange(t) }
-func timeRangeText(t dag.Type) string                  { return column.TimeRangeText(t) }
 func epochToNanos(f float64) (int64, bool)             { return column.EpochToNanos(f) }
 func epochIntToNanos(i int64) (int64, bool)            { return column.EpochIntToNanos(i) }
 func floorDiv(a, b int64) int64                        { return column.FloorDiv(a, b) }

@@ -82,7 +82,6 @@ type Decoder struct {
 	cells   []cell
 	root    pathNode
 	scratch []byte
-	val     []byte // the record being decoded
 }
 
 // NewDecoder builds a decoder for a source node's schema; declared is the
