@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/sql"
 )
@@ -267,6 +268,18 @@ func planPipeline(s *sql.CreatePipeline, cat Catalog, errs *sql.ErrorList, faile
 		return nil, nil
 	}
 	q.sinkColumns(ins, sink)
+	if spec, ok := connector.Lookup(sink.Sink.Connector); ok && len(sink.Sink.Declared) == 0 {
+		for _, o := range q.out {
+			if r, bad := spec.RefusedInColumnName(o.name); bad {
+				at := o.at
+				if at == nil {
+					at = o.expr
+				}
+				errs.AddNode(at, "rename the column with AS; "+spec.ColumnNameWhy,
+					"column %q cannot be written to a %s sink: it contains %q", o.name, spec.Name, r)
+			}
+		}
+	}
 	if len(*errs) > n {
 		return nil, nil
 	}
@@ -567,6 +580,14 @@ func timeColumnsHint(s dag.Schema) string {
 
 func sinkSpec(s *sql.CreateSink, errs *sql.ErrorList) *dag.SinkSpec {
 	opts, _ := checkOptions(s.Options, roleSink, s.Name.P, errs)
+	if spec, ok := connector.Lookup(opts.connector); ok {
+		for _, d := range s.Columns {
+			if r, bad := spec.RefusedInColumnName(d.Name.Name); bad {
+				errs.AddNode(d.Name, "rename the column; "+spec.ColumnNameWhy,
+					"column %q cannot be written to a %s sink: it contains %q", d.Name.Name, spec.Name, r)
+			}
+		}
+	}
 	return &dag.SinkSpec{Name: s.Name.Name, Connector: opts.connector, Options: opts.values, Declared: columnDefs(s.Columns, false, nil, errs)}
 }
 
