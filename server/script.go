@@ -27,6 +27,20 @@ type ApplyOptions struct {
 	// canonical form is identical to the existing object is "unchanged".
 	// Without it, CREATE of an existing object is an error, as in SQL.
 	Declarative bool
+	// PlanTimeout bounds the time spent parsing and checking the script
+	// (waiting for another script's turn included); when it runs out the
+	// script fails with an error at the statement being checked and
+	// nothing is applied. 0: no bound.
+	PlanTimeout time.Duration
+}
+
+// PlanLimit returns ctx bounded by d for planning, its cause saying so,
+// and the function that releases it; d 0 returns ctx.
+func PlanLimit(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeoutCause(ctx, d, fmt.Errorf("planning took longer than the server allows one request (%v)", d))
 }
 
 // Actions reported per statement.
@@ -99,8 +113,10 @@ func (r *ScriptResult) Changed() bool {
 // replaced running ones restart. With any error nothing is applied and
 // every error is returned. err is for failures of the server itself.
 func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *ScriptResult, errs sql.ErrorList, err error) {
-	script, parseErrs := sql.Parse(src)
-	if len(parseErrs) > 0 && (len(parseErrs) >= sql.MaxErrors || len(script.Stmts) == 0) {
+	planCtx, release := PlanLimit(ctx, o.PlanTimeout)
+	defer release()
+	script, parseErrs := sql.ParseContext(planCtx, src)
+	if len(parseErrs) > 0 && (len(parseErrs) >= sql.MaxErrors || len(script.Stmts) == 0 || planCtx.Err() != nil) {
 		return nil, parseErrs, nil
 	}
 	// With parse errors nothing is applied, but the statements that
@@ -140,7 +156,7 @@ func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *Sc
 		}
 		kept = append(kept, st)
 	}
-	steps, errs := planner.Check(&sql.Script{Src: script.Src, Stmts: kept, Unparsed: script.Unparsed}, s.cat)
+	steps, errs := planner.CheckContext(planCtx, &sql.Script{Src: script.Src, Stmts: kept, Unparsed: script.Unparsed}, s.cat)
 	errs = append(errs, ConfineFiles(kept)...)
 	errs = append(errs, parseErrs...)
 	if len(errs) > 0 {
