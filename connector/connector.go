@@ -90,6 +90,22 @@ type Connector struct {
 	// planner/dag.PseudoColumns).
 	Pseudo  []string `json:"pseudo_columns,omitempty"`
 	Options []Option `json:"options"`
+	// ColumnNameRefuses holds the characters a sink of this connector
+	// cannot write in a column name, and ColumnNameWhy says why; the
+	// planner refuses such a name where it is given. "" when any name
+	// works.
+	ColumnNameRefuses string `json:"column_name_refuses,omitempty"`
+	ColumnNameWhy     string `json:"column_name_why,omitempty"`
+}
+
+// RefusedInColumnName returns the first character of name that a sink of
+// c cannot write in a column name, and false when there is none.
+func (c *Connector) RefusedInColumnName(name string) (rune, bool) {
+	if i := strings.IndexAny(name, c.ColumnNameRefuses); c.ColumnNameRefuses != "" && i >= 0 {
+		r := []rune(name[i:])[0]
+		return r, true
+	}
+	return 0, false
 }
 
 var registry struct {

@@ -86,6 +86,9 @@ func walk(e sql.Expr, f func(sql.Expr) bool) {
 
 // bind binds e. It never returns nil.
 func (q *query) bind(e sql.Expr, c *bctx) *dag.Expr {
+	if q.stop.spent() {
+		return bad("")
+	}
 	if x, ok := q.bound[boundKey{e, c}]; ok {
 		delete(q.bound, boundKey{e, c})
 		return x
@@ -179,7 +182,7 @@ type boundKey struct {
 func (q *query) bindLeftSpine(b *sql.Binary, c *bctx) {
 	var spine []*sql.Binary
 	for x, ok := b.L.(*sql.Binary); ok; x, ok = x.L.(*sql.Binary) {
-		if _, done := q.bound[boundKey{x, c}]; done {
+		if _, done := q.bound[boundKey{x, c}]; done || q.stop.spent() {
 			break
 		}
 		spine = append(spine, x)

@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"syscall"
 	"testing"
@@ -95,4 +97,58 @@ func BenchmarkLongExpression(b *testing.B) {
 			b.Fatal(errs[0])
 		}
 	}
+}
+
+// TestPlanningStopsAtDeadline: once the context ends, parsing stops before
+// the next statement and checking within the statement being bound, with
+// one error at that statement that gives the context's cause; the errors
+// stopping may have caused are not reported.
+func TestPlanningStopsAtDeadline(t *testing.T) {
+	one := "SELECT " + strings.TrimSuffix(strings.Repeat("1 + ", 99_000), " + ") + " AS total FROM s;\n"
+	src := "CREATE SOURCE s (id UInt64) WITH (connector = 'datagen');\n" + strings.Repeat(one, 10)
+	cause := errors.New("planning took longer than the test allows")
+	check := func(errs sql.ErrorList, what string) {
+		t.Helper()
+		if len(errs) != 1 || !strings.Contains(errs[0].Msg, "checking stopped here: "+cause.Error()) {
+			t.Fatalf("%s: errors %v", what, errs)
+		}
+		if l := errs[0].Pos.Line; l < 1 || l > 11 || errs[0].Pos.Col != 1 {
+			t.Fatalf("%s: error at %d:%d, want the start of a statement", what, l, errs[0].Pos.Col)
+		}
+	}
+
+	ctx, cancel := context.WithTimeoutCause(context.Background(), 50*time.Millisecond, cause)
+	defer cancel()
+	start := time.Now()
+	script, errs := sql.ParseContext(ctx, src)
+	parsed, took := len(script.Stmts), time.Since(start)
+	if len(errs) > 0 {
+		check(errs, "parse")
+		if parsed >= 11 {
+			t.Fatalf("parse stopped after every statement")
+		}
+	} else {
+		// The machine parsed everything within 50 ms: check with a
+		// context that has already ended.
+		ended, cancel := context.WithCancelCause(context.Background())
+		cancel(cause)
+		ctx = ended
+	}
+	script, _ = sql.Parse(src)
+	steps, errs := CheckContext(ctx, script, NewMem())
+	if steps != nil {
+		t.Fatalf("steps after the deadline: %d", len(steps))
+	}
+	check(errs, "check")
+	t.Logf("parsed %d statements, stopped after %v", parsed, took)
+
+	// Binding stops within a statement: a context that ends while the
+	// first long SELECT is being bound leaves one error, at it.
+	ctx, cancel = context.WithTimeoutCause(context.Background(), 20*time.Millisecond, cause)
+	defer cancel()
+	_, errs = CheckContext(ctx, script, NewMem())
+	check(errs, "check within a statement")
+
+	_, errs = PlanPreviewSQLContext(ctx, strings.TrimSuffix(one, ";\n"), NewMem())
+	check(errs, "preview")
 }

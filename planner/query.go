@@ -37,6 +37,7 @@ type query struct {
 	bound      map[boundKey]*dag.Expr // see bindLeftSpine
 	scratch    *textBuilder           // reused by render
 	sizes      map[sql.Expr]int       // see astSize
+	stop       *budget                // nil: planning is not bounded
 }
 
 // side is one source of the query, FROM (0) or JOIN (1).
@@ -97,8 +98,8 @@ type outCol struct {
 	expr sql.Node // the expression (or the *), where the value comes from
 }
 
-func newQuery(cat Catalog, errs *sql.ErrorList, failed map[string]bool) *query {
-	return &query{cat: cat, errs: errs, failed: failed, limit: -1}
+func newQuery(cat Catalog, errs *sql.ErrorList, failed map[string]bool, stop *budget) *query {
+	return &query{cat: cat, errs: errs, failed: failed, limit: -1, stop: stop}
 }
 
 func (q *query) addCol(c colInfo) int {

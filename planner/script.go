@@ -1,11 +1,13 @@
 package planner
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/sql"
 )
@@ -68,6 +70,7 @@ type checker struct {
 	// failed holds the names whose CREATE had errors, so that later
 	// statements using them do not repeat the error as "unknown".
 	failed map[string]bool
+	stop   *budget
 }
 
 // Check checks and plans every statement of a script in order, each
@@ -75,7 +78,14 @@ type checker struct {
 // applying it does. It reports every error it finds; with any error it
 // returns no steps, so a bad script changes nothing.
 func Check(script *sql.Script, cat Catalog) ([]Step, sql.ErrorList) {
-	c := &checker{ov: newOverlay(cat), failed: map[string]bool{}}
+	return CheckContext(context.Background(), script, cat)
+}
+
+// CheckContext is Check that stops once ctx has ended: checking is
+// abandoned within the statement being checked, its errors are dropped
+// (they may be artefacts of stopping) and an error at it gives ctx's cause.
+func CheckContext(ctx context.Context, script *sql.Script, cat Catalog) ([]Step, sql.ErrorList) {
+	c := &checker{ov: newOverlay(cat), failed: map[string]bool{}, stop: &budget{ctx: ctx}}
 	for _, id := range script.Unparsed {
 		c.failed[key(id.Name)] = true
 	}
@@ -84,7 +94,13 @@ func Check(script *sql.Script, cat Catalog) ([]Step, sql.ErrorList) {
 			c.errs.TooMany(st.Pos())
 			break
 		}
+		n := len(c.errs)
 		c.stmt(st)
+		if c.stop.ended() {
+			c.errs = c.errs[:n]
+			c.errs.Stopped(ctx, st.Pos())
+			break
+		}
 	}
 	if len(c.errs) > 0 {
 		c.errs.Sort()
@@ -221,10 +237,10 @@ func (c *checker) createPipeline(s *sql.CreatePipeline) ([]Change, string) {
 
 // planPipeline plans a CREATE PIPELINE without changing the overlay.
 func (c *checker) planPipeline(s *sql.CreatePipeline) (*dag.Graph, *Pipeline) {
-	return planPipeline(s, c.ov, &c.errs, c.failed)
+	return planPipeline(s, c.ov, &c.errs, c.failed, c.stop)
 }
 
-func planPipeline(s *sql.CreatePipeline, cat Catalog, errs *sql.ErrorList, failed map[string]bool) (*dag.Graph, *Pipeline) {
+func planPipeline(s *sql.CreatePipeline, cat Catalog, errs *sql.ErrorList, failed map[string]bool, stop *budget) (*dag.Graph, *Pipeline) {
 	n := len(*errs)
 	p := &Pipeline{Options: map[string]string{}}
 	for _, o := range s.Options {
@@ -262,11 +278,23 @@ func planPipeline(s *sql.CreatePipeline, cat Catalog, errs *sql.ErrorList, faile
 		errs.Add(ins.Sink.P, objectHint(ins.Sink.Name, cat, sql.ObjSink), "%q is a %s, not a sink", sink.Name, strings.ToLower(string(sink.Kind)))
 		sink = nil
 	}
-	q := newQuery(cat, errs, failed)
-	if !q.bindSelect(ins.Query, false) || sink == nil {
+	q := newQuery(cat, errs, failed, stop)
+	if !q.bindSelect(ins.Query, false) || sink == nil || stop.ended() {
 		return nil, nil
 	}
 	q.sinkColumns(ins, sink)
+	if spec, ok := connector.Lookup(sink.Sink.Connector); ok && len(sink.Sink.Declared) == 0 {
+		for _, o := range q.out {
+			if r, bad := spec.RefusedInColumnName(o.name); bad {
+				at := o.at
+				if at == nil {
+					at = o.expr
+				}
+				errs.AddNode(at, "rename the column with AS; "+spec.ColumnNameWhy,
+					"column %q cannot be written to a %s sink: it contains %q", o.name, spec.Name, r)
+			}
+		}
+	}
 	if len(*errs) > n {
 		return nil, nil
 	}
@@ -288,15 +316,15 @@ func planPipeline(s *sql.CreatePipeline, cat Catalog, errs *sql.ErrorList, faile
 }
 
 func (c *checker) planPreview(s *sql.SelectStmt) *dag.Graph {
-	return planPreview(s.Select, c.ov, &c.errs, c.failed)
+	return planPreview(s.Select, c.ov, &c.errs, c.failed, c.stop)
 }
 
-func planPreview(sel *sql.Select, cat Catalog, errs *sql.ErrorList, failed map[string]bool) *dag.Graph {
+func planPreview(sel *sql.Select, cat Catalog, errs *sql.ErrorList, failed map[string]bool, stop *budget) *dag.Graph {
 	if sel == nil {
 		return nil
 	}
-	q := newQuery(cat, errs, failed)
-	if !q.bindSelect(sel, true) {
+	q := newQuery(cat, errs, failed, stop)
+	if !q.bindSelect(sel, true) || stop.ended() {
 		return nil
 	}
 	for i := range q.out {
@@ -308,8 +336,17 @@ func planPreview(sel *sql.Select, cat Catalog, errs *sql.ErrorList, failed map[s
 // PlanPreview plans a preview SELECT against a catalog. The last node of
 // the graph is the rows to show (a KindLimit with LIMIT).
 func PlanPreview(s *sql.SelectStmt, cat Catalog) (*dag.Graph, sql.ErrorList) {
+	return planPreviewContext(context.Background(), s, cat)
+}
+
+func planPreviewContext(ctx context.Context, s *sql.SelectStmt, cat Catalog) (*dag.Graph, sql.ErrorList) {
 	var errs sql.ErrorList
-	g := planPreview(s.Select, cat, &errs, nil)
+	stop := &budget{ctx: ctx}
+	g := planPreview(s.Select, cat, &errs, nil, stop)
+	if stop.ended() {
+		errs = nil
+		errs.Stopped(ctx, s.Pos())
+	}
 	if len(errs) > 0 {
 		errs.Sort()
 		return nil, errs
@@ -320,7 +357,13 @@ func PlanPreview(s *sql.SelectStmt, cat Catalog) (*dag.Graph, sql.ErrorList) {
 // PlanPreviewSQL parses src, which must be one SELECT, and plans it as a
 // preview.
 func PlanPreviewSQL(src string, cat Catalog) (*dag.Graph, sql.ErrorList) {
-	script, errs := sql.Parse(src)
+	return PlanPreviewSQLContext(context.Background(), src, cat)
+}
+
+// PlanPreviewSQLContext is PlanPreviewSQL that stops once ctx has ended,
+// with an error that gives ctx's cause (see CheckContext).
+func PlanPreviewSQLContext(ctx context.Context, src string, cat Catalog) (*dag.Graph, sql.ErrorList) {
+	script, errs := sql.ParseContext(ctx, src)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -337,7 +380,7 @@ func PlanPreviewSQL(src string, cat Catalog) (*dag.Graph, sql.ErrorList) {
 		l.SetEnds(src)
 		return nil, l
 	}
-	g, errs := PlanPreview(s, cat)
+	g, errs := planPreviewContext(ctx, s, cat)
 	errs.SetEnds(src)
 	return g, errs
 }
@@ -381,7 +424,7 @@ func (c *checker) replan(name string, at sql.Pos) []Change {
 			continue
 		}
 		var inner sql.ErrorList
-		g, p := planPipeline(cp, c.ov, &inner, nil)
+		g, p := planPipeline(cp, c.ov, &inner, nil, c.stop)
 		if len(inner) > 0 || g == nil {
 			msg := "it no longer plans"
 			if len(inner) > 0 {
@@ -567,6 +610,14 @@ func timeColumnsHint(s dag.Schema) string {
 
 func sinkSpec(s *sql.CreateSink, errs *sql.ErrorList) *dag.SinkSpec {
 	opts, _ := checkOptions(s.Options, roleSink, s.Name.P, errs)
+	if spec, ok := connector.Lookup(opts.connector); ok {
+		for _, d := range s.Columns {
+			if r, bad := spec.RefusedInColumnName(d.Name.Name); bad {
+				errs.AddNode(d.Name, "rename the column; "+spec.ColumnNameWhy,
+					"column %q cannot be written to a %s sink: it contains %q", d.Name.Name, spec.Name, r)
+			}
+		}
+	}
 	return &dag.SinkSpec{Name: s.Name.Name, Connector: opts.connector, Options: opts.values, Declared: columnDefs(s.Columns, false, nil, errs)}
 }
 

@@ -38,7 +38,7 @@ func castRow(src *Vector, i int, out *Vector) {
 	}
 	if to.Kind == dag.String {
 		out.Data = appendText(out.Data, src, i)
-		out.finishString()
+		finishString(out)
 		return
 	}
 	if from.Kind == dag.String {
@@ -252,74 +252,6 @@ func castFromString(s []byte, out *Vector) {
 	default:
 		out.AppendNull()
 	}
-}
-
-// parseDecimal parses a decimal literal (digits, optional point and
-// exponent-free fraction) into an unscaled integer of the given scale,
-// rounding half away from zero.
-func parseDecimal(s []byte, scale int) (int64, bool) {
-	if len(s) == 0 {
-		return 0, false
-	}
-	neg := false
-	if s[0] == '-' || s[0] == '+' {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	var x int64
-	frac := -1
-	nd := 0
-	roundUp := false
-	for _, c := range s {
-		if c == '.' {
-			if frac >= 0 {
-				return 0, false
-			}
-			frac = 0
-			continue
-		}
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		nd++
-		if frac >= 0 {
-			if frac == scale {
-				if frac == scale && !roundUp {
-					roundUp = c >= '5'
-				}
-				frac++
-				continue
-			}
-			if frac > scale {
-				continue
-			}
-			frac++
-		}
-		if x > (math.MaxInt64-9)/10 {
-			return 0, false
-		}
-		x = x*10 + int64(c-'0')
-	}
-	if nd == 0 {
-		return 0, false
-	}
-	if frac < 0 {
-		frac = 0
-	}
-	if frac > scale {
-		frac = scale
-	}
-	x, ok := rescale(x, 0, scale-frac)
-	if !ok {
-		return 0, false
-	}
-	if roundUp {
-		x++
-	}
-	if neg {
-		x = -x
-	}
-	return x, true
 }
 
 // appendText formats row i of v as text (ClickHouse's text forms).

@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/sluice-sql/sluice/format/jsonscan"
 	"github.com/sluice-sql/sluice/planner/dag"
 )
 
@@ -25,7 +26,7 @@ type evaluator struct {
 	// like is the compiled pattern when OpLike's pattern is a constant.
 	like *likePattern
 	// path is the parsed JSON path of OpJSONValue.
-	path []jsonStep
+	path []jsonscan.Step
 	// tmp is scratch for per-row work (unescaped JSON, LIKE patterns).
 	tmp    []byte
 	vs     []*Vector
@@ -44,7 +45,7 @@ func newEvaluator(e *dag.Expr) *evaluator {
 		}
 	case dag.OpJSONValue:
 		if len(e.Args) == 2 && e.Args[1].Op == dag.OpConst {
-			ev.path = parseJSONPath(e.Args[1].Value.S)
+			ev.path = jsonscan.ParsePath(e.Args[1].Value.S)
 		}
 	}
 	return ev
@@ -130,7 +131,7 @@ func (ev *evaluator) eval(b *Batch) *Vector {
 				continue
 			}
 			out.Data = changeCase(out.Data, a.Bytes(i), e.Op == dag.OpUpper)
-			out.finishString()
+			finishString(out)
 		}
 	case dag.OpConcat:
 		vs := ev.evalArgs(b)
@@ -145,7 +146,7 @@ func (ev *evaluator) eval(b *Batch) *Vector {
 			for _, v := range vs {
 				out.Data = append(out.Data, v.Bytes(i)...)
 			}
-			out.finishString()
+			finishString(out)
 		}
 	case dag.OpSubstring:
 		ev.substring(b, n)
@@ -200,7 +201,7 @@ func (ev *evaluator) evalArgs(b *Batch) []*Vector {
 }
 
 // finishString closes a string row whose bytes were appended to Data.
-func (v *Vector) finishString() {
+func finishString(v *Vector) {
 	if len(v.Nulls) > 0 {
 		v.Nulls = append(v.Nulls, false)
 	}
@@ -247,51 +248,11 @@ func putTime(out *Vector, ns int64) {
 	out.AppendInt(toTimeKind(ns, out.Type))
 }
 
-func toTimeKind(ns int64, t dag.Type) int64 {
-	switch t.Kind {
-	case dag.Date:
-		return floorDiv(ns, nsPerDay)
-	case dag.DateTime:
-		return floorDiv(ns, nsPerSec) * nsPerSec
-	case dag.DateTime64:
-		if t.Precision < 9 {
-			u := pow10[9-t.Precision]
-			return floorDiv(ns, u) * u
-		}
-	}
-	return ns
-}
-
 func decScale(t dag.Type) int {
 	if t.Kind == dag.Decimal {
 		return int(t.Scale)
 	}
 	return 0
-}
-
-// rescale converts an unscaled decimal from scale from to scale to,
-// rounding half away from zero; ok is false on overflow.
-func rescale(x int64, from, to int) (int64, bool) {
-	switch {
-	case to == from:
-		return x, true
-	case to > from:
-		m := pow10[to-from]
-		r := x * m
-		if x != 0 && (r/m != x) {
-			return 0, false
-		}
-		return r, true
-	default:
-		d := pow10[from-to]
-		q, r := x/d, x%d
-		if r*2 >= d {
-			q++
-		} else if r*2 <= -d {
-			q--
-		}
-		return q, true
-	}
 }
 
 func (ev *evaluator) arith(a, b *Vector, n int) {
@@ -1023,10 +984,10 @@ func (ev *evaluator) jsonValue(b *Batch, n int) {
 		}
 		path := ev.path
 		if pv != nil {
-			path = parseJSONPath(pv.Str(i))
+			path = jsonscan.ParsePath(pv.Str(i))
 		}
 		var ok bool
-		ev.tmp, ok = jsonScalarAt(ev.tmp[:0], doc.Bytes(i), path)
+		ev.tmp, ok = jsonscan.ScalarAt(ev.tmp[:0], doc.Bytes(i), path)
 		if !ok {
 			out.AppendNull()
 			continue

@@ -190,6 +190,9 @@ func newExecution(g *dag.Graph, opts Options, counters *pipelineCounters, previe
 			if s.maxFuture, err = SourceMaxFuture(n.Source); err != nil {
 				return nil, err
 			}
+			if _, err := newRecordDecoder(n.Schema, n.Source); err != nil {
+				return nil, fmt.Errorf("source %q: %w", n.Source.Name, err)
+			}
 			for i := 0; i < chunksPerSrc; i++ {
 				s.free <- &chunk{src: s, batch: NewBatch(n.Schema), done: make(chan struct{}, 1)}
 			}

@@ -136,7 +136,7 @@ func NewPipeline(g *dag.Graph, opts Options) (*Pipeline, error) {
 	}
 	for _, n := range g.Nodes {
 		if n.Kind == dag.KindSource {
-			if _, err := newDecoder(n.Schema, n.Source.Declared); err != nil {
+			if _, err := newRecordDecoder(n.Schema, n.Source); err != nil {
 				return nil, fmt.Errorf("pipeline %q: source %q: %w", g.Name, n.Source.Name, err)
 			}
 			if _, err := SourceMaxFuture(n.Source); err != nil {

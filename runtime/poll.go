@@ -13,7 +13,7 @@ import (
 )
 
 func (x *execution) decodeLoop() {
-	decs := make([]*decoder, len(x.sources))
+	decs := make([]*recordDecoder, len(x.sources))
 	for c := range x.work {
 		x.decodeChunk(decs, c)
 		c.done <- struct{}{}
@@ -23,7 +23,7 @@ func (x *execution) decodeLoop() {
 // decodeChunk decodes c's records into c.batch. After a panic the chunk
 // is handed on empty (the run is stopping) and the worker goes on serving,
 // so that nothing waits for it forever.
-func (x *execution) decodeChunk(decs []*decoder, c *chunk) {
+func (x *execution) decodeChunk(decs []*recordDecoder, c *chunk) {
 	defer func() {
 		if x.recovered("decode", recover()) {
 			decs[c.src.idx] = nil
@@ -35,9 +35,9 @@ func (x *execution) decodeChunk(decs []*decoder, c *chunk) {
 	s := c.src
 	d := decs[s.idx]
 	if d == nil {
-		// newDecoder was checked by NewPipeline; it cannot fail here.
-		d, _ = newDecoder(s.rt.n.Schema, s.spec.Declared)
-		d.limitFuture(s.rt.n.TimeCol, s.maxFuture)
+		// newRecordDecoder was checked by newExecution; it cannot fail here.
+		d, _ = newRecordDecoder(s.rt.n.Schema, s.spec)
+		d.limitFuture(s.rt.n.Schema, s.rt.n.TimeCol, s.maxFuture)
 		decs[s.idx] = d
 	}
 	c.batch.Reset()

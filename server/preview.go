@@ -23,8 +23,9 @@ type PreviewPlan struct {
 
 // PlanPreview plans a preview of either a SELECT (src) or, when pipeline
 // is set, the SELECT of that pipeline without its sink. SQL errors come
-// back as errs, with positions in src.
-func (s *Server) PlanPreview(src, pipeline string) (*PreviewPlan, sql.ErrorList, error) {
+// back as errs, with positions in src. Planning stops once ctx has ended,
+// with an error that gives ctx's cause (see PlanLimit).
+func (s *Server) PlanPreview(ctx context.Context, src, pipeline string) (*PreviewPlan, sql.ErrorList, error) {
 	var g *dag.Graph
 	if pipeline != "" {
 		obj, ok := s.cat.Lookup(pipeline)
@@ -38,7 +39,7 @@ func (s *Server) PlanPreview(src, pipeline string) (*PreviewPlan, sql.ErrorList,
 		g = &cp
 	} else {
 		var errs sql.ErrorList
-		g, errs = planner.PlanPreviewSQL(src, s.cat)
+		g, errs = planner.PlanPreviewSQLContext(ctx, src, s.cat)
 		if len(errs) > 0 {
 			return nil, errs, nil
 		}

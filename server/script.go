@@ -27,6 +27,20 @@ type ApplyOptions struct {
 	// canonical form is identical to the existing object is "unchanged".
 	// Without it, CREATE of an existing object is an error, as in SQL.
 	Declarative bool
+	// PlanTimeout bounds the time spent parsing and checking the script
+	// (waiting for another script's turn included); when it runs out the
+	// script fails with an error at the statement being checked and
+	// nothing is applied. 0: no bound.
+	PlanTimeout time.Duration
+}
+
+// PlanLimit returns ctx bounded by d for planning, its cause saying so,
+// and the function that releases it; d 0 returns ctx.
+func PlanLimit(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeoutCause(ctx, d, fmt.Errorf("planning took longer than the server allows one request (%v)", d))
 }
 
 // Actions reported per statement.
@@ -77,6 +91,9 @@ type ScriptResult struct {
 	Applied    bool              `json:"applied"`
 	Statements []StatementResult `json:"statements"`
 	Plans      []Plan            `json:"plans,omitempty"`
+	// Previews are the script's SELECTs as planned, in order, secrets
+	// sealed rather than masked, for a caller that runs them (`sluice run`).
+	Previews []*dag.Graph `json:"-"`
 }
 
 // Changed reports whether the script changed the catalog.
@@ -96,8 +113,10 @@ func (r *ScriptResult) Changed() bool {
 // replaced running ones restart. With any error nothing is applied and
 // every error is returned. err is for failures of the server itself.
 func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *ScriptResult, errs sql.ErrorList, err error) {
-	script, parseErrs := sql.Parse(src)
-	if len(parseErrs) > 0 && (len(parseErrs) >= sql.MaxErrors || len(script.Stmts) == 0) {
+	planCtx, release := PlanLimit(ctx, o.PlanTimeout)
+	defer release()
+	script, parseErrs := sql.ParseContext(planCtx, src)
+	if len(parseErrs) > 0 && (len(parseErrs) >= sql.MaxErrors || len(script.Stmts) == 0 || planCtx.Err() != nil) {
 		return nil, parseErrs, nil
 	}
 	// With parse errors nothing is applied, but the statements that
@@ -137,7 +156,7 @@ func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *Sc
 		}
 		kept = append(kept, st)
 	}
-	steps, errs := planner.Check(&sql.Script{Src: script.Src, Stmts: kept, Unparsed: script.Unparsed}, s.cat)
+	steps, errs := planner.CheckContext(planCtx, &sql.Script{Src: script.Src, Stmts: kept, Unparsed: script.Unparsed}, s.cat)
 	errs = append(errs, ConfineFiles(kept)...)
 	errs = append(errs, parseErrs...)
 	if len(errs) > 0 {
@@ -165,6 +184,9 @@ func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *Sc
 		describeStep(&r, step)
 		res.Statements = append(res.Statements, r)
 		res.Plans = append(res.Plans, plansOf(i, step)...)
+		if step.Preview != nil {
+			res.Previews = append(res.Previews, step.Preview)
+		}
 	}
 	if o.DryRun {
 		return res, nil, nil
@@ -238,8 +260,10 @@ func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 	if !ok {
 		s.stopRun(name)
 		s.taps.closePipeline(name)
-		if err := s.cfg.Checkpoints.Remove(s.ctx, name); err != nil {
-			s.log.Error("remove checkpoints of a dropped pipeline", "pipeline", name, "error", err)
+		if s.cfg.Checkpoints != nil && !s.cfg.KeepDropped {
+			if err := s.cfg.Checkpoints.Remove(s.ctx, name); err != nil {
+				s.log.Error("remove checkpoints of a dropped pipeline", "pipeline", name, "error", err)
+			}
 		}
 		s.forgetSources(gone)
 		return reconciled{}
@@ -260,8 +284,10 @@ func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 		if !out.stateKept {
 			// The old state would not restore into the new operators: start
 			// afresh from the consumer groups' committed offsets.
-			if err := s.cfg.Checkpoints.Remove(s.ctx, obj.Name); err != nil {
-				s.log.Error("remove checkpoints of a replaced pipeline", "pipeline", obj.Name, "error", err)
+			if s.cfg.Checkpoints != nil {
+				if err := s.cfg.Checkpoints.Remove(s.ctx, obj.Name); err != nil {
+					s.log.Error("remove checkpoints of a replaced pipeline", "pipeline", obj.Name, "error", err)
+				}
 			}
 		}
 	} else {
@@ -281,7 +307,7 @@ func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 // the same name starts afresh, as its checkpoints are gone too. The run
 // has stopped. A failure is logged: the drop stands.
 func (s *Server) forgetSources(g *dag.Graph) {
-	if g == nil {
+	if g == nil || s.cfg.KeepDropped {
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)

@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -214,6 +215,14 @@ const MaxErrors = 1000
 // TooMany adds the error that says checking stopped at pos.
 func (l *ErrorList) TooMany(pos Pos) {
 	l.Add(pos, "fix the errors above and check again", "too many errors (%d): checking stopped here", len(*l))
+}
+
+// Stopped adds the error that ends checking at pos because ctx ended (a
+// request's time limit, see context.WithTimeoutCause): its message is
+// ctx's cause.
+func (l *ErrorList) Stopped(ctx context.Context, pos Pos) {
+	l.Add(pos, "split the script into smaller requests, or simplify this statement",
+		"checking stopped here: %v", context.Cause(ctx))
 }
 
 // ErrorList is every error found in a script, in source order. Like

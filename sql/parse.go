@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -33,6 +34,13 @@ import (
 // statements that parsed without error, in order; a script with any error
 // must not be applied.
 func Parse(src string) (*Script, ErrorList) {
+	return ParseContext(context.Background(), src)
+}
+
+// ParseContext is Parse that stops before the next statement once ctx has
+// ended, with an error there that gives ctx's cause; the statements
+// before it are returned as with any other error.
+func ParseContext(ctx context.Context, src string) (*Script, ErrorList) {
 	p := &parser{src: src}
 	p.toks = lex(src, make([]token, 0, len(src)/5+8), &p.errs, p.pos)
 	// A statement with a lexical error is not parsed: its tokens are not
@@ -56,6 +64,10 @@ func Parse(src string) (*Script, ErrorList) {
 		}
 		if len(p.errs) >= MaxErrors {
 			p.errs.TooMany(p.pos(p.stmtStart(start)))
+			break
+		}
+		if ctx.Err() != nil && start < i {
+			p.errs.Stopped(ctx, p.pos(p.toks[start].off))
 			break
 		}
 		for lo := start; lo < i; {

@@ -498,3 +498,32 @@ func TestReplayWarning(t *testing.T) {
 		t.Errorf("%d warnings logged:\n%s", n, logs.String())
 	}
 }
+
+// TestPlanTimeout: a script that takes longer to plan than PlanTimeout is
+// answered 422 with one error at the statement where checking stopped,
+// saying why, and applies nothing; its turn is given back, so the next
+// request is planned.
+func TestPlanTimeout(t *testing.T) {
+	e, _, _ := startLogged(t, web.Config{MaxPlanning: 1, PlanTimeout: 100 * time.Millisecond})
+	one := "SELECT " + strings.TrimSuffix(strings.Repeat("1 + ", 99_000), " + ") + " AS total FROM s;\n"
+	big := "CREATE SOURCE s (id UInt64) WITH (connector = 'datagen');\n" + strings.Repeat(one, 10)
+	start := time.Now()
+	var fail apiErr
+	code := e.call("POST", "/api/v1/scripts", "application/sql", strings.NewReader(big), &fail)
+	took := time.Since(start)
+	if code != 422 || len(fail.Errors) != 1 {
+		t.Fatalf("answer %d %+v", code, fail)
+	}
+	d := fail.Errors[0]
+	if !strings.Contains(d.Message, "checking stopped here: planning took longer than the server allows one request (100ms)") ||
+		d.Line < 1 || d.Line > 11 || d.Column != 1 || !strings.Contains(d.Rendered, "^") || d.Hint == "" {
+		t.Errorf("error %+v", d)
+	}
+	t.Logf("answered in %v, stopped at line %d", took, d.Line)
+	if code, body := e.raw("GET", "/api/v1/sources", "", ""); code != 200 || strings.Contains(body, `"s"`) {
+		t.Errorf("the stopped script applied something: %d %s", code, body)
+	}
+	if code, body := e.raw("POST", "/api/v1/scripts", "application/sql", "CREATE SOURCE s (id UInt64) WITH (connector = 'datagen');"); code != 200 {
+		t.Errorf("the next request: %d %s", code, body)
+	}
+}

@@ -15,12 +15,14 @@ import (
 // sqlString writes s as a SQL string literal of Sluice.
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// TestHostileNamesEndToEnd: a pipeline whose sink tables are named with a
-// backquote, a double quote, a quote and a semicolon creates those tables
-// and writes its rows into them, in the real ClickHouse and PostgreSQL;
-// nothing else is created or dropped. (A column named with a backquote is
-// refused by the ClickHouse sink: its client matches columns by name with
-// backquotes removed.)
+// TestHostileNamesEndToEnd: a pipeline whose sink tables and columns are
+// named with backquotes, double quotes, quotes, semicolons, comment
+// markers, spaces and non-ASCII letters creates those tables, writes its
+// rows into them and they read back, in the real ClickHouse and
+// PostgreSQL; nothing else is created or dropped. A column name the
+// ClickHouse sink cannot write (a backquote, a backslash, a parenthesis)
+// is a positioned error at apply, in a pipeline and in a sink's declared
+// columns, and the script changes nothing.
 func TestHostileNamesEndToEnd(t *testing.T) {
 	chURL := chtest.URL(t)
 	pgURL := os.Getenv("SLUICE_TEST_POSTGRES")
@@ -31,55 +33,85 @@ func TestHostileNamesEndToEnd(t *testing.T) {
 		t.Skip("SLUICE_TEST_POSTGRES is not set")
 	}
 	suffix := fmt.Sprintf("%d", os.Getpid())
-	chTable := "ord`ers \"" + suffix + "\"; DROP TABLE x -- '\\"
-	pgTable := "ord`ers \"" + suffix + "\"; DROP TABLE x -- '"
+	chTable := "ord`ers (é) \"" + suffix + "\"; DROP TABLE x -- '\\"
+	pgTable := "ord`ers (é) \"" + suffix + "\"; DROP TABLE x -- '"
+	chCol := "we\"ird; 'col' -- größe"
+	pgCol := "we\"ird`; 'col' (größe) -- \\"
 	ctx := context.Background()
 	pg, err := pgx.Connect(ctx, pgURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pg.Close(ctx)
+	chQuoted := "`" + strings.NewReplacer("\\", "\\\\", "`", "\\`").Replace(chTable) + "`"
 	t.Cleanup(func() {
 		pg.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{pgTable}.Sanitize())
-		chtest.Exec(t, "DROP TABLE IF EXISTS `"+strings.NewReplacer("\\", "\\\\", "`", "\\`").Replace(chTable)+"`")
+		chtest.Exec(t, "DROP TABLE IF EXISTS "+chQuoted)
 	})
 	e, _, _ := startLogged(t, web.Config{})
-	src := `CREATE SOURCE ev (id UInt64, ts DateTime64(3), WATERMARK FOR ts AS ts)
-  WITH (connector = 'datagen', rows = '25');
+	quoted := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+	sinks := `CREATE SOURCE ev (id UInt64, ts DateTime64(3), WATERMARK FOR ts AS ts)
+  WITH (connector = 'datagen', rows = '25', 'fields.id.kind' = 'sequence');
 CREATE SINK ch WITH (connector = 'clickhouse', url = ` + sqlString(chURL) + `, table = ` + sqlString(chTable) + `, create_table = 'true', flush_interval = '100ms');
 CREATE SINK pg WITH (connector = 'postgres', url = ` + sqlString(pgURL) + `, table = ` + sqlString(pgTable) + `, create_table = 'true', flush_interval = '100ms');
-CREATE PIPELINE to_ch AS INSERT INTO ch SELECT id AS "we""ird; col", ts FROM ev;
-CREATE PIPELINE to_pg AS INSERT INTO pg SELECT id AS "we""ird` + "`" + `col", ts FROM ev;
+`
+	// A column the ClickHouse sink cannot write is refused where it is
+	// named, and nothing of the script is applied.
+	for _, tc := range []struct{ src, near string }{
+		{sinks + "CREATE PIPELINE to_ch AS INSERT INTO ch SELECT id AS \"we`ird\", ts FROM ev;\n", "\"we`ird\""},
+		{sinks + "CREATE PIPELINE to_ch AS INSERT INTO ch SELECT id AS \"a(b\", ts FROM ev;\n", "\"a(b\""},
+		{sinks + "CREATE SINK ch2 (\"x\\y\" UInt64) WITH (connector = 'clickhouse', url = " + sqlString(chURL) + ");\n", "\"x\\y\""},
+	} {
+		var fail apiErr
+		code := e.call("POST", "/api/v1/scripts", "application/sql", strings.NewReader(tc.src), &fail)
+		if code != 422 || len(fail.Errors) != 1 {
+			t.Fatalf("%s: %d %+v", tc.near, code, fail)
+		}
+		d := fail.Errors[0]
+		line := strings.Split(tc.src, "\n")[d.Line-1]
+		if d.Line != 5 || !strings.HasPrefix(string([]rune(line)[d.Column-1:]), tc.near) ||
+			!strings.Contains(d.Message, "cannot be written to a clickhouse sink") || !strings.Contains(d.Hint, "backquotes removed") {
+			t.Errorf("%s: error %+v", tc.near, d)
+		}
+	}
+	if code, body := e.raw("GET", "/api/v1/sinks", "", ""); code != 200 || strings.Contains(body, `"ch"`) {
+		t.Fatalf("a refused script left sinks: %d %s", code, body)
+	}
+
+	src := sinks + `CREATE PIPELINE to_ch AS INSERT INTO ch SELECT id AS ` + quoted(chCol) + `, ts FROM ev;
+CREATE PIPELINE to_pg AS INSERT INTO pg SELECT id AS ` + quoted(pgCol) + `, ts FROM ev;
 `
 	if code, body := e.raw("POST", "/api/v1/scripts", "application/sql", src); code != 200 {
 		t.Fatalf("apply: %d %s", code, body)
 	}
 	conn := chtest.Conn(t)
-	chCount := func() uint64 {
+	chSum := func() uint64 {
 		var n uint64
 		conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = ?", chTable).Scan(&n)
 		if n == 0 {
 			return 0
 		}
-		var rows uint64
-		if err := conn.QueryRow(ctx, "SELECT count() FROM `"+strings.NewReplacer("\\", "\\\\", "`", "\\`").Replace(chTable)+"`").Scan(&rows); err != nil {
-			t.Logf("count: %v", err)
+		var sum uint64
+		col := "`" + strings.NewReplacer("\\", "\\\\", "`", "\\`").Replace(chCol) + "`"
+		if err := conn.QueryRow(ctx, "SELECT sum("+col+") + count() * 1000000 FROM "+chQuoted).Scan(&sum); err != nil {
+			t.Logf("sum: %v", err)
 		}
-		return rows
+		return sum
 	}
-	pgCount := func() int64 {
+	pgSum := func() int64 {
 		var n int64
-		if err := pg.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{pgTable}.Sanitize()).Scan(&n); err != nil {
+		if err := pg.QueryRow(ctx, "SELECT sum("+pgx.Identifier{pgCol}.Sanitize()+") + count(*) * 1000000 FROM "+pgx.Identifier{pgTable}.Sanitize()).Scan(&n); err != nil {
 			return -1
 		}
 		return n
 	}
-	waitFor(t, "25 rows in both tables", func() bool {
+	want := int64(25*1000000 + 25*26/2) // the ids are 1…25
+	waitFor(t, "25 rows in both tables, the ids read back by column name", func() bool {
 		for _, p := range []string{"to_ch", "to_pg"} {
 			if o := e.pipeline(p); o.State == "failed" {
 				t.Fatalf("%s failed: %s", p, o.Error)
 			}
 		}
-		return chCount() == 25 && pgCount() == 25
+		return int64(chSum()) == want && pgSum() == want
 	})
 }

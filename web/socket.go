@@ -235,7 +235,9 @@ func (h *handler) preview(w http.ResponseWriter, r *http.Request) {
 		s.finish(errorMsg{Type: "error", Message: err.Error()})
 		return
 	}
-	plan, errs, err := h.srv.PlanPreview(req.SQL, req.Pipeline)
+	planCtx, release := server.PlanLimit(ctx, h.cfg.PlanTimeout)
+	plan, errs, err := h.srv.PlanPreview(planCtx, req.SQL, req.Pipeline)
+	release()
 	done()
 	if err != nil {
 		s.finish(errorMsg{Type: "error", Message: err.Error()})
@@ -306,7 +308,7 @@ func (h *handler) tail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var cols []server.Column
-	if o, _, err := h.srv.PlanPreview("", obj.Name); err == nil && o != nil {
+	if o, _, err := h.srv.PlanPreview(ctx, "", obj.Name); err == nil && o != nil {
 		cols = o.Columns
 	}
 	s.send(schemaMsg{Type: "schema", Columns: cols})

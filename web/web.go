@@ -56,6 +56,13 @@ type Config struct {
 	// default 30 s.
 	MaxPlanning int
 	PlanWait    time.Duration
+	// PlanTimeout bounds the time one request spends parsing, checking and
+	// planning once its turn has come; default 10 s. A script that takes
+	// longer is answered 422 with an error at the statement being checked
+	// ("checking stopped here: planning took longer than the server allows
+	// one request (10s)"), and nothing is applied; a preview gets the same
+	// error message.
+	PlanTimeout time.Duration
 	// AllowedHosts, when not empty, are the only host names (without the
 	// port) a request's Host header may name; others are answered 421.
 	// `sluice dev` admits only localhost, 127.0.0.1 and ::1, so that a web
@@ -123,6 +130,9 @@ func Handler(cfg Config) http.Handler {
 	}
 	if cfg.PlanWait <= 0 {
 		cfg.PlanWait = 30 * time.Second
+	}
+	if cfg.PlanTimeout <= 0 {
+		cfg.PlanTimeout = 10 * time.Second
 	}
 	h := &handler{cfg: cfg, srv: cfg.Server, log: cfg.Logger, planning: make(chan struct{}, cfg.MaxPlanning)}
 	if cfg.Token != "" {
@@ -410,6 +420,7 @@ func (h *handler) apply(w http.ResponseWriter, ctx context.Context, src string, 
 		writeJSON(w, http.StatusServiceUnavailable, apiError{Error: err.Error()})
 		return
 	}
+	opts.PlanTimeout = h.cfg.PlanTimeout
 	res, errs, err := h.srv.Apply(ctx, src, opts)
 	done()
 	switch {

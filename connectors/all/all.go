@@ -1,5 +1,6 @@
-// Package all registers every connector: binaries import it for its side
-// effects. Adding a connector is one package and one line here.
+// Package all registers every connector and every record format: binaries
+// import it for its side effects. Adding a connector or a format is one
+// package and one line here.
 package all
 
 import (
@@ -10,6 +11,8 @@ import (
 	"github.com/sluice-sql/sluice/connectors/kafka"
 	"github.com/sluice-sql/sluice/connectors/postgres"
 	"github.com/sluice-sql/sluice/connectors/stdout"
+	"github.com/sluice-sql/sluice/format"
+	"github.com/sluice-sql/sluice/format/json"
 	"github.com/sluice-sql/sluice/runtime"
 )
 
@@ -21,4 +24,6 @@ func init() {
 	runtime.Register(kafka.Connector)
 	runtime.Register(postgres.Connector)
 	runtime.Register(stdout.Connector)
+
+	format.Register(json.Format)
 }

@@ -151,11 +151,9 @@ func (s *Sink) setup(ctx context.Context, schema dag.Schema, db, table string, c
 		return fmt.Errorf("table %s does not exist; create it, or set create_table = 'true'", s.table)
 	}
 	var names []string
-	for i, c := range schema {
-		if strings.ContainsRune(c.Name, '`') {
-			// clickhouse-go matches the INSERT's column list to the
-			// server's block by name with every backquote removed.
-			return fmt.Errorf("column %q: names with a backquote cannot be written to ClickHouse; rename it with AS", c.Name)
+	for _, c := range schema {
+		if strings.ContainsAny(c.Name, declaration.ColumnNameRefuses) {
+			return fmt.Errorf("column %q cannot be written to ClickHouse: %s; rename it with AS", c.Name, declaration.ColumnNameWhy)
 		}
 		t, ok := cols[c.Name]
 		if !ok {
@@ -164,9 +162,12 @@ func (s *Sink) setup(ctx context.Context, schema dag.Schema, db, table string, c
 		if !fits(c.Type, t) {
 			return fmt.Errorf("column %q: the pipeline writes %s but table %s has %s", c.Name, c.Type, s.table, t.text)
 		}
-		names = append(names, quoteIdent(c.Name))
-		s.writers = append(s.writers, newWriter(schema[i].Type, t))
+		names = append(names, "`"+c.Name+"`")
+		s.writers = append(s.writers, newWriter(c.Type, t))
 	}
+	// The column list holds each name as it is between backquotes: it
+	// has none of the characters the declaration refuses, so the server
+	// reads the name and clickhouse-go matches it.
 	s.insert = "INSERT INTO " + s.table + " (" + strings.Join(names, ", ") + ")"
 	s.token = s.feat.dedupToken
 	if s.token {
@@ -265,6 +266,7 @@ func (s *Sink) DeduplicatesTokens() bool { return s.dedups }
 
 var _ runtime.TokenDeduplicator = (*Sink)(nil)
 
+// tableColumns reads a table's columns and their types.
 func tableColumns(ctx context.Context, conn driver.Conn, db, table string) (map[string]chType, error) {
 	rows, err := conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = "+quoteString(db)+" AND table = "+quoteString(table))
 	if err != nil {

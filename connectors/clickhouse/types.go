@@ -200,10 +200,32 @@ func columnDDL(t dag.Type, f features) string {
 }
 
 // quoteIdent quotes a ClickHouse identifier, so that any table or column
-// name, however hostile, stays one name.
+// name, however hostile, stays one name. Inside the backquotes every ASCII
+// byte other than a letter, a digit, '_', '.', '$' or a space is written as
+// a \xHH escape, which the server reads back as that byte: the quoted name
+// then holds no quote, backslash, parenthesis, comma or comment marker, so
+// clickhouse-go's reading of an INSERT (a regular expression, not a SQL
+// parser) sees one table name where the server does. Other bytes, UTF-8
+// included, are written as they are.
 func quoteIdent(s string) string {
-	r := strings.NewReplacer("\\", "\\\\", "`", "\\`")
-	return "`" + r.Replace(s) + "`"
+	var b strings.Builder
+	b.WriteByte('`')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if plainIdentByte(c) {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "\\x%02X", c)
+		}
+	}
+	b.WriteByte('`')
+	return b.String()
+}
+
+// plainIdentByte reports whether quoteIdent writes c as it is.
+func plainIdentByte(c byte) bool {
+	return c >= 0x80 || c == '_' || c == '.' || c == '$' || c == ' ' ||
+		'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // quoteString quotes a ClickHouse string literal.

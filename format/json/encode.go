@@ -14,8 +14,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sluice-sql/sluice/column"
 	"github.com/sluice-sql/sluice/planner/dag"
-	"github.com/sluice-sql/sluice/runtime"
 )
 
 // Encoder appends rows of batches of one schema.
@@ -35,7 +35,7 @@ func NewEncoder(schema dag.Schema) *Encoder {
 }
 
 // AppendRow appends row i of b as one JSON object (without a newline).
-func (e *Encoder) AppendRow(dst []byte, b *runtime.Batch, i int) []byte {
+func (e *Encoder) AppendRow(dst []byte, b *column.Batch, i int) []byte {
 	dst = append(dst, '{')
 	for c := range e.schema {
 		if c > 0 {
@@ -50,7 +50,7 @@ func (e *Encoder) AppendRow(dst []byte, b *runtime.Batch, i int) []byte {
 // AppendValue appends row i of v, of type t, as a JSON value. An empty
 // Nulls, nil or not, means no row is NULL (the runtime keeps the capacity of
 // Nulls across batches).
-func AppendValue(dst []byte, v *runtime.Vector, t dag.Type, i int) []byte {
+func AppendValue(dst []byte, v *column.Vector, t dag.Type, i int) []byte {
 	if len(v.Nulls) != 0 && v.Nulls[i] {
 		return append(dst, "null"...)
 	}

@@ -4,8 +4,8 @@ import (
 	"math"
 	"testing"
 
+	"github.com/sluice-sql/sluice/column"
 	"github.com/sluice-sql/sluice/planner/dag"
-	"github.com/sluice-sql/sluice/runtime"
 )
 
 func TestAppendDecimal(t *testing.T) {
@@ -57,7 +57,7 @@ func BenchmarkAppendDecimal(b *testing.B) {
 // Nulls means no NULLs.
 func TestEncoderEmptyNulls(t *testing.T) {
 	schema := dag.Schema{{Name: "n", Type: dag.T(dag.Int64).WithNull(true)}, {Name: "s", Type: dag.T(dag.String).WithNull(true)}}
-	b := &runtime.Batch{Len: 2, Vecs: []runtime.Vector{
+	b := &column.Batch{Len: 2, Vecs: []column.Vector{
 		{I64: []int64{1, 2}, Nulls: make([]bool, 0, 8)},
 		{Data: []byte("ab"), Offs: []uint32{0, 1, 2}, Nulls: []bool{true, false}},
 	}}
