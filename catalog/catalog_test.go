@@ -18,9 +18,18 @@ import (
 type opener func(t *testing.T) *catalog.Store
 
 // backends returns one opener per store kind: every test runs against the
-// embedded store and, when SLUICE_TEST_POSTGRES is set, PostgreSQL.
+// embedded store, the in-memory one and, when SLUICE_TEST_POSTGRES is set,
+// PostgreSQL.
 func backends(t *testing.T) map[string]opener {
 	out := map[string]opener{}
+	mem := &catalog.Memory{}
+	out["memory"] = func(t *testing.T) *catalog.Store {
+		s, err := catalog.OpenMemory(context.Background(), mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
 	dir := t.TempDir()
 	out["embedded"] = func(t *testing.T) *catalog.Store {
 		s, err := catalog.OpenDir(context.Background(), dir)

@@ -91,6 +91,9 @@ type ScriptResult struct {
 	Applied    bool              `json:"applied"`
 	Statements []StatementResult `json:"statements"`
 	Plans      []Plan            `json:"plans,omitempty"`
+	// Previews are the script's SELECTs as planned, in order, secrets
+	// sealed rather than masked, for a caller that runs them (`sluice run`).
+	Previews []*dag.Graph `json:"-"`
 }
 
 // Changed reports whether the script changed the catalog.
@@ -181,6 +184,9 @@ func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *Sc
 		describeStep(&r, step)
 		res.Statements = append(res.Statements, r)
 		res.Plans = append(res.Plans, plansOf(i, step)...)
+		if step.Preview != nil {
+			res.Previews = append(res.Previews, step.Preview)
+		}
 	}
 	res.Plans = finalPlans(res.Plans)
 	if o.DryRun {
@@ -255,8 +261,10 @@ func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 	if !ok {
 		s.stopRun(name)
 		s.taps.closePipeline(name)
-		if err := s.cfg.Checkpoints.Remove(s.ctx, name); err != nil {
-			s.log.Error("remove checkpoints of a dropped pipeline", "pipeline", name, "error", err)
+		if s.cfg.Checkpoints != nil && !s.cfg.KeepDropped {
+			if err := s.cfg.Checkpoints.Remove(s.ctx, name); err != nil {
+				s.log.Error("remove checkpoints of a dropped pipeline", "pipeline", name, "error", err)
+			}
 		}
 		s.forgetSources(gone)
 		return reconciled{}
@@ -277,8 +285,10 @@ func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 		if !out.stateKept {
 			// The old state would not restore into the new operators: start
 			// afresh from the consumer groups' committed offsets.
-			if err := s.cfg.Checkpoints.Remove(s.ctx, obj.Name); err != nil {
-				s.log.Error("remove checkpoints of a replaced pipeline", "pipeline", obj.Name, "error", err)
+			if s.cfg.Checkpoints != nil {
+				if err := s.cfg.Checkpoints.Remove(s.ctx, obj.Name); err != nil {
+					s.log.Error("remove checkpoints of a replaced pipeline", "pipeline", obj.Name, "error", err)
+				}
 			}
 		}
 	} else {
@@ -298,7 +308,7 @@ func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 // the same name starts afresh, as its checkpoints are gone too. The run
 // has stopped. A failure is logged: the drop stands.
 func (s *Server) forgetSources(g *dag.Graph) {
-	if g == nil {
+	if g == nil || s.cfg.KeepDropped {
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)

@@ -59,6 +59,22 @@ type Config struct {
 	// started again: RetryMin after the first failure, doubling with each
 	// failure in a row up to RetryMax. Defaults 1s and 5m.
 	RetryMin, RetryMax time.Duration
+	// FailFast, when set, replaces the retries: a pipeline that fails to
+	// start or fails while running is not started again, and FailFast is
+	// called with its error (started tells which). `sluice run` stops on
+	// the first failure and exits with it.
+	FailFast func(pipeline string, err error, started bool)
+	// SecretKey, when set, seals the catalog's secrets instead of
+	// SLUICE_SECRET_KEY or <StateDir>/secret.key: a catalog that lives in
+	// memory needs a key only as long as the process.
+	SecretKey []byte
+	// NoCheckpoints runs the pipelines without checkpoints (`sluice run`
+	// without a state directory); StateDir may then be empty.
+	NoCheckpoints bool
+	// KeepDropped keeps what a dropped pipeline leaves outside the catalog,
+	// its checkpoints and its sources' committed offsets, for a catalog that
+	// is not kept: a `sluice run` script's DROP forgets nothing.
+	KeepDropped bool
 }
 
 // Server supervises the pipelines of one catalog.
@@ -80,6 +96,8 @@ type Server struct {
 	// retries are the failed pipelines waiting to be started again, by
 	// lower-case name.
 	retries map[string]*retry
+	// last is each pipeline's latest run, ended or not, by lower-case name.
+	last map[string]*run
 
 	taps  *tapHub
 	ready atomic.Bool
@@ -110,7 +128,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Catalog == nil {
 		return nil, errors.New("server: a catalog is required")
 	}
-	if cfg.StateDir == "" {
+	if cfg.StateDir == "" && (cfg.SecretKey == nil || (cfg.Checkpoints == nil && !cfg.NoCheckpoints)) {
 		return nil, errors.New("server: a state directory is required")
 	}
 	if cfg.Logger == nil {
@@ -130,10 +148,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RetryMax <= 0 {
 		cfg.RetryMax = 5 * time.Minute
 	}
-	if err := setSecretKey(cfg.StateDir); err != nil {
+	if cfg.SecretKey != nil {
+		secret.SetKey(cfg.SecretKey)
+	} else if err := setSecretKey(cfg.StateDir); err != nil {
 		return nil, err
 	}
-	if cfg.Checkpoints == nil {
+	if cfg.Checkpoints == nil && !cfg.NoCheckpoints {
 		dir := filepath.Join(cfg.StateDir, "checkpoints")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("server state directory: %w", err)
@@ -141,7 +161,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Checkpoints = &runtime.FileCheckpointStore{Dir: dir}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, cat: cfg.Catalog, log: cfg.Logger, ctx: ctx, cancel: cancel, runs: map[string]*run{}, retries: map[string]*retry{}}
+	s := &Server{cfg: cfg, cat: cfg.Catalog, log: cfg.Logger, ctx: ctx, cancel: cancel, runs: map[string]*run{}, retries: map[string]*retry{}, last: map[string]*run{}}
 	s.taps = newTapHub(s)
 	for _, err := range cfg.Catalog.LoadErrors {
 		s.log.Error("catalog object no longer plans; left in the catalog, not run", "error", err)
@@ -221,6 +241,9 @@ func (s *Server) startAttempt(obj *planner.Object, failed int) {
 	fail := func(err error) {
 		s.log.Error("pipeline failed to start", "pipeline", name, "error", err)
 		s.setState(name, catalog.Failed, err.Error())
+		if s.cfg.FailFast != nil {
+			s.cfg.FailFast(name, err, false)
+		}
 	}
 	opts := s.options(name)
 	opts.Store = s.cfg.Checkpoints
@@ -235,6 +258,7 @@ func (s *Server) startAttempt(obj *planner.Object, failed int) {
 	r := &run{name: name, graph: obj.Pipeline.Graph, p: p, cancel: cancel, done: make(chan struct{}), started: time.Now()}
 	s.mu.Lock()
 	s.runs[strings.ToLower(name)] = r
+	s.last[strings.ToLower(name)] = r
 	s.mu.Unlock()
 	s.setState(name, catalog.Running, "")
 	s.log.Info("pipeline started", "pipeline", name)
@@ -262,6 +286,10 @@ func (s *Server) startAttempt(obj *planner.Object, failed int) {
 			}
 			s.log.Error("pipeline failed", "pipeline", name, "error", err)
 			s.setState(name, catalog.Failed, err.Error())
+			if s.cfg.FailFast != nil {
+				s.cfg.FailFast(name, err, true)
+				return
+			}
 			s.scheduleRetry(name, failed+1)
 			return
 		}
@@ -366,6 +394,18 @@ func (s *Server) setState(name string, st catalog.State, msg string) {
 	if err := s.cat.SetState(ctx, name, st, msg); err != nil && !errors.Is(err, catalog.ErrNotFound) {
 		s.log.Error("record pipeline state", "pipeline", name, "state", st, "error", err)
 	}
+}
+
+// PipelineStats returns the counters of a pipeline's latest run, running
+// or ended; ok is false when it has not run.
+func (s *Server) PipelineStats(name string) (st runtime.Stats, ok bool) {
+	s.mu.Lock()
+	r := s.last[strings.ToLower(name)]
+	s.mu.Unlock()
+	if r == nil {
+		return runtime.Stats{}, false
+	}
+	return r.p.Stats(), true
 }
 
 // running returns the current run of a pipeline, or nil.

@@ -205,3 +205,72 @@ func TestFailingStartBacksOff(t *testing.T) {
 		t.Errorf("next retry in %v, beyond the 400ms limit", wait)
 	}
 }
+
+// With FailFast (`sluice run`), a pipeline that fails to start or fails
+// while running is reported once and not started again; the others run
+// on. With KeepDropped a DROP leaves the pipeline's checkpoints where they
+// are. The catalog is in memory and the secret key is the caller's.
+func TestFailFastAndKeepDropped(t *testing.T) {
+	supOpens.Clear()
+	supRows.Clear()
+	cat, err := catalog.OpenMemory(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var mu sync.Mutex
+	failed := map[string][]string{}
+	s, err := New(Config{
+		Catalog: cat, Checkpoints: &runtime.FileCheckpointStore{Dir: dir}, SecretKey: []byte("0123456789abcdef0123456789abcdef"),
+		KeepDropped: true, RetryMin: 10 * time.Millisecond,
+		FailFast: func(name string, err error, started bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			failed[name] = append(failed[name], fmt.Sprintf("%v %v", started, err))
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	apply(t, s, supPipeline("steady", "ok")+supPipeline("boom", "panic")+supPipeline("down", "fail"))
+	waitFor(t, "both failures", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(failed["boom"]) > 0 && len(failed["down"]) > 0
+	})
+	rows := supCounter(&supRows, "steady_out")
+	before := rows.Load()
+	waitFor(t, "steady to write on", func() bool { return rows.Load() > before+100 })
+	time.Sleep(300 * time.Millisecond) // 30 retry waits
+	mu.Lock()
+	if len(failed["boom"]) != 1 || !strings.Contains(failed["boom"][0], "true") || !strings.Contains(failed["boom"][0], "connector bug") {
+		t.Errorf("boom: %q", failed["boom"])
+	}
+	if len(failed["down"]) != 1 || !strings.Contains(failed["down"][0], "broker unreachable") {
+		t.Errorf("down: %q", failed["down"])
+	}
+	if len(failed["steady"]) != 0 {
+		t.Errorf("steady: %q", failed["steady"])
+	}
+	mu.Unlock()
+	for _, name := range []string{"boom", "down"} {
+		if n := supCounter(&supOpens, name).Load(); n != 1 {
+			t.Errorf("%s was opened %d times, want once", name, n)
+		}
+	}
+	if st, ok := s.PipelineStats("steady"); !ok || st.RowsWritten == 0 {
+		t.Errorf("steady's stats: %v %+v", ok, st)
+	}
+	// STOP writes a final checkpoint; DROP keeps it.
+	apply(t, s, "STOP PIPELINE steady;")
+	cps, err := (&runtime.FileCheckpointStore{Dir: dir}).Load(context.Background(), "steady")
+	if err != nil || len(cps) == 0 {
+		t.Fatalf("no checkpoint after STOP: %v", err)
+	}
+	apply(t, s, "DROP PIPELINE steady;")
+	if cps, err := (&runtime.FileCheckpointStore{Dir: dir}).Load(context.Background(), "steady"); err != nil || len(cps) == 0 {
+		t.Errorf("DROP with KeepDropped removed the checkpoints: %v, %d left", err, len(cps))
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -9,16 +10,16 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/sluice-sql/sluice/catalog"
 	"github.com/sluice-sql/sluice/confine"
 	_ "github.com/sluice-sql/sluice/connectors/all" // every connector
 	jsonformat "github.com/sluice-sql/sluice/format/json"
-	"github.com/sluice-sql/sluice/planner"
-	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/runtime"
 	"github.com/sluice-sql/sluice/secret"
 	"github.com/sluice-sql/sluice/server"
@@ -56,9 +57,10 @@ type runConfig struct {
 	stderr   io.Writer
 }
 
-// runScript applies src to an in-memory catalog and runs every pipeline it
-// leaves running, and every preview SELECT it contains, until ctx ends or
-// one fails.
+// runScript applies src to an in-memory catalog of a pipeline supervisor,
+// the one `sluice server` runs, and runs every pipeline it leaves running,
+// and every preview SELECT it contains, until ctx ends or one fails: a
+// failed pipeline is not retried, it ends the run with its error.
 func runScript(ctx context.Context, src, name string, cfg runConfig) (err error) {
 	defer func() {
 		// Pipelines contain their own panics; this is for the rest.
@@ -70,88 +72,95 @@ func runScript(ctx context.Context, src, name string, cfg runConfig) (err error)
 	if err := confine.SetRoot(cfg.filesDir); err != nil {
 		return err
 	}
-	cat := planner.NewMem()
-	steps, errs := planner.ApplyScript(src, cat)
-	if len(errs) == 0 {
-		if script, perrs := sql.Parse(src); len(perrs) == 0 {
-			errs = server.ConfineFiles(script.Stmts)
-		}
+	log := slog.New(slog.NewTextHandler(cfg.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var failMu sync.Mutex
+	var failures []error
+	srvCfg := server.Config{
+		GroupID:     cfg.groupID,
+		Logger:      log,
+		KeepDropped: true,
+		// The catalog lives as long as this run: its secrets are sealed
+		// with a key that does too.
+		SecretKey: randomKey(),
+		FailFast: func(pipeline string, err error, started bool) {
+			if started {
+				if re := (*runtime.RestoreError)(nil); errors.As(err, &re) && cfg.stateDir != "" {
+					err = fmt.Errorf("%w\n  the checkpoint in %s cannot be used; remove this pipeline's checkpoint there (%s/, or %s.* of an earlier version) to start it without state from the offsets last committed", err, cfg.stateDir, strings.ToLower(pipeline), pipeline)
+				}
+				err = fmt.Errorf("pipeline %s: %w", pipeline, err)
+			}
+			failMu.Lock()
+			failures = append(failures, err)
+			failMu.Unlock()
+			cancel()
+		},
+	}
+	if cfg.stateDir != "" {
+		srvCfg.Checkpoints = &runtime.FileCheckpointStore{Dir: cfg.stateDir}
+	} else {
+		srvCfg.NoCheckpoints = true
+	}
+	cat, err := catalog.OpenMemory(ctx, nil)
+	if err != nil {
+		return err
+	}
+	srvCfg.Catalog = cat
+	srv, err := server.New(srvCfg)
+	if err != nil {
+		return err
+	}
+	srv.Start()
+	defer srv.Close()
+	// A bad script changes nothing, not even the state directory: it is
+	// checked before anything is made or started.
+	_, errs, err := srv.Apply(ctx, src, server.ApplyOptions{DryRun: true})
+	if err != nil {
+		return err
 	}
 	if len(errs) > 0 {
 		fmt.Fprint(cfg.stderr, errs.Render(src))
 		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d error(s)", name, len(errs))}
 	}
-	log := slog.New(secret.LogHandler(slog.NewTextHandler(cfg.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	var store runtime.CheckpointStore
 	if cfg.stateDir != "" {
 		if err := os.MkdirAll(cfg.stateDir, 0o755); err != nil {
 			return fmt.Errorf("state directory: %w", err)
 		}
-		store = &runtime.FileCheckpointStore{Dir: cfg.stateDir}
 	}
-	opts := func(key, name string) runtime.Options {
-		l := log.With(key, name)
-		return runtime.Options{
-			Store:   store,
-			GroupID: cfg.groupID,
-			Logf:    func(format string, args ...any) { l.Info(fmt.Sprintf(format, args...)) },
-		}
+	res, errs, err := srv.Apply(ctx, src, server.ApplyOptions{})
+	if err != nil {
+		return err
 	}
-
-	type running struct {
-		name string
-		p    *runtime.Pipeline
+	if len(errs) > 0 {
+		fmt.Fprint(cfg.stderr, errs.Render(src))
+		return &exitError{code: 1, msg: fmt.Sprintf("%s: %d error(s)", name, len(errs))}
 	}
-	var pipes []running
+	var pipes []string
 	for _, obj := range cat.List(sql.ObjPipeline) {
-		if !obj.Pipeline.Running {
-			continue
-		}
-		p, err := runtime.NewPipeline(obj.Pipeline.Graph, opts("pipeline", obj.Name))
-		if err != nil {
-			return err
-		}
-		pipes = append(pipes, running{obj.Name, p})
-	}
-	var previews []*dag.Graph
-	for _, st := range steps {
-		if st.Preview != nil {
-			previews = append(previews, st.Preview)
+		if obj.Pipeline.Running {
+			pipes = append(pipes, obj.Name)
 		}
 	}
+	previews := res.Previews
 	if len(pipes) == 0 && len(previews) == 0 {
 		fmt.Fprintf(cfg.stderr, "%s: nothing to run: the script has no running pipeline and no SELECT\n", name)
 		return nil
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, len(pipes)+len(previews))
-	for _, r := range pipes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			log.Info("pipeline started", "pipeline", r.name)
-			if err := r.p.Run(ctx); err != nil {
-				if re := (*runtime.RestoreError)(nil); errors.As(err, &re) && cfg.stateDir != "" {
-					err = fmt.Errorf("%w\n  the checkpoint in %s cannot be used; remove this pipeline's checkpoint there (%s/, or %s.* of an earlier version) to start it without state from the offsets last committed", err, cfg.stateDir, strings.ToLower(r.name), r.name)
-				}
-				errc <- fmt.Errorf("pipeline %s: %w", r.name, err)
-				cancel()
-			}
-		}()
-	}
+	errc := make(chan error, len(previews))
 	var out sync.Mutex
 	previewsDone := make(chan struct{})
 	var pwg sync.WaitGroup
+	plog := slog.New(secret.LogHandler(log.Handler())).With("preview", "select")
 	for _, g := range previews {
 		pwg.Add(1)
 		go func() {
 			defer pwg.Done()
 			enc := jsonformat.NewEncoder(g.Nodes[len(g.Nodes)-1].Schema)
 			var buf []byte
-			err := runtime.Preview(ctx, g, opts("preview", "select"), func(b *runtime.Batch) error {
+			opts := runtime.Options{GroupID: cfg.groupID, Logf: func(format string, args ...any) { plog.Info(fmt.Sprintf(format, args...)) }}
+			err := runtime.Preview(ctx, g, opts, func(b *runtime.Batch) error {
 				buf = buf[:0]
 				for i := 0; i < b.Len; i++ {
 					buf = enc.AppendRow(buf, b, i)
@@ -164,6 +173,7 @@ func runScript(ctx context.Context, src, name string, cfg runConfig) (err error)
 			})
 			if err != nil && !errors.Is(err, context.Canceled) {
 				errc <- fmt.Errorf("preview: %w", err)
+				cancel()
 			}
 		}()
 	}
@@ -179,10 +189,10 @@ func runScript(ctx context.Context, src, name string, cfg runConfig) (err error)
 	lastAt := time.Now()
 	report := func() {
 		now := time.Now()
-		for _, r := range pipes {
-			s := r.p.Stats()
-			fmt.Fprintln(cfg.stderr, progressLine(r.name, s, last[r.name], now.Sub(lastAt)))
-			last[r.name] = s
+		for _, p := range pipes {
+			s, _ := srv.PipelineStats(p)
+			fmt.Fprintln(cfg.stderr, progressLine(p, s, last[p], now.Sub(lastAt)))
+			last[p] = s
 		}
 		lastAt = now
 	}
@@ -195,11 +205,15 @@ loop:
 			report()
 		}
 	}
-	wg.Wait()
+	// Every pipeline stops in order: rows written, state checkpointed,
+	// offsets committed.
+	srv.Close()
 	pwg.Wait()
 	report()
 	close(errc)
-	var all []error
+	failMu.Lock()
+	all := slices.Clone(failures)
+	failMu.Unlock()
 	for err := range errc {
 		all = append(all, err)
 	}
@@ -208,6 +222,15 @@ loop:
 	}
 	log.Info("stopped: rows written, state checkpointed, offsets committed")
 	return nil
+}
+
+// randomKey returns a new 32-byte key.
+func randomKey() []byte {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		panic(err)
+	}
+	return k
 }
 
 // progressLine renders a pipeline's counters as key=value pairs, the form
