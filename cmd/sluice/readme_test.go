@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -142,6 +143,13 @@ func TestReadmePath(t *testing.T) {
 		if c[0] == "validate" && (!strings.Contains(stdout, "pipeline enrich_orders:") || !strings.Contains(stdout, "└── source users")) {
 			t.Errorf("validate shows no plan:\n%s", stdout)
 		}
+		// One plan per pipeline: the one that would run after the
+		// script, with the script's sink and brokers, not the plans of
+		// the replans in between.
+		if c[0] == "validate" && (strings.Count(stdout, "pipeline enrich_orders:") != 1 || !strings.Contains(stdout, "connector: clickhouse") ||
+			strings.Contains(stdout, "connector: file") || strings.Contains(stdout, "localhost:"+strconv.Itoa(kafka))) {
+			t.Errorf("validate shows plans other than the final one:\n%s", stdout)
+		}
 		if c[0] == "start" && !strings.Contains(stdout, "pipeline enrich_orders started") {
 			t.Errorf("start: %s%s", stdout, stderr)
 		}
@@ -156,8 +164,9 @@ func TestReadmePath(t *testing.T) {
 		!strings.Contains(stderr, "pipeline enrich_orders failed: ") || !strings.Contains(stderr, "connection refused") {
 		t.Errorf("apply of examples/orders.sql to the demo: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if _, stderr, code := run([]string{"start", "enrich_orders"}); code != 1 || !strings.Contains(stderr, "pipeline enrich_orders failed: ") {
-		t.Errorf("start of a pipeline that fails at once: exit %d\n%s", code, stderr)
+	if stdout, stderr, code := run([]string{"start", "enrich_orders"}); code != 1 || !strings.Contains(stderr, "pipeline enrich_orders failed: ") ||
+		strings.Contains(stdout, "started") {
+		t.Errorf("start of a pipeline that fails at once: exit %d\n%s%s", code, stdout, stderr)
 	}
 	// The README's curl: the same script over HTTP applies (now unchanged).
 	target := strings.Replace(curlTarget, "localhost:8080", "127.0.0.1:"+strconv.Itoa(api), 1)
@@ -175,4 +184,77 @@ func TestReadmePath(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"applied": true`) {
 		t.Errorf("the README's curl: %d %s", resp.StatusCode, body)
 	}
+}
+
+// TestReadmeWithoutServer runs the README's "Without a server" commands as
+// written: explain prints the example's plan, and run runs
+// examples/run.sql, which needs no service, prints its rows and exits 0
+// on SIGINT.
+func TestReadmeWithoutServer(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "Without a server:")
+	if !ok {
+		t.Fatal("README has no Without a server section")
+	}
+	_, block, _ := strings.Cut(rest, "```sh\n")
+	block, _, _ = strings.Cut(block, "```")
+	var explain, run []string
+	for _, line := range strings.Split(block, "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		argv := strings.Fields(line)
+		switch {
+		case len(argv) < 2:
+		case argv[0] != "bin/sluice":
+			t.Fatalf("README command %q does not start with bin/sluice", line)
+		case argv[1] == "explain":
+			explain = argv[1:]
+		case argv[1] == "run":
+			run = argv[1:]
+		}
+	}
+	if explain == nil || run == nil {
+		t.Fatalf("README lacks explain or run: %q", block)
+	}
+	t.Chdir("../..")
+	if stdout, stderr, code := sluice(explain...); code != 0 || !strings.Contains(stdout, "pipeline enrich_orders") {
+		t.Errorf("sluice %s: exit %d\n%s%s", strings.Join(explain, " "), code, stdout, stderr)
+	}
+
+	dir := t.TempDir()
+	argv, _ := json.Marshal(append(run, "--state-dir", filepath.Join(dir, "state"), "--files-dir", dir))
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SLUICE_TEST_MAIN="+string(argv))
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &syncWriter{b: &stdout}, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := cmd.Stdout.(*syncWriter)
+	waitUntil(t, "rows from sluice run", 60*time.Second, func() bool { return strings.Contains(out.String(), `"clicks":`) })
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("sluice %s: %v\n%s", strings.Join(run, " "), err, stderr.String())
+	}
+}
+
+// syncWriter is a strings.Builder that a process writes while the test
+// reads it.
+type syncWriter struct {
+	mu sync.Mutex
+	b  *strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
