@@ -188,6 +188,7 @@ func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *Sc
 			res.Previews = append(res.Previews, step.Preview)
 		}
 	}
+	res.Plans = finalPlans(res.Plans)
 	if o.DryRun {
 		return res, nil, nil
 	}
@@ -401,6 +402,25 @@ func plansOf(i int, step planner.Step) []Plan {
 		if c.Kind == sql.ObjPipeline && (c.Op == planner.OpCreate || c.Op == planner.OpReplace) && c.Object != nil {
 			g := c.Object.Pipeline.Graph
 			out = append(out, Plan{Statement: i, Name: c.Name, Explain: planner.Explain(g), Graph: maskGraph(g)})
+		}
+	}
+	return out
+}
+
+// finalPlans keeps, of the plans of one pipeline, the last: a script that
+// replaces a pipeline's sources and sink replans it at each, and only the
+// plan after the whole script is what will run.
+func finalPlans(plans []Plan) []Plan {
+	last := map[string]int{}
+	for i, p := range plans {
+		if p.Name != "" {
+			last[strings.ToLower(p.Name)] = i
+		}
+	}
+	out := plans[:0:0]
+	for i, p := range plans {
+		if p.Name == "" || last[strings.ToLower(p.Name)] == i {
+			out = append(out, p)
 		}
 	}
 	return out

@@ -42,11 +42,17 @@ func TestHostileNamesEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pg.Close(ctx)
 	chQuoted := "`" + strings.NewReplacer("\\", "\\\\", "`", "\\`").Replace(chTable) + "`"
-	t.Cleanup(func() {
-		pg.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{pgTable}.Sanitize())
+	drop := func() {
+		if _, err := pg.Exec(ctx, "DROP TABLE IF EXISTS "+pgx.Identifier{pgTable}.Sanitize()); err != nil {
+			t.Errorf("drop the PostgreSQL table: %v", err)
+		}
 		chtest.Exec(t, "DROP TABLE IF EXISTS "+chQuoted)
+	}
+	drop() // what an interrupted earlier run left
+	t.Cleanup(func() {
+		drop()
+		pg.Close(ctx)
 	})
 	e, _, _ := startLogged(t, web.Config{})
 	quoted := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
@@ -93,7 +99,7 @@ CREATE PIPELINE to_pg AS INSERT INTO pg SELECT id AS ` + quoted(pgCol) + `, ts F
 		}
 		var sum uint64
 		col := "`" + strings.NewReplacer("\\", "\\\\", "`", "\\`").Replace(chCol) + "`"
-		if err := conn.QueryRow(ctx, "SELECT sum("+col+") + count() * 1000000 FROM "+chQuoted).Scan(&sum); err != nil {
+		if err := conn.QueryRow(ctx, "SELECT toUInt64(ifNull(sum("+col+"), 0)) + count() * 1000000 FROM "+chQuoted).Scan(&sum); err != nil {
 			t.Logf("sum: %v", err)
 		}
 		return sum
@@ -106,12 +112,19 @@ CREATE PIPELINE to_pg AS INSERT INTO pg SELECT id AS ` + quoted(pgCol) + `, ts F
 		return n
 	}
 	want := int64(25*1000000 + 25*26/2) // the ids are 1…25
+	var ch, pgs int64
+	defer func() {
+		if t.Failed() {
+			t.Logf("ClickHouse: %d, PostgreSQL: %d, want %d each", ch, pgs, want)
+		}
+	}()
 	waitFor(t, "25 rows in both tables, the ids read back by column name", func() bool {
 		for _, p := range []string{"to_ch", "to_pg"} {
 			if o := e.pipeline(p); o.State == "failed" {
 				t.Fatalf("%s failed: %s", p, o.Error)
 			}
 		}
-		return int64(chSum()) == want && pgSum() == want
+		ch, pgs = int64(chSum()), pgSum()
+		return ch == want && pgs == want
 	})
 }

@@ -290,11 +290,17 @@ func startedBy(res server.ScriptResult) []string {
 // say a pipeline started when it failed at once. A pipeline that is told
 // not to run is not watched.
 func checkStarted(c *client, names []string, stderr io.Writer) error {
+	return reportFailed(names, watchStarted(c, names), stderr)
+}
+
+// watchStarted watches the pipelines for startSettle and returns the
+// errors of those that failed, by name.
+func watchStarted(c *client, names []string) map[string]string {
+	failed := map[string]string{}
 	if len(names) == 0 {
-		return nil
+		return failed
 	}
 	deadline := time.Now().Add(startSettle)
-	failed := map[string]string{}
 	for {
 		pending := false
 		for _, name := range names {
@@ -320,6 +326,12 @@ func checkStarted(c *client, names []string, stderr io.Writer) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return failed
+}
+
+// reportFailed writes the error of each failed pipeline and returns the
+// exit error that names them, or nil when none failed.
+func reportFailed(names []string, failed map[string]string, stderr io.Writer) error {
 	if len(failed) == 0 {
 		return nil
 	}
@@ -509,13 +521,23 @@ func controlCmd(verb string) func([]string, io.Writer, io.Writer) error {
 		if fail != nil {
 			return fail.exit()
 		}
-		for _, st := range res.Statements {
-			fmt.Fprintln(stdout, statementLine(st, false))
-		}
 		if verb != "start" {
+			for _, st := range res.Statements {
+				fmt.Fprintln(stdout, statementLine(st, false))
+			}
 			return nil
 		}
-		return checkStarted(newClient(*srvURL), startedBy(res), stderr)
+		// A pipeline that fails at once is reported as failed, not as
+		// started.
+		names := startedBy(res)
+		failed := watchStarted(newClient(*srvURL), names)
+		for _, st := range res.Statements {
+			if _, bad := failed[st.Name]; bad && st.Kind == "pipeline" && st.Action == server.ActionStarted {
+				continue
+			}
+			fmt.Fprintln(stdout, statementLine(st, false))
+		}
+		return reportFailed(names, failed, stderr)
 	}
 }
 
