@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -183,4 +184,77 @@ func TestReadmePath(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"applied": true`) {
 		t.Errorf("the README's curl: %d %s", resp.StatusCode, body)
 	}
+}
+
+// TestReadmeWithoutServer runs the README's "Without a server" commands as
+// written: explain prints the example's plan, and run runs
+// examples/run.sql, which needs no service, prints its rows and exits 0
+// on SIGINT.
+func TestReadmeWithoutServer(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "Without a server:")
+	if !ok {
+		t.Fatal("README has no Without a server section")
+	}
+	_, block, _ := strings.Cut(rest, "```sh\n")
+	block, _, _ = strings.Cut(block, "```")
+	var explain, run []string
+	for _, line := range strings.Split(block, "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		argv := strings.Fields(line)
+		switch {
+		case len(argv) < 2:
+		case argv[0] != "bin/sluice":
+			t.Fatalf("README command %q does not start with bin/sluice", line)
+		case argv[1] == "explain":
+			explain = argv[1:]
+		case argv[1] == "run":
+			run = argv[1:]
+		}
+	}
+	if explain == nil || run == nil {
+		t.Fatalf("README lacks explain or run: %q", block)
+	}
+	t.Chdir("../..")
+	if stdout, stderr, code := sluice(explain...); code != 0 || !strings.Contains(stdout, "pipeline enrich_orders") {
+		t.Errorf("sluice %s: exit %d\n%s%s", strings.Join(explain, " "), code, stdout, stderr)
+	}
+
+	dir := t.TempDir()
+	argv, _ := json.Marshal(append(run, "--state-dir", filepath.Join(dir, "state"), "--files-dir", dir))
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SLUICE_TEST_MAIN="+string(argv))
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &syncWriter{b: &stdout}, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := cmd.Stdout.(*syncWriter)
+	waitUntil(t, "rows from sluice run", 60*time.Second, func() bool { return strings.Contains(out.String(), `"clicks":`) })
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("sluice %s: %v\n%s", strings.Join(run, " "), err, stderr.String())
+	}
+}
+
+// syncWriter is a strings.Builder that a process writes while the test
+// reads it.
+type syncWriter struct {
+	mu sync.Mutex
+	b  *strings.Builder
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
