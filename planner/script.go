@@ -587,10 +587,10 @@ func sourceSpec(s *sql.CreateSource, errs *sql.ErrorList) *dag.SourceSpec {
 			errs.Add(opts.perPos[col], fmt.Sprintf("columns of %q: %s", s.Name.Name, strings.Join(spec.Declared.Names(), ", ")), "option fields.%s… names no column of %q", col, s.Name.Name)
 			continue
 		}
-		if spec.Generators == nil {
-			spec.Generators = map[string]map[string]string{}
+		if spec.ColumnOptions == nil {
+			spec.ColumnOptions = map[string]map[string]string{}
 		}
-		spec.Generators[spec.Declared[spec.Declared.Index(col)].Name] = settings
+		spec.ColumnOptions[spec.Declared[spec.Declared.Index(col)].Name] = settings
 	}
 	return spec
 }

@@ -60,8 +60,9 @@ type Config struct {
 	// failure in a row up to RetryMax. Defaults 1s and 5m.
 	RetryMin, RetryMax time.Duration
 	// FailFast, when set, replaces the retries: a pipeline that fails to
-	// start or fails while running is not started again, and FailFast is
-	// called with its error (started tells which). `sluice run` stops on
+	// start, fails while running or fails its final write or checkpoint
+	// when stopped is not started again, and FailFast is called with its
+	// error (started tells whether it had started). `sluice run` stops on
 	// the first failure and exits with it.
 	FailFast func(pipeline string, err error, started bool)
 	// SecretKey, when set, seals the catalog's secrets instead of
@@ -270,6 +271,11 @@ func (s *Server) startAttempt(obj *planner.Object, failed int) {
 		if r.stopping.Load() {
 			if err != nil && !errors.Is(err, context.Canceled) {
 				s.log.Warn("pipeline stopped with an error", "pipeline", name, "error", err)
+				if s.cfg.FailFast != nil {
+					// Its last rows or checkpoint may be lost: the
+					// caller exits with the error.
+					s.cfg.FailFast(name, err, true)
+				}
 			}
 			return
 		}

@@ -527,3 +527,16 @@ func TestPlanTimeout(t *testing.T) {
 		t.Errorf("the next request: %d %s", code, body)
 	}
 }
+
+// TestPreviewPlanTimeout: a preview whose planning outlasts PlanTimeout
+// gets an error message at the statement, saying why.
+func TestPreviewPlanTimeout(t *testing.T) {
+	e, _, _ := startLogged(t, web.Config{PlanTimeout: time.Nanosecond})
+	msgs := e.socket(t, "/api/v1/preview", map[string]any{"sql": "SELECT 1 + 1 AS two"})
+	last := msgs[len(msgs)-1]
+	errs, _ := last["errors"].([]any)
+	if last["type"] != "error" || len(errs) != 1 ||
+		!strings.Contains(errs[0].(map[string]any)["message"].(string), "checking stopped here: planning took longer than the server allows one request (1ns)") {
+		t.Fatalf("preview = %v", last)
+	}
+}

@@ -105,10 +105,10 @@ func openSource(cfg runtime.SourceConfig) (*Source, error) {
 	o.Duration("idle_timeout")
 	o.Duration("max_future")
 
-	// Per-column settings come parsed from the planner (Generators) or, when
+	// Per-column settings come parsed from the planner (ColumnOptions) or, when
 	// a source is opened without it, as fields.<column>.<setting> options.
 	settings := map[string]map[string]string{}
-	for col, m := range cfg.Spec.Generators {
+	for col, m := range cfg.Spec.ColumnOptions {
 		settings[col] = m
 	}
 	for _, k := range o.Names("fields.") {

@@ -35,7 +35,7 @@ var fields = map[string]map[string]string{
 func open(t *testing.T, opts map[string]string, resume runtime.Offsets) *Source {
 	t.Helper()
 	src, err := OpenSource(context.Background(), runtime.SourceConfig{
-		Spec:   &dag.SourceSpec{Name: "gen", Connector: "datagen", Options: opts, Declared: schema, Generators: fields},
+		Spec:   &dag.SourceSpec{Name: "gen", Connector: "datagen", Options: opts, Declared: schema, ColumnOptions: fields},
 		Resume: resume,
 	})
 	if err != nil {
@@ -160,7 +160,7 @@ func TestSettingErrors(t *testing.T) {
 		{map[string]map[string]string{"id": {"kind": "values", "values": "1,x"}}, `fields.id.values = '1,x': "x": not a Int64 value`},
 		{map[string]map[string]string{"id": {"kind": "now"}}, "'now' is for Date, DateTime and DateTime64 columns"},
 	} {
-		_, err := OpenSource(context.Background(), runtime.SourceConfig{Spec: &dag.SourceSpec{Name: "gen", Declared: schema, Generators: tc.fields}})
+		_, err := OpenSource(context.Background(), runtime.SourceConfig{Spec: &dag.SourceSpec{Name: "gen", Declared: schema, ColumnOptions: tc.fields}})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), `open datagen source "gen": `) {
 			t.Errorf("%v: error %v, want %q", tc.fields, err, tc.want)
 		}
@@ -187,7 +187,7 @@ func TestFieldOptions(t *testing.T) {
 
 func BenchmarkGenerate(b *testing.B) {
 	src, err := OpenSource(context.Background(), runtime.SourceConfig{
-		Spec: &dag.SourceSpec{Name: "gen", Options: map[string]string{"rows_per_second": "0", "duplicate_ratio": "0.1"}, Declared: schema, Generators: fields}})
+		Spec: &dag.SourceSpec{Name: "gen", Options: map[string]string{"rows_per_second": "0", "duplicate_ratio": "0.1"}, Declared: schema, ColumnOptions: fields}})
 	if err != nil {
 		b.Fatal(err)
 	}

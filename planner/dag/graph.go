@@ -75,8 +75,11 @@ type SourceSpec struct {
 	Watermark      string
 	WatermarkDelay time.Duration
 	IdleTimeout    time.Duration // from the idle_timeout option, default 5 s
-	// Generators holds per-column datagen settings, keyed by column name.
-	Generators map[string]map[string]string `json:",omitempty"`
+	// ColumnOptions are the per-column options of a connector that
+	// declares a PerColumnPrefix (datagen's fields.<column>.<setting>),
+	// by declared column name, each a map of setting to value. (Its JSON
+	// name is the one checkpoints' node fingerprints were made with.)
+	ColumnOptions map[string]map[string]string `json:"Generators,omitempty"`
 }
 
 // SinkSpec is what the runtime needs to open a sink.
