@@ -2,9 +2,13 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -201,7 +205,17 @@ func restoreOnce(t *testing.T, c restoreCase, seed uint64) string {
 
 	// The run that checkpoints and crashes. committed is the output as of
 	// the last stored checkpoint (what the sink has durably written).
-	store := &MemoryCheckpointStore{}
+	// Odd seeds keep the chain in files, as sluice run and the server do:
+	// delta files listed in epoch order (more than nine of them, so a
+	// lexical order of unpadded numbers would misplace some), and crashes
+	// between a full checkpoint's rename and the removal of the deltas it
+	// supersedes, which leave those deltas behind.
+	var store CheckpointStore = &MemoryCheckpointStore{}
+	var files *FileCheckpointStore
+	if seed%2 == 1 {
+		files = &FileCheckpointStore{Dir: t.TempDir()}
+		store = files
+	}
 	run := newRestoreRun(t, g)
 	run.r.trackChanges()
 	var committed []string
@@ -218,8 +232,18 @@ func restoreOnce(t *testing.T, c restoreCase, seed uint64) string {
 			epoch++
 			cp := &Checkpoint{Epoch: epoch}
 			run.r.snapshot(cp, full)
+			var stale map[string][]byte
+			if files != nil && full && r.IntN(2) == 0 {
+				stale = readDeltaFiles(t, files.path("restore", "deltas"))
+			}
 			if err := store.Save(context.Background(), "restore", cp); err != nil {
 				t.Fatal(err)
+			}
+			for path, b := range stale {
+				if err := os.WriteFile(path, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				log = append(log, "crash before removing superseded delta "+filepath.Base(path))
 			}
 			haveBase = true
 			at[epoch] = i
@@ -254,6 +278,23 @@ func restoreOnce(t *testing.T, c restoreCase, seed uint64) string {
 		in = append(in, fmt.Sprintf("step %d: source %d rows %v wm %v", k+1, s.src, s.rows, float64(s.wm)/float64(sec)))
 	}
 	return fmt.Sprintf("input:\n%s\n%s\ngot  %v\nwant %v", strings.Join(in, "\n"), strings.Join(log, "\n"), sorted(got), sorted(want))
+}
+
+// readDeltaFiles returns the delta files in dir with their contents.
+func readDeltaFiles(t *testing.T, dir string) map[string][]byte {
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Join(dir, e.Name())] = b
+	}
+	return out
 }
 
 func sorted(s []string) []string {
