@@ -98,7 +98,10 @@ func (o *Options) fill(sink *dag.SinkSpec) error {
 
 // LagReporter is an optional Source interface: Lag returns how many records
 // the source is behind the end of its partitions, or -1 if unknown. It is
-// called from the goroutine that calls Poll, after each Poll.
+// called from the goroutine that calls Poll, before and after each Poll.
+// It also decides idleness: a poll waits for idle partitions only while
+// the source is caught up (Lag 0); while it is behind or does not know,
+// its partitions have records to come and none of them is idle.
 type LagReporter interface {
 	Lag() int64
 }

@@ -113,9 +113,10 @@ func (x *execution) pollLoop(runCtx, stopCtx context.Context, s *sourceRT) {
 		default:
 		}
 		pctx, cancel := context.WithTimeout(runCtx, x.opts.PollTimeout)
+		caughtUp := x.caughtUp(s)
 		pollStart := x.opts.Now()
 		recs, err := s.src.Poll(pctx)
-		if len(s.free) == chunksPerSrc {
+		if caughtUp && len(s.free) == chunksPerSrc {
 			// Only waiting with nothing in flight is idleness: while the
 			// records of an earlier poll are still queued for the operator
 			// goroutine (a slow sink holds it back), the partitions they
@@ -189,6 +190,19 @@ func (x *execution) pollLoop(runCtx, stopCtx context.Context, s *sourceRT) {
 			x.ordered <- c // never blocks: capacity is every chunk
 		}
 	}
+}
+
+// caughtUp reports whether waiting in s's next Poll can be idleness: the
+// source has returned every record it knows of. A source that reports its
+// lag (LagReporter) and is behind, or does not know yet (a Kafka client
+// still connecting after a restart), has records to deliver, however long
+// it takes: its partitions are not idle meanwhile. Otherwise a slow first
+// fetch after a restart made every restored partition idle, and the
+// watermark jumped to the largest time restored, past the records of the
+// partitions that were behind.
+func (x *execution) caughtUp(s *sourceRT) bool {
+	lr, ok := s.src.(LagReporter)
+	return !ok || lr.Lag() == 0
 }
 
 // fill copies recs into c, because a Poll's records are only valid until

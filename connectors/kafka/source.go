@@ -167,6 +167,19 @@ func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) 
 			}
 		}
 	}
+	// The end offsets make Lag known before the first fetch: the runtime
+	// counts no partition idle while the source is behind (or does not
+	// know), so a restarted source whose first fetch is slow does not
+	// have its partitions, which have records waiting, taken for idle.
+	if ends, err := kadm.NewClient(meta).ListEndOffsets(ctx, s.topic); err == nil {
+		ends.Each(func(o kadm.ListedOffset) {
+			if o.Err == nil && o.Offset >= 0 {
+				s.hwm[o.Partition] = o.Offset
+			}
+		})
+	} else {
+		slog.Warn("kafka end offsets not listed; the source's lag is unknown until its first fetch", "source", s.name, "topic", s.topic, "err", err)
+	}
 	opts := append(conn.opts,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: offs}),
 		// Records are handed to the runtime as they are; the runtime does
@@ -345,7 +358,8 @@ func (s *Source) notePartitions() {
 }
 
 // Lag returns how many records the source is behind the end of its
-// partitions, as of the last fetch, or -1 before any fetch told it.
+// partitions, as of the last fetch (or of the end offsets listed at open),
+// or -1 when neither told it.
 func (s *Source) Lag() int64 {
 	if len(s.hwm) == 0 {
 		return -1
