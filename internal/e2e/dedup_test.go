@@ -282,12 +282,12 @@ func TestCrashAndRestart(t *testing.T) {
 }
 
 // TestClickHouseOutage stops ClickHouse for 10 s mid-stream: the pipeline
-// waits, resumes and loses nothing.
+// waits, resumes and loses nothing. It runs its own ClickHouse server, so
+// the outage touches no other test (go test runs packages at once, and
+// they share the one that make test starts).
 func TestClickHouseOutage(t *testing.T) {
-	conn := ch(t)
-	if os.Getenv("SLUICE_CLICKHOUSE_DIR") == "" {
-		t.Skip("the ClickHouse server was not started by scripts/clickhouse.sh")
-	}
+	url, dir := ownClickHouse(t)
+	conn := chAt(t, url)
 	table := chTable(t, conn, "dedup_outage")
 	_, addr := broker(t, 4, "events")
 	evs, want := dedupEvents(60_000, 0.2, 4)
@@ -295,11 +295,11 @@ func TestClickHouseOutage(t *testing.T) {
 	msgs := eventMsgs(evs)
 	cl := producer(t, addr)
 	produce(t, cl, "events", msgs[:20_000])
-	r := startRun(t, dedupScript(addr, clickhouseURL(t), table, ""), t.TempDir())
+	r := startRun(t, dedupScript(addr, url, table, ""), t.TempDir())
 	waitCount(t, conn, table, 5_000, 60*time.Second)
 
 	chScript := func(verb string) {
-		cmd := exec.Command("bash", "../../scripts/clickhouse.sh", verb)
+		cmd := exec.Command("bash", "../../scripts/clickhouse.sh", verb, dir)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("clickhouse.sh %s: %v\n%s", verb, err, out)
 		}
@@ -310,7 +310,7 @@ func TestClickHouseOutage(t *testing.T) {
 	r.checkAlive()
 	chScript("start-server")
 
-	conn2 := ch(t)
+	conn2 := chAt(t, url)
 	waitCount(t, conn2, table, uint64(len(want)), 90*time.Second)
 	time.Sleep(time.Second)
 	r.stop()
