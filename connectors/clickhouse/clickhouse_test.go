@@ -87,7 +87,13 @@ func write(t *testing.T, s *Sink, b *runtime.Batch, token string) {
 // query returns the rows of q, each column rendered by toString.
 func query(t *testing.T, q string) []string {
 	t.Helper()
-	rows, err := chtest.Conn(t).Query(context.Background(), q)
+	return queryAt(t, chtest.URL(t), q)
+}
+
+// queryAt runs q on the server at url and returns its rows as text.
+func queryAt(t *testing.T, url, q string) []string {
+	t.Helper()
+	rows, err := chtest.ConnAt(t, url).Query(context.Background(), q)
 	if err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
@@ -346,13 +352,13 @@ func TestDeduplicationToken(t *testing.T) {
 // exactly once. The connection pool's connections from before the restart
 // are dead, so this also covers reconnecting.
 func TestOutage(t *testing.T) {
-	url := chtest.URL(t)
+	url, dir := chtest.Own(t)
 	schema := dag.Schema{{Name: "id", Type: dag.T(dag.Int64)}}
 	table := tableName(t)
 	s := open(t, schema, map[string]string{"url": url, "table": table, "create_table": "true"})
 	write(t, s, batch(idSeq(1000)), "b1")
 
-	chtest.StopServer(t)
+	chtest.StopServer(t, dir)
 	// A Write whose ctx ends while the server is away gives up with ctx's
 	// error (the runtime stops the pipeline that way).
 	short, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -378,7 +384,7 @@ func TestOutage(t *testing.T) {
 		t.Fatalf("Write returned %v while the server was down", err)
 	case <-time.After(4 * time.Second):
 	}
-	chtest.StartServer(t)
+	chtest.StartServer(t, dir)
 	select {
 	case err := <-done:
 		if err != nil {
@@ -387,7 +393,7 @@ func TestOutage(t *testing.T) {
 	case <-time.After(90 * time.Second):
 		t.Fatal("Write did not complete after the server came back")
 	}
-	got := query(t, "SELECT concat(toString(count()), ' ', toString(uniqExact(id)), ' ', toString(min(id)), ' ', toString(max(id))) FROM "+quoteIdent(table))
+	got := queryAt(t, url, "SELECT concat(toString(count()), ' ', toString(uniqExact(id)), ' ', toString(min(id)), ' ', toString(max(id))) FROM "+quoteIdent(table))
 	if fmt.Sprint(got) != "[3000 3000 0 2999]" {
 		t.Fatalf("count, distinct, min, max = %v, want [3000 3000 0 2999]", got)
 	}

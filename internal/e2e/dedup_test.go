@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/sluice-sql/sluice/connectors/clickhouse/chtest"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -286,7 +287,7 @@ func TestCrashAndRestart(t *testing.T) {
 // the outage touches no other test (go test runs packages at once, and
 // they share the one that make test starts).
 func TestClickHouseOutage(t *testing.T) {
-	url, dir := ownClickHouse(t)
+	url, dir := chtest.Own(t)
 	conn := chAt(t, url)
 	table := chTable(t, conn, "dedup_outage")
 	_, addr := broker(t, 4, "events")
@@ -298,17 +299,11 @@ func TestClickHouseOutage(t *testing.T) {
 	r := startRun(t, dedupScript(addr, url, table, ""), t.TempDir())
 	waitCount(t, conn, table, 5_000, 60*time.Second)
 
-	chScript := func(verb string) {
-		cmd := exec.Command("bash", "../../scripts/clickhouse.sh", verb, dir)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("clickhouse.sh %s: %v\n%s", verb, err, out)
-		}
-	}
-	chScript("stop-server")
+	chtest.StopServer(t, dir)
 	produce(t, cl, "events", msgs[20_000:])
 	time.Sleep(10 * time.Second)
 	r.checkAlive()
-	chScript("start-server")
+	chtest.StartServer(t, dir)
 
 	conn2 := chAt(t, url)
 	waitCount(t, conn2, table, uint64(len(want)), 90*time.Second)

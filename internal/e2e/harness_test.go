@@ -68,36 +68,6 @@ func ch(t *testing.T) driver.Conn {
 	return chAt(t, clickhouseURL(t))
 }
 
-// ownClickHouse starts a ClickHouse server for the test alone with
-// scripts/clickhouse.sh (a test that stops its server must not stop the
-// one other tests use) and returns its URL and directory; it is removed at
-// the end of the test. It is skipped, or fails in CI, as clickhouseURL.
-func ownClickHouse(t *testing.T) (url, dir string) {
-	t.Helper()
-	clickhouseURL(t)
-	out, err := exec.Command("bash", "../../scripts/clickhouse.sh", "start").Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("clickhouse.sh start: %v\n%s", err, stderr)
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(line, "export SLUICE_TEST_CLICKHOUSE="); ok {
-			url = v
-		}
-		if v, ok := strings.CutPrefix(line, "export SLUICE_CLICKHOUSE_DIR="); ok {
-			dir = v
-		}
-	}
-	if url == "" || dir == "" {
-		t.Fatalf("clickhouse.sh start printed no server:\n%s", out)
-	}
-	t.Cleanup(func() { exec.Command("bash", "../../scripts/clickhouse.sh", "stop", dir).Run() })
-	return url, dir
-}
-
 // chAt opens a connection to the ClickHouse server at url.
 func chAt(t *testing.T, url string) driver.Conn {
 	t.Helper()

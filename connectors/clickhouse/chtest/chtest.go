@@ -1,6 +1,6 @@
 // Package chtest gives tests the ClickHouse server that scripts/clickhouse.sh
-// started (SLUICE_TEST_CLICKHOUSE), and lets them stop and start it again
-// to test outages.
+// started (SLUICE_TEST_CLICKHOUSE), and servers of their own that they may
+// stop and start again to test outages.
 package chtest
 
 import (
@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,7 +40,13 @@ func need(t testing.TB, why string) {
 // Conn opens a connection to the test server for checking results.
 func Conn(t testing.TB) driver.Conn {
 	t.Helper()
-	opts, err := ch.ParseDSN(URL(t))
+	return ConnAt(t, URL(t))
+}
+
+// ConnAt opens a connection to the server at url.
+func ConnAt(t testing.TB, url string) driver.Conn {
+	t.Helper()
+	opts, err := ch.ParseDSN(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,32 +69,57 @@ func Exec(t testing.TB, stmts ...string) {
 	}
 }
 
-// StopServer stops the test server, keeping its data, and makes sure it is
-// started again when the test ends.
-func StopServer(t testing.TB) {
+// Own starts a ClickHouse server for the calling test alone, with
+// scripts/clickhouse.sh, and returns its URL and directory; it is removed
+// when the test ends. A test that stops its server uses its own: go test
+// runs packages at the same time, and they share the server make test
+// starts. Skipped, or a failure in CI, as URL.
+func Own(t testing.TB) (url, dir string) {
 	t.Helper()
-	script(t, "stop-server")
-	t.Cleanup(func() {
-		if exec.Command("bash", scriptPath(t), "status").Run() != nil {
-			script(t, "start-server")
-		}
-	})
-}
-
-// StartServer starts the test server stopped by StopServer.
-func StartServer(t testing.TB) {
-	t.Helper()
-	script(t, "start-server")
-}
-
-func script(t testing.TB, cmd string) {
-	t.Helper()
-	if os.Getenv("SLUICE_CLICKHOUSE_DIR") == "" {
-		need(t, "SLUICE_CLICKHOUSE_DIR is not set: the server was not started by scripts/clickhouse.sh")
-	}
+	URL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "bash", scriptPath(t), cmd).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "bash", scriptPath(t), "start").Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("clickhouse.sh start: %v\n%s", err, stderr)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "export SLUICE_TEST_CLICKHOUSE="); ok {
+			url = v
+		}
+		if v, ok := strings.CutPrefix(line, "export SLUICE_CLICKHOUSE_DIR="); ok {
+			dir = v
+		}
+	}
+	if url == "" || dir == "" {
+		t.Fatalf("clickhouse.sh start printed no server:\n%s", out)
+	}
+	t.Cleanup(func() { exec.Command("bash", scriptPath(t), "stop", dir).Run() })
+	return url, dir
+}
+
+// StopServer stops the server in dir (one started by Own), keeping its
+// data.
+func StopServer(t testing.TB, dir string) {
+	t.Helper()
+	script(t, "stop-server", dir)
+}
+
+// StartServer starts the server in dir again on its data.
+func StartServer(t testing.TB, dir string) {
+	t.Helper()
+	script(t, "start-server", dir)
+}
+
+func script(t testing.TB, cmd, dir string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "bash", scriptPath(t), cmd, dir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("clickhouse.sh %s: %v\n%s", cmd, err, out)
 	}
