@@ -85,10 +85,18 @@ type dev struct {
 // its file sink.
 func startDev(t *testing.T, env ...string) *dev {
 	t.Helper()
-	bin := sluiceBinary(t)
 	data := t.TempDir()
-	cmd := exec.Command(bin, "dev", "--listen", "127.0.0.1:0", "--kafka-port", "0", "--data-dir", data,
-		"--clickhouse", "clickhouse://127.0.0.1:1/default")
+	u := startSluice(t, env, `Sluice is running: open (\S+)`, "dev", "--listen", "127.0.0.1:0", "--kafka-port", "0",
+		"--data-dir", data, "--clickhouse", "clickhouse://127.0.0.1:1/default")
+	return &dev{url: u, data: data}
+}
+
+// startSluice runs the sluice binary with args and env, stops it with
+// SIGINT when the test ends, and returns the first submatch of ready in
+// its standard output: the URL it serves.
+func startSluice(t *testing.T, env []string, ready string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(sluiceBinary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -113,7 +121,7 @@ func startDev(t *testing.T, env ...string) *dev {
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		re := regexp.MustCompile(`Sluice is running: open (\S+)`)
+		re := regexp.MustCompile(ready)
 		for sc.Scan() {
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
@@ -123,11 +131,11 @@ func startDev(t *testing.T, env ...string) *dev {
 	}()
 	select {
 	case u := <-found:
-		return &dev{url: u, data: data}
+		return u
 	case <-time.After(60 * time.Second):
-		t.Fatalf("sluice dev did not start:\n%s", stderr.String())
+		t.Fatalf("sluice %s did not start:\n%s", args[0], stderr.String())
 	}
-	return nil
+	return ""
 }
 
 // get decodes a GET of the API.

@@ -1,12 +1,6 @@
 package uitest
 
 import (
-	"bufio"
-	"io"
-	"os"
-	"os/exec"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,46 +11,8 @@ import (
 // API token, on a free port.
 func startServer(t *testing.T, token string) string {
 	t.Helper()
-	cmd := exec.Command(sluiceBinary(t), "server", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
-	cmd.Env = append(os.Environ(), "SLUICE_API_TOKEN="+token)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		re := regexp.MustCompile(`listening on (\S+)`)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case u := <-found:
-		return u
-	case <-time.After(30 * time.Second):
-		t.Fatalf("sluice server did not start:\n%s", stderr.String())
-	}
-	return ""
+	return startSluice(t, []string{"SLUICE_API_TOKEN=" + token}, `listening on (\S+)`,
+		"server", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
 }
 
 // TestLogin: with a token the server shows its login page first; after
