@@ -52,7 +52,7 @@ func havingWord(sel *sql.Select) sql.Node {
 func optionKey(k string) string {
 	for _, part := range strings.Split(k, ".") {
 		if part == "" || sql.QuoteIdent(part) != part {
-			return quoteString(k)
+			return sql.QuoteString(k)
 		}
 	}
 	return k

@@ -91,7 +91,7 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 		}
 		err := errs.Add(connPos, hint, "unknown connector %q", out.connector)
 		if len(s) > 0 {
-			replaceWith(err, quoteString(s[0]), s[0])
+			replaceWith(err, sql.QuoteString(s[0]), s[0])
 		}
 		return out, false
 	}
@@ -149,7 +149,7 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 					vs = os.Values
 				}
 				for _, v := range vs {
-					replaceWith(err, quoteString(v), v)
+					replaceWith(err, sql.QuoteString(v), v)
 				}
 			}
 		}

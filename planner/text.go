@@ -92,11 +92,13 @@ func clipText(t string) string {
 // maxExprText, where text cuts it.
 type textBuilder struct{ buf []byte }
 
-func (b *textBuilder) WriteString(s string) {
+func (b *textBuilder) WriteString(s string) (int, error) {
+	n := len(s)
 	if room := maxExprText + utf8.UTFMax - len(b.buf); room < len(s) {
 		s = s[:max(room, 0)]
 	}
 	b.buf = append(b.buf, s...)
+	return n, nil
 }
 
 func (b *textBuilder) WriteByte(c byte) error {
@@ -118,135 +120,16 @@ func (b *textBuilder) text() string {
 	return string(append(b.buf[:cut], "…"...))
 }
 
-// writeExpr renders e with sub rendering its subexpressions.
+// writeExpr renders e with sub rendering its subexpressions: names as
+// written, functions and types by their canonical names.
 func writeExpr(b *textBuilder, e sql.Expr, sub func(sql.Expr) string) {
-	child := func(x sql.Expr) {
-		if x == nil {
-			b.WriteString("?")
-			return
-		}
-		b.WriteString(sub(x))
-	}
-	switch e := e.(type) {
-	case nil:
-		b.WriteString("?")
-	case *sql.ColumnRef:
-		if e.Qualifier != "" {
-			b.WriteString(e.Qualifier)
-			b.WriteByte('.')
-		}
-		b.WriteString(e.Name)
-	case *sql.Literal:
-		switch e.Kind {
-		case sql.LitString:
-			b.WriteString(quoteString(e.Raw))
-		case sql.LitNull:
-			b.WriteString("NULL")
-		case sql.LitBool:
-			b.WriteString(strings.ToUpper(e.Raw))
-		default:
-			b.WriteString(e.Raw)
-		}
-	case *sql.IntervalLit:
-		b.WriteString(intervalText(e.Interval))
-	case *sql.Unary:
-		if e.Op == "NOT" {
-			b.WriteString("NOT ")
-		} else {
-			b.WriteString(e.Op)
-		}
-		child(e.X)
-	case *sql.Binary:
-		child(e.L)
-		b.WriteByte(' ')
-		b.WriteString(strings.ToUpper(e.Op))
-		b.WriteByte(' ')
-		child(e.R)
-	case *sql.IsNull:
-		child(e.X)
-		if e.Not {
-			b.WriteString(" IS NOT NULL")
-		} else {
-			b.WriteString(" IS NULL")
-		}
-	case *sql.In:
-		child(e.X)
-		if e.Not {
-			b.WriteString(" NOT")
-		}
-		b.WriteString(" IN (")
-		writeList(b, e.List, sub)
-		b.WriteByte(')')
-	case *sql.Between:
-		child(e.X)
-		if e.Not {
-			b.WriteString(" NOT")
-		}
-		b.WriteString(" BETWEEN ")
-		child(e.Lo)
-		b.WriteString(" AND ")
-		child(e.Hi)
-	case *sql.Like:
-		child(e.X)
-		if e.Not {
-			b.WriteString(" NOT")
-		}
-		b.WriteString(" LIKE ")
-		child(e.Pattern)
-	case *sql.Case:
-		b.WriteString("CASE")
-		if e.Operand != nil {
-			b.WriteByte(' ')
-			child(e.Operand)
-		}
-		for _, w := range e.Whens {
-			b.WriteString(" WHEN ")
-			child(w.Cond)
-			b.WriteString(" THEN ")
-			child(w.Result)
-		}
-		if e.Else != nil {
-			b.WriteString(" ELSE ")
-			child(e.Else)
-		}
-		b.WriteString(" END")
-	case *sql.Cast:
-		b.WriteString("CAST(")
-		child(e.X)
-		b.WriteString(" AS ")
-		b.WriteString(typeText(e.Type))
-		b.WriteByte(')')
-	case *sql.Call:
-		b.WriteString(funcName(e.Name))
-		b.WriteByte('(')
-		if e.Distinct {
-			b.WriteString("DISTINCT ")
-		}
-		if e.Star {
-			b.WriteByte('*')
-		}
-		writeList(b, e.Args, sub)
-		b.WriteByte(')')
-	case *sql.Paren:
-		b.WriteByte('(')
-		child(e.X)
-		b.WriteByte(')')
-	default:
-		b.WriteString("?")
-	}
-}
-
-func writeList(b *textBuilder, l []sql.Expr, sub func(sql.Expr) string) {
-	for i, x := range l {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		if x == nil {
-			b.WriteString("?")
-			continue
-		}
-		b.WriteString(sub(x))
-	}
+	sql.WriteExpr(b, e, &sql.ExprStyle{
+		Ident:   func(n string) string { return n },
+		Func:    funcName,
+		Type:    typeText,
+		Sub:     sub,
+		Missing: "?",
+	})
 }
 
 // funcName spells a function as SQL.md does; the parser upper-cases names.
@@ -270,10 +153,6 @@ func typeText(t sql.TypeName) string {
 		parts[i] = strconv.Itoa(a)
 	}
 	return name + "(" + strings.Join(parts, ", ") + ")"
-}
-
-func quoteString(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
 func intervalText(iv sql.Interval) string {

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -248,113 +249,182 @@ func FormatExpr(e Expr) string {
 	return f.String()
 }
 
-func (f *formatter) expr(e Expr) {
+func (f *formatter) expr(e Expr) { WriteExpr(f, e, nil) }
+
+// ExprStyle says how WriteExpr spells the parts of an expression that
+// differ between its uses: the canonical script (quoted names, types as
+// written) and the planner's texts for EXPLAIN and output column names
+// (names as written, canonical type names, texts remembered per node). A
+// nil field keeps the canonical spelling.
+type ExprStyle struct {
+	Ident   func(string) string   // a column name or qualifier
+	Func    func(string) string   // a function name
+	Type    func(TypeName) string // a CAST's type
+	Sub     func(Expr) string     // a subexpression's whole text
+	Missing string                // a nil subexpression; "" writes NULL
+}
+
+// WriteExpr writes the text of e to w: the one printer of expressions,
+// used by Format and by the planner. With st nil it writes the canonical
+// text.
+func WriteExpr(w io.StringWriter, e Expr, st *ExprStyle) {
+	if st == nil {
+		st = &ExprStyle{}
+	}
+	ident := st.Ident
+	if ident == nil {
+		ident = quoteIdent
+	}
+	child := func(x Expr) {
+		switch {
+		case x == nil && st.Missing != "":
+			w.WriteString(st.Missing)
+		case st.Sub != nil && x != nil:
+			w.WriteString(st.Sub(x))
+		default:
+			WriteExpr(w, x, st)
+		}
+	}
+	list := func(l []Expr) {
+		for i, x := range l {
+			if i > 0 {
+				w.WriteString(", ")
+			}
+			child(x)
+		}
+	}
+	not := func(not bool) {
+		if not {
+			w.WriteString(" NOT")
+		}
+	}
 	switch e := e.(type) {
 	case *ColumnRef:
 		if e.Qualifier != "" {
-			f.WriteString(quoteIdent(e.Qualifier) + ".")
+			w.WriteString(ident(e.Qualifier))
+			w.WriteString(".")
 		}
-		f.WriteString(quoteIdent(e.Name))
+		w.WriteString(ident(e.Name))
 	case *Literal:
 		switch e.Kind {
 		case LitNull:
-			f.WriteString("NULL")
+			w.WriteString("NULL")
 		case LitString:
-			f.WriteString(quoteString(e.Raw))
+			w.WriteString(quoteString(e.Raw))
+		case LitBool:
+			w.WriteString(strings.ToUpper(e.Raw))
 		default:
-			f.WriteString(e.Raw)
+			w.WriteString(e.Raw)
 		}
 	case *IntervalLit:
-		f.WriteString(formatInterval(e.Interval))
+		w.WriteString(formatInterval(e.Interval))
 	case *Unary:
 		if e.Op == "NOT" {
-			f.WriteString("NOT ")
-			f.expr(e.X)
+			w.WriteString("NOT ")
+			child(e.X)
 			return
 		}
-		f.WriteString(e.Op)
+		w.WriteString(e.Op)
 		// "- -x", never "--x", which starts a comment.
-		if x := FormatExpr(e.X); strings.HasPrefix(x, "-") {
-			f.WriteString(" " + x)
+		var x strings.Builder
+		if e.X == nil && st.Missing != "" {
+			x.WriteString(st.Missing)
+		} else if st.Sub != nil && e.X != nil {
+			x.WriteString(st.Sub(e.X))
 		} else {
-			f.WriteString(x)
+			WriteExpr(&x, e.X, st)
 		}
+		if strings.HasPrefix(x.String(), "-") {
+			w.WriteString(" ")
+		}
+		w.WriteString(x.String())
 	case *Binary:
-		f.expr(e.L)
-		f.WriteString(" " + e.Op + " ")
-		f.expr(e.R)
+		child(e.L)
+		w.WriteString(" ")
+		w.WriteString(strings.ToUpper(e.Op))
+		w.WriteString(" ")
+		child(e.R)
 	case *IsNull:
-		f.expr(e.X)
+		child(e.X)
 		if e.Not {
-			f.WriteString(" IS NOT NULL")
+			w.WriteString(" IS NOT NULL")
 		} else {
-			f.WriteString(" IS NULL")
+			w.WriteString(" IS NULL")
 		}
 	case *In:
-		f.expr(e.X)
-		f.not(e.Not)
-		f.WriteString(" IN (")
-		f.exprList(e.List)
-		f.WriteString(")")
+		child(e.X)
+		not(e.Not)
+		w.WriteString(" IN (")
+		list(e.List)
+		w.WriteString(")")
 	case *Between:
-		f.expr(e.X)
-		f.not(e.Not)
-		f.WriteString(" BETWEEN ")
-		f.expr(e.Lo)
-		f.WriteString(" AND ")
-		f.expr(e.Hi)
+		child(e.X)
+		not(e.Not)
+		w.WriteString(" BETWEEN ")
+		child(e.Lo)
+		w.WriteString(" AND ")
+		child(e.Hi)
 	case *Like:
-		f.expr(e.X)
-		f.not(e.Not)
-		f.WriteString(" LIKE ")
-		f.expr(e.Pattern)
+		child(e.X)
+		not(e.Not)
+		w.WriteString(" LIKE ")
+		child(e.Pattern)
 	case *Case:
-		f.WriteString("CASE")
+		w.WriteString("CASE")
 		if e.Operand != nil {
-			f.WriteString(" ")
-			f.expr(e.Operand)
+			w.WriteString(" ")
+			child(e.Operand)
 		}
-		for _, w := range e.Whens {
-			f.WriteString(" WHEN ")
-			f.expr(w.Cond)
-			f.WriteString(" THEN ")
-			f.expr(w.Result)
+		for _, wh := range e.Whens {
+			w.WriteString(" WHEN ")
+			child(wh.Cond)
+			w.WriteString(" THEN ")
+			child(wh.Result)
 		}
 		if e.Else != nil {
-			f.WriteString(" ELSE ")
-			f.expr(e.Else)
+			w.WriteString(" ELSE ")
+			child(e.Else)
 		}
-		f.WriteString(" END")
+		w.WriteString(" END")
 	case *Cast:
-		f.WriteString("CAST(")
-		f.expr(e.X)
-		f.WriteString(" AS " + FormatType(e.Type) + ")")
+		w.WriteString("CAST(")
+		child(e.X)
+		w.WriteString(" AS ")
+		if st.Type != nil {
+			w.WriteString(st.Type(e.Type))
+		} else {
+			w.WriteString(FormatType(e.Type))
+		}
+		w.WriteString(")")
 	case *Call:
-		f.WriteString(e.Name + "(")
+		if st.Func != nil {
+			w.WriteString(st.Func(e.Name))
+		} else {
+			w.WriteString(e.Name)
+		}
+		w.WriteString("(")
 		switch {
 		case e.Star:
-			f.WriteString("*")
+			w.WriteString("*")
 		default:
 			if e.Distinct {
-				f.WriteString("DISTINCT ")
+				w.WriteString("DISTINCT ")
 			}
-			f.exprList(e.Args)
+			list(e.Args)
 		}
-		f.WriteString(")")
+		w.WriteString(")")
 	case *Paren:
-		f.WriteString("(")
-		f.expr(e.X)
-		f.WriteString(")")
+		w.WriteString("(")
+		child(e.X)
+		w.WriteString(")")
 	case nil:
-		f.WriteString("NULL")
+		if st.Missing != "" {
+			w.WriteString(st.Missing)
+		} else {
+			w.WriteString("NULL")
+		}
 	default:
-		fmt.Fprintf(f, "/* unknown expression %T */", e)
-	}
-}
-
-func (f *formatter) not(not bool) {
-	if not {
-		f.WriteString(" NOT")
+		w.WriteString(fmt.Sprintf("/* unknown expression %T */", e))
 	}
 }
 
@@ -424,3 +494,6 @@ func isReserved(word string) bool {
 // QuoteIdent writes a name as SQL: as it is when it is a plain word, else
 // quoted.
 func QuoteIdent(name string) string { return quoteIdent(name) }
+
+// QuoteString writes s as a SQL string literal: 'it”s'.
+func QuoteString(s string) string { return quoteString(s) }
