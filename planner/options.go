@@ -24,8 +24,33 @@ const (
 // env:NAME is read from the server's environment at run time and is not
 // checked here.
 
-// pipelineOptions are the options of CREATE PIPELINE … WITH.
-var pipelineOptions = []string{"description"}
+// knownPipelineOption tells whether k names a pipeline option (declared
+// in connector.PipelineOptions).
+func knownPipelineOption(k string) bool {
+	_, ok := connector.PipelineOption(k)
+	return ok
+}
+
+// checkPipelineOption checks the value of a known pipeline option as
+// checkOptions does a connector's.
+func checkPipelineOption(o sql.Option, errs *sql.ErrorList) {
+	os, _ := connector.PipelineOption(o.Key.Name)
+	if strings.HasPrefix(o.Value, connector.EnvPrefix) {
+		return
+	}
+	if msg, hint := os.Check(o.Value); msg != "" {
+		err := errs.Add(o.ValuePos, hint, "option %s: %s", o.Key.Name, msg)
+		if os.Type == connector.Enum {
+			vs := sql.Suggest(o.Value, os.Values)
+			if len(vs) == 0 {
+				vs = os.Values
+			}
+			for _, v := range vs {
+				replaceWith(err, sql.QuoteString(v), v)
+			}
+		}
+	}
+}
 
 // checkedOptions is a validated WITH list.
 type checkedOptions struct {

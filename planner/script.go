@@ -246,9 +246,10 @@ func planPipeline(s *sql.CreatePipeline, cat Catalog, errs *sql.ErrorList, faile
 	for _, o := range s.Options {
 		k := strings.ToLower(o.Key.Name)
 		switch {
-		case !slices.Contains(pipelineOptions, k):
-			hint := "options of a pipeline: " + strings.Join(pipelineOptions, ", ")
-			sg := sql.Suggest(k, pipelineOptions)
+		case !knownPipelineOption(k):
+			names := connector.PipelineOptionNames()
+			hint := "options of a pipeline: " + strings.Join(names, ", ")
+			sg := sql.Suggest(k, names)
 			if len(sg) > 0 {
 				hint = fmt.Sprintf("did you mean %q? %s", sg[0], hint)
 			}
@@ -260,6 +261,7 @@ func planPipeline(s *sql.CreatePipeline, cat Catalog, errs *sql.ErrorList, faile
 			errs.AddNode(o.Key, "", "option %s is given twice", o.Key.Name)
 		default:
 			p.Options[k] = o.Value
+			checkPipelineOption(o, errs)
 		}
 	}
 	ins := s.Insert

@@ -1,0 +1,46 @@
+package connector
+
+import "strings"
+
+// PipelineOptions are the options of CREATE PIPELINE … WITH (…), declared
+// like a connector's: the planner checks names and values against them,
+// the API and the editor list them, and the docs describe them. A feature
+// that reads a pipeline option adds its declaration here.
+var PipelineOptions = []Option{
+	{Name: "description", Type: String, Doc: "Free text shown beside the pipeline in SHOW PIPELINES, the API and the editor."},
+}
+
+// PipelineOption returns the declaration of a pipeline option, by name
+// without regard to case.
+func PipelineOption(name string) (*Option, bool) {
+	for i := range PipelineOptions {
+		if strings.EqualFold(PipelineOptions[i].Name, name) {
+			return &PipelineOptions[i], true
+		}
+	}
+	return nil, false
+}
+
+// PipelineOptionNames lists the pipeline options' names, in declaration
+// order.
+func PipelineOptionNames() []string {
+	out := make([]string, len(PipelineOptions))
+	for i, o := range PipelineOptions {
+		out[i] = o.Name
+	}
+	return out
+}
+
+// PipelineValue returns a pipeline option's value as in force: the value
+// written in opts (lower-case keys), else the declared default. ok is false
+// when no such option is declared.
+func PipelineValue(opts map[string]string, name string) (v string, given, ok bool) {
+	o, ok := PipelineOption(name)
+	if !ok {
+		return "", false, false
+	}
+	if v, given := opts[strings.ToLower(o.Name)]; given {
+		return v, true, true
+	}
+	return o.Default, false, true
+}
