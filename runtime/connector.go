@@ -79,6 +79,18 @@ type Sink interface {
 	Close() error
 }
 
+// Committer is an optional Sink interface for sinks whose writes become
+// visible only when committed, such as a table format's transaction log
+// (two-phase: Write stages rows, Commit publishes them). Commit is called
+// once the rows of checkpoint epoch are all written, before the checkpoint
+// is stored. After a crash the runtime replays the same rows under the
+// same epoch (see Intent), so a sink that finds epoch already committed
+// must drop what it staged instead of publishing it twice. Staged rows that
+// are never committed must never become visible.
+type Committer interface {
+	Commit(ctx context.Context, epoch uint64) error
+}
+
 // SinkConfig is what a sink is opened with.
 type SinkConfig struct {
 	Spec   *dag.SinkSpec

@@ -109,6 +109,13 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 				failed = true
 				continue
 			}
+			if c, ok := x.sink.(Committer); ok {
+				if err := c.Commit(ctx, cp.Epoch); err != nil {
+					x.fail(fmt.Errorf("sink %q: commit epoch %d: %w", x.sinkNode.Sink.Name, cp.Epoch, err))
+					failed = true
+					continue
+				}
+			}
 			d := time.Since(t0)
 			x.counters.sinkNanos.Add(int64(d))
 			x.counters.lastSinkNanos.Store(int64(d))
