@@ -42,7 +42,7 @@ type tapHub struct {
 }
 
 func newTapHub(s *Server) *tapHub {
-	registerTap.Do(func() { runtime.RegisterSink(tapConnector, openTap) })
+	registerTap.Do(func() { runtime.RegisterSinkWrapper(tapConnector, openTap, tappedSpec) })
 	return &tapHub{s: s, subs: map[string]map[*Tail]struct{}{}}
 }
 
@@ -84,16 +84,24 @@ type tapSink struct {
 var (
 	_ runtime.Sink              = (*tapSink)(nil)
 	_ runtime.TokenDeduplicator = (*tapSink)(nil)
+	_ runtime.Flusher           = (*tapSink)(nil)
+	_ runtime.Committer         = tapCommitSink{}
 )
 
-func openTap(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) {
-	spec := *cfg.Spec
+// tappedSpec returns the spec of the sink a tap wraps: the runtime reads
+// its declaration (delivery style, batching defaults).
+func tappedSpec(tap *dag.SinkSpec) *dag.SinkSpec {
+	spec := *tap
 	spec.Options = maps.Clone(spec.Options)
 	spec.Connector = spec.Options[tapOptConnector]
-	id := spec.Options[tapOptID]
 	delete(spec.Options, tapOptConnector)
 	delete(spec.Options, tapOptID)
-	inner, err := runtime.OpenSink(ctx, runtime.SinkConfig{Spec: &spec, Schema: cfg.Schema})
+	return &spec
+}
+
+func openTap(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) {
+	id := cfg.Spec.Options[tapOptID]
+	inner, err := runtime.OpenSink(ctx, func() runtime.SinkConfig { c := cfg; c.Spec = tappedSpec(cfg.Spec); return c }())
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +111,9 @@ func openTap(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) 
 		if f := t.point.hub.s.cfg.NewRowEncoder; f != nil {
 			t.enc = f(cfg.Schema)
 		}
+	}
+	if _, ok := inner.(runtime.Committer); ok {
+		return tapCommitSink{t}, nil
 	}
 	return t, nil
 }
@@ -120,6 +131,22 @@ func (t *tapSink) Write(ctx context.Context, b *runtime.Batch, token string) err
 func (t *tapSink) DeduplicatesTokens() bool {
 	d, ok := t.inner.(runtime.TokenDeduplicator)
 	return ok && d.DeduplicatesTokens()
+}
+
+// Flush flushes the tapped sink, if it is a runtime.Flusher.
+func (t *tapSink) Flush(ctx context.Context) error {
+	if f, ok := t.inner.(runtime.Flusher); ok {
+		return f.Flush(ctx)
+	}
+	return nil
+}
+
+// tapCommitSink taps a sink that is a runtime.Committer.
+type tapCommitSink struct{ *tapSink }
+
+// Commit commits the tapped sink's epoch.
+func (t tapCommitSink) Commit(ctx context.Context, epoch uint64) error {
+	return t.inner.(runtime.Committer).Commit(ctx, epoch)
 }
 
 func (t *tapSink) Close() error { return t.inner.Close() }

@@ -44,9 +44,12 @@ type serverConfig struct {
 	// dataDir), or "" for postgres when the catalog is there, else dir.
 	checkpoints string
 	// groupID is the default prefix of consumer groups.
-	groupID  string
-	logLevel slog.Level
-	stderr   io.Writer
+	groupID string
+	// checkpointEvery is the default checkpoint interval of pipelines
+	// with a continuous sink.
+	checkpointEvery time.Duration
+	logLevel        slog.Level
+	stderr          io.Writer
 }
 
 func serverCmd(args []string, stdout, stderr io.Writer) error {
@@ -61,9 +64,15 @@ func serverCmd(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.filesDir, "files-dir", os.Getenv("SLUICE_FILES_DIR"), "the only directory file sinks may write in; a relative sink path is taken under it (env SLUICE_FILES_DIR; default <data-dir>/files)")
 	origins := fs.String("allowed-origins", os.Getenv("SLUICE_ALLOWED_ORIGINS"), "comma-separated browser origins allowed to open websockets besides the server's own (env SLUICE_ALLOWED_ORIGINS)")
 	hosts := fs.String("allowed-hosts", os.Getenv("SLUICE_ALLOWED_HOSTS"), "comma-separated host names requests may be addressed to (the Host header, without port); empty admits any (env SLUICE_ALLOWED_HOSTS)")
+	checkpointEvery := fs.String("checkpoint-interval", envOr("SLUICE_CHECKPOINT_INTERVAL", runtime.DefaultCheckpointInterval.String()), "how often a pipeline whose sink writes continuously (Kafka, file, stdout) checkpoints, unless its checkpoint_interval option says otherwise (env SLUICE_CHECKPOINT_INTERVAL)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if d, err := time.ParseDuration(*checkpointEvery); err != nil || d <= 0 {
+		return &exitError{code: 2, msg: fmt.Sprintf("-checkpoint-interval %q: want a positive duration such as 5s or 500ms", *checkpointEvery)}
+	} else {
+		cfg.checkpointEvery = d
 	}
 	cfg.token = os.Getenv("SLUICE_API_TOKEN")
 	if *origins != "" {
@@ -147,11 +156,12 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 		log.Info("checkpoints in the data directory", "dir", filepath.Join(cfg.dataDir, "checkpoints"))
 	}
 	srv, err := server.New(server.Config{
-		Catalog:     cat,
-		StateDir:    cfg.dataDir,
-		Checkpoints: ckpt,
-		GroupID:     cfg.groupID,
-		Logger:      log,
+		Catalog:            cat,
+		StateDir:           cfg.dataDir,
+		Checkpoints:        ckpt,
+		GroupID:            cfg.groupID,
+		Logger:             log,
+		CheckpointInterval: cfg.checkpointEvery,
 		NewRowEncoder: func(s dag.Schema) server.RowEncoder {
 			return jsonformat.NewEncoder(s).AppendRow
 		},
