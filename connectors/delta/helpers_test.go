@@ -207,3 +207,5 @@ func parquetFiles(t *testing.T, dir string) []string {
 	}
 	return m
 }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
