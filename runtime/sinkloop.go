@@ -153,6 +153,7 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 			x.counters.sinkNanos.Add(int64(d))
 			x.counters.lastSinkNanos.Store(int64(d))
 			x.counters.batchesWritten.Add(1)
+			x.counters.lastBatchRows.Store(int64(acc.Len))
 			x.counters.rowsWritten.Add(int64(acc.Len))
 			acc.Reset()
 		}
@@ -198,6 +199,7 @@ func (x *execution) writeNow(ctx context.Context, b *Batch) error {
 	x.counters.sinkNanos.Add(int64(d))
 	x.counters.lastSinkNanos.Store(int64(d))
 	x.counters.batchesWritten.Add(1)
+	x.counters.lastBatchRows.Store(int64(b.Len))
 	x.counters.rowsWritten.Add(int64(b.Len))
 	return nil
 }

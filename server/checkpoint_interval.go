@@ -1,6 +1,8 @@
 package server
 
 import (
+	"os"
+	"strings"
 	"time"
 
 	"github.com/sluice-sql/sluice/connector"
@@ -13,6 +15,9 @@ func checkpointInterval(opts map[string]string, server time.Duration) time.Durat
 	v, given, ok := connector.PipelineValue(opts, "checkpoint_interval")
 	if !ok || !given {
 		return server
+	}
+	if name, ok := strings.CutPrefix(v, connector.EnvPrefix); ok {
+		v = os.Getenv(name)
 	}
 	o, _ := connector.PipelineOption("checkpoint_interval")
 	d, err := o.ParseDuration(v)
