@@ -44,9 +44,13 @@ type serverConfig struct {
 	// dataDir), or "" for postgres when the catalog is there, else dir.
 	checkpoints string
 	// groupID is the default prefix of consumer groups.
-	groupID  string
-	logLevel slog.Level
-	stderr   io.Writer
+	groupID string
+	// nodeID and leaseTime: see server.Config (servers sharing a
+	// PostgreSQL catalog).
+	nodeID    string
+	leaseTime time.Duration
+	logLevel  slog.Level
+	stderr    io.Writer
 }
 
 func serverCmd(args []string, stdout, stderr io.Writer) error {
@@ -61,10 +65,17 @@ func serverCmd(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.filesDir, "files-dir", os.Getenv("SLUICE_FILES_DIR"), "the only directory file sinks may write in; a relative sink path is taken under it (env SLUICE_FILES_DIR; default <data-dir>/files)")
 	origins := fs.String("allowed-origins", os.Getenv("SLUICE_ALLOWED_ORIGINS"), "comma-separated browser origins allowed to open websockets besides the server's own (env SLUICE_ALLOWED_ORIGINS)")
 	hosts := fs.String("allowed-hosts", os.Getenv("SLUICE_ALLOWED_HOSTS"), "comma-separated host names requests may be addressed to (the Host header, without port); empty admits any (env SLUICE_ALLOWED_HOSTS)")
+	fs.StringVar(&cfg.nodeID, "node-id", os.Getenv("SLUICE_NODE_ID"), "this server's name among the servers sharing the -postgres catalog, recorded as the owner of the pipelines it runs; unique per process (env SLUICE_NODE_ID; default <host name>-<pid>)")
+	leaseTime := fs.String("lease-time", envOr("SLUICE_LEASE_TIME", server.DefaultLeaseTime.String()), "how long a pipeline's lease lasts unless renewed (every third of it): the longest a dead server's pipelines wait before another server of the -postgres catalog takes them over (env SLUICE_LEASE_TIME)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	d, err := time.ParseDuration(*leaseTime)
+	if err != nil || d < time.Second || d > time.Hour {
+		return &exitError{code: 2, msg: fmt.Sprintf("-lease-time %q: give a duration from 1s to 1h, e.g. 15s", *leaseTime)}
+	}
+	cfg.leaseTime = d
 	cfg.token = os.Getenv("SLUICE_API_TOKEN")
 	if *origins != "" {
 		cfg.origins = strings.Split(*origins, ",")
@@ -151,6 +162,8 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 		StateDir:    cfg.dataDir,
 		Checkpoints: ckpt,
 		GroupID:     cfg.groupID,
+		NodeID:      cfg.nodeID,
+		LeaseTime:   cfg.leaseTime,
 		Logger:      log,
 		NewRowEncoder: func(s dag.Schema) server.RowEncoder {
 			return jsonformat.NewEncoder(s).AppendRow
