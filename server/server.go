@@ -81,6 +81,8 @@ type Config struct {
 	// pipelines wait before another takes them over. Only a PostgreSQL
 	// catalog has leases. Default DefaultLeaseTime (15s).
 	LeaseTime time.Duration
+	// Notify configures failure notifications (notify.go).
+	Notify NotifyConfig
 	// KeepDropped keeps what a dropped pipeline leaves outside the catalog,
 	// its checkpoints and its sources' committed offsets, for a catalog that
 	// is not kept: a `sluice run` script's DROP forgets nothing.
@@ -110,6 +112,7 @@ type Server struct {
 	last map[string]*run
 
 	taps  *tapHub
+	notes *notifier
 	ready atomic.Bool
 	// lease keeps the pipelines' leases when the catalog is shared
 	// (PostgreSQL); nil otherwise. See lease.go.
@@ -181,6 +184,7 @@ func New(cfg Config) (*Server, error) {
 	if l, ok := cfg.Catalog.Leases(); ok {
 		s.lease = newLeaser(s, l)
 	}
+	s.notes = newNotifier(s, cfg.Notify)
 	for _, err := range cfg.Catalog.LoadErrors {
 		s.log.Error("catalog object no longer plans; left in the catalog, not run", "error", err)
 	}
@@ -237,6 +241,7 @@ func (s *Server) Close() {
 	for _, r := range runs {
 		<-r.done
 	}
+	s.notes.close()
 }
 
 func (s *Server) options(name string) runtime.Options {
@@ -342,6 +347,7 @@ func (s *Server) startAttempt(obj *planner.Object, failed int) {
 		s.log.Info("pipeline finished: its sources ended", "pipeline", name)
 		s.setState(name, catalog.Stopped, "")
 		s.release(name, r.owner.Fence)
+		s.notes.finished(name)
 	}()
 }
 
@@ -440,6 +446,7 @@ func (s *Server) setState(name string, st catalog.State, msg string) {
 	if err := s.cat.SetState(ctx, name, st, msg); err != nil && !errors.Is(err, catalog.ErrNotFound) {
 		s.log.Error("record pipeline state", "pipeline", name, "state", st, "error", err)
 	}
+	s.notes.stateChanged(name, st, msg)
 }
 
 // PipelineStats returns the counters of a pipeline's latest run, running
