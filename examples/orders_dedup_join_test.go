@@ -35,13 +35,13 @@ func TestOrdersDedupJoin(t *testing.T) {
 		order("o-1", 1, 25, "10:00:10"),
 		order("o-1", 1, 25, "10:00:10"), // resent: dropped
 		order("o-2", 2, 40.5, "10:02:00"),
-		order("o-3", 1, -3, "10:03:00"), // not a positive amount: filtered
-		order("o-4", 9, 12, "10:04:00"), // no such user: NULLs
+		order("o-3", 1, -3, "10:03:00"),   // not a positive amount: filtered
+		order("o-4", 9, 12, "10:04:00"),   // no such user: NULLs
 		order("o-2", 2, 40.5, "10:02:00"), // resent two records later: dropped
-		order("o-5", 3, 30, "10:05:00"), // its user is 2 h 5 min older: NULLs
+		order("o-5", 3, 30, "10:05:00"),   // its user is 2 h 5 min older: NULLs
 		order("o-6", 2, 15, "10:30:00"),
-		order("o-7", 1, 20, "10:20:00"), // arrives after a later order, still joins
-		order("o-8", 2, 50, "11:30:00"), // 89 minutes after its user: NULLs
+		order("o-7", 1, 20, "10:20:00"),          // arrives after a later order, still joins
+		order("o-8", 2, 50, "11:30:00"),          // 89 minutes after its user: NULLs
 		`{"order_id": "o-9", "amount": "a lot"}`, // mistyped: to orders.dlq
 	)
 	// Later records on both topics move the watermarks past every order's
