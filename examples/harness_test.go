@@ -456,10 +456,60 @@ type record struct {
 	Headers   map[string]string
 }
 
-// topicRecords reads every record of topic now in it, with franz-go
-// (kcat cannot print headers unambiguously), ordered by partition and
-// offset.
+// topicRecords reads every record now in topic, ordered by partition and
+// offset, with kcat (a consumer independent of Sluice) where it is
+// installed, else with franz-go.
 func (st *stack) topicRecords(t *testing.T, topic string) []record {
+	t.Helper()
+	var out []record
+	if _, err := exec.LookPath("kcat"); err == nil {
+		cmd := exec.Command("kcat", "-C", "-b", st.brokers, "-t", topic, "-o", "beginning", "-e", "-J", "-q")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		b, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("kcat consume %s: %v\n%s", topic, err, stderr.String())
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if line == "" {
+				continue
+			}
+			var m struct {
+				Partition int32    `json:"partition"`
+				Offset    int64    `json:"offset"`
+				Headers   []string `json:"headers"`
+				Key       *string  `json:"key"`
+				Payload   *string  `json:"payload"`
+			}
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("kcat consume %s: %v: %s", topic, err, line)
+			}
+			rec := record{Partition: m.Partition, Offset: m.Offset, Headers: map[string]string{}}
+			if m.Key != nil {
+				rec.Key = *m.Key
+			}
+			if m.Payload != nil {
+				rec.Value = *m.Payload
+			}
+			for i := 0; i+1 < len(m.Headers); i += 2 {
+				rec.Headers[m.Headers[i]] = m.Headers[i+1]
+			}
+			out = append(out, rec)
+		}
+	} else {
+		out = st.topicRecordsKgo(t, topic)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Partition != out[j].Partition {
+			return out[i].Partition < out[j].Partition
+		}
+		return out[i].Offset < out[j].Offset
+	})
+	return out
+}
+
+// topicRecordsKgo is topicRecords with franz-go.
+func (st *stack) topicRecordsKgo(t *testing.T, topic string) []record {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(st.brokers), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
@@ -500,12 +550,6 @@ func (st *stack) topicRecords(t *testing.T, topic string) []record {
 			}
 		})
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Partition != out[j].Partition {
-			return out[i].Partition < out[j].Partition
-		}
-		return out[i].Offset < out[j].Offset
-	})
 	return out
 }
 
@@ -519,6 +563,9 @@ func (st *stack) fileLines(t *testing.T, path string) []string {
 	}
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(b) == 0 {
+		return nil
 	}
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
