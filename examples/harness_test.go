@@ -10,7 +10,7 @@
 //
 //	st := newStack(t, needs{topics: []string{"orders"}, clickhouse: true})
 //	srv := st.startServer(t)
-//	srv.apply(t, "orders-dedup-join/pipeline.sql")
+//	srv.applyAsReadme(t, "orders-dedup-join")
 //	st.produce(t, "orders", lines...)
 //	rows := st.clickhouseRows(t, "SELECT ... ORDER BY ...")
 package examples

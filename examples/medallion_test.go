@@ -76,7 +76,7 @@ func (s *sale) encode(asNumber bool) {
 func TestMedallion(t *testing.T) {
 	st := newStack(t, needs{topics: []string{"pos_sales", "bronze_sales", "silver_sales"}, partitions: 3, clickhouse: true})
 	srv := st.startServer(t)
-	srv.apply(t, "medallion/bronze.sql", "medallion/silver.sql", "medallion/gold.sql")
+	srv.applyAsReadme(t, "medallion")
 
 	rng := rand.New(rand.NewSource(7))
 	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)

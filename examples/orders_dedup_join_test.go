@@ -16,7 +16,7 @@ import (
 func TestOrdersDedupJoin(t *testing.T) {
 	st := newStack(t, needs{topics: []string{"orders", "users"}, clickhouse: true})
 	srv := st.startServer(t)
-	srv.apply(t, "orders-dedup-join/pipeline.sql")
+	srv.applyAsReadme(t, "orders-dedup-join")
 
 	user := func(id int, email, country, at string) string {
 		return fmt.Sprintf(`{"user_id":%d,"email":%q,"country":%q,"updated_at":"2025-03-01 %s"}`, id, email, country, at)

@@ -19,7 +19,7 @@ import (
 func TestStudentGenerator(t *testing.T) {
 	st := newStack(t, needs{topics: []string{"students"}, partitions: 3, postgres: true})
 	srv := st.startServer(t)
-	srv.apply(t, "student-generator/pipeline.sql")
+	srv.applyAsReadme(t, "student-generator")
 
 	const rows = 1000 // the script's rows option
 	const cols = "student_id, name, course, score, to_char(enrolled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')"

@@ -18,7 +18,7 @@ import (
 func TestWindowedMonitoring(t *testing.T) {
 	st := newStack(t, needs{topics: []string{"http_requests"}})
 	srv := st.startServer(t)
-	srv.apply(t, "windowed-monitoring/pipeline.sql")
+	srv.applyAsReadme(t, "windowed-monitoring")
 
 	req := func(service string, status, latency int, at string) string {
 		return fmt.Sprintf(`{"service":%q,"status":%d,"latency_ms":%d,"at":"2025-03-01 %s"}`, service, status, latency, at)
