@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,7 +22,10 @@ import (
 	"github.com/sluice-sql/sluice/confine"
 	"github.com/sluice-sql/sluice/server"
 	"github.com/sluice-sql/sluice/web"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 //go:embed demo/demo.sql
@@ -80,7 +84,7 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) error 
 	broker, err := kfake.NewCluster(
 		kfake.NumBrokers(1),
 		kfake.Ports(cfg.kafkaPort),
-		kfake.SeedTopics(3, append([]string{"orders", "users"}, cfg.topics...)...),
+		kfake.SeedTopics(3, "orders", "users"),
 		kfake.DataDir(filepath.Join(data, "kafka")),
 	)
 	if err != nil {
@@ -92,6 +96,12 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) error 
 		if _, port, err := net.SplitHostPort(addrs[0]); err == nil {
 			brokers = "localhost:" + port
 		}
+	}
+
+	// Seeds apply only to a new log: topics asked for on a later start are
+	// created here.
+	if err := createTopics(ctx, brokers, cfg.topics); err != nil {
+		return &exitError{code: 1, msg: fmt.Sprintf("create topics %s on the embedded broker: %v", strings.Join(cfg.topics, ", "), err)}
 	}
 
 	level := slog.LevelWarn
@@ -154,6 +164,31 @@ Ctrl-C stops; the next 'make run' resumes where this one stopped.
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping: writing rows, checkpointing state")
+	return nil
+}
+
+// createTopics creates topics with 3 partitions each on the broker at
+// brokers; a topic that exists is left as it is.
+func createTopics(ctx context.Context, brokers string, topics []string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := kadm.NewClient(cl).CreateTopics(ctx, 3, 1, nil, topics...)
+	if err != nil {
+		return err
+	}
+	for _, r := range res.Sorted() {
+		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("%s: %w", r.Topic, r.Err)
+		}
+	}
 	return nil
 }
 
