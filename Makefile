@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/sluice
 PKGS    := ./...
 
-.PHONY: run build test test-unit bench bench-e2e lint fuzz clean web
+.PHONY: run build test test-unit bench bench-e2e bench-delta lint fuzz clean web
 
 build:
 	$(GO) build -o $(BIN) ./cmd/sluice
@@ -28,6 +28,13 @@ bench:
 bench-e2e:
 	eval "$$(bash scripts/clickhouse.sh start)"; trap 'bash scripts/clickhouse.sh stop' EXIT; \
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 30m ./internal/bench/
+
+# The dedup pipeline of bench-e2e into a Delta Lake table and into
+# ClickHouse, side by side in one run, over 2 M events
+# (docs/benchmarks.md); starts its own ClickHouse server.
+bench-delta:
+	eval "$$(bash scripts/clickhouse.sh start)"; trap 'bash scripts/clickhouse.sh stop' EXIT; \
+	SLUICE_BENCH_EVENTS=$${SLUICE_BENCH_EVENTS:-2000000} $(GO) test -run '^$$' -bench 'SluiceDedup' -benchtime 1x -count 3 -timeout 30m ./internal/bench/
 
 lint:
 	gofmt -l . | (! grep .)

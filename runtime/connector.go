@@ -95,6 +95,9 @@ type Committer interface {
 type SinkConfig struct {
 	Spec   *dag.SinkSpec
 	Schema dag.Schema // the rows written: the pipeline's output schema
+	// Pipeline names the pipeline that writes: a Committer keys what it
+	// has committed by it (with the epoch).
+	Pipeline string
 }
 
 // SourceOpener opens a source of one connector.

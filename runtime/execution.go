@@ -314,7 +314,7 @@ func (x *execution) run(ctx context.Context) error {
 		}
 	}
 	if x.sinkNode != nil {
-		sink, err := OpenSink(runCtx, SinkConfig{Spec: x.sinkNode.Sink, Schema: x.sinkSchema})
+		sink, err := OpenSink(runCtx, SinkConfig{Spec: x.sinkNode.Sink, Schema: x.sinkSchema, Pipeline: name})
 		if err != nil {
 			x.closeSources()
 			return fmt.Errorf("pipeline %q: open sink %q: %w", name, x.sinkNode.Sink.Name, err)

@@ -522,7 +522,7 @@ func sealSecrets(script *sql.Script) error {
 	return nil
 }
 
-// ConfineFiles checks that every file sink of stmts writes under the
+// ConfineFiles checks that every file or delta sink of stmts writes under the
 // files directory (package confine): a path outside it is an
 // error at the path's value. A path given as env:NAME is checked when the
 // sink opens.
@@ -538,7 +538,7 @@ func ConfineFiles(stmts []sql.Stmt) sql.ErrorList {
 		}
 		isFile := false
 		for _, o := range c.Options {
-			if strings.EqualFold(o.Key.Name, "connector") && strings.EqualFold(o.Value, "file") {
+			if strings.EqualFold(o.Key.Name, "connector") && (strings.EqualFold(o.Value, "file") || strings.EqualFold(o.Value, "delta")) {
 				isFile = true
 			}
 		}
@@ -551,11 +551,20 @@ func ConfineFiles(stmts []sql.Stmt) sql.ErrorList {
 			}
 			if _, _, err := confine.Rel(o.Value); err != nil {
 				errs.Add(o.ValuePos, fmt.Sprintf("write a path inside %s, or relative to it, e.g. 'out.jsonl' (the server's --files-dir)", confine.Root()),
-					"file sink %s: %v", c.Name.Name, err)
+					"%s sink %s: %v", connectorOf(c), c.Name.Name, err)
 			}
 		}
 	}
 	return errs
+}
+
+func connectorOf(c *sql.CreateSink) string {
+	for _, o := range c.Options {
+		if strings.EqualFold(o.Key.Name, "connector") {
+			return strings.ToLower(o.Value)
+		}
+	}
+	return ""
 }
 
 // literalEnd returns the offset just past the single-quoted literal that

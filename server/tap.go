@@ -84,6 +84,7 @@ type tapSink struct {
 var (
 	_ runtime.Sink              = (*tapSink)(nil)
 	_ runtime.TokenDeduplicator = (*tapSink)(nil)
+	_ runtime.Committer         = (*tapSink)(nil)
 )
 
 func openTap(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) {
@@ -93,7 +94,7 @@ func openTap(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) 
 	id := spec.Options[tapOptID]
 	delete(spec.Options, tapOptConnector)
 	delete(spec.Options, tapOptID)
-	inner, err := runtime.OpenSink(ctx, runtime.SinkConfig{Spec: &spec, Schema: cfg.Schema})
+	inner, err := runtime.OpenSink(ctx, runtime.SinkConfig{Spec: &spec, Schema: cfg.Schema, Pipeline: cfg.Pipeline})
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +121,15 @@ func (t *tapSink) Write(ctx context.Context, b *runtime.Batch, token string) err
 func (t *tapSink) DeduplicatesTokens() bool {
 	d, ok := t.inner.(runtime.TokenDeduplicator)
 	return ok && d.DeduplicatesTokens()
+}
+
+// Commit publishes what a two-phase sink (runtime.Committer) staged;
+// other sinks have nothing to commit.
+func (t *tapSink) Commit(ctx context.Context, epoch uint64) error {
+	if c, ok := t.inner.(runtime.Committer); ok {
+		return c.Commit(ctx, epoch)
+	}
+	return nil
 }
 
 func (t *tapSink) Close() error { return t.inner.Close() }

@@ -7,6 +7,7 @@ import (
 	"github.com/sluice-sql/sluice/connectors/blackhole"
 	"github.com/sluice-sql/sluice/connectors/clickhouse"
 	"github.com/sluice-sql/sluice/connectors/datagen"
+	"github.com/sluice-sql/sluice/connectors/delta"
 	"github.com/sluice-sql/sluice/connectors/file"
 	"github.com/sluice-sql/sluice/connectors/kafka"
 	"github.com/sluice-sql/sluice/connectors/postgres"
@@ -20,6 +21,7 @@ func init() {
 	runtime.Register(blackhole.Connector)
 	runtime.Register(clickhouse.Connector)
 	runtime.Register(datagen.Connector)
+	runtime.Register(delta.Connector)
 	runtime.Register(file.Connector)
 	runtime.Register(kafka.Connector)
 	runtime.Register(postgres.Connector)

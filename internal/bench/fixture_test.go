@@ -325,6 +325,7 @@ type meter struct {
 	b      *testing.B
 	chPID  int // 0 when unknown: ClickHouse CPU is then not reported
 	events int
+	rows   int64
 
 	wall, cpu, chCPU, hostCPU    time.Duration
 	mallocs, bytes               uint64
@@ -476,6 +477,10 @@ func (m *meter) end(events int) {
 	m.runs++
 }
 
+// wrote counts the rows a timed run wrote, for the rows/s and
+// cpu-s/Mrows metrics.
+func (m *meter) wrote(rows int64) { m.rows += rows }
+
 // report adds the per-event metrics to the benchmark's line.
 func (m *meter) report() {
 	if m.events == 0 {
@@ -484,6 +489,10 @@ func (m *meter) report() {
 	mev := float64(m.events) / 1e6
 	m.b.ReportMetric(float64(m.events)/m.wall.Seconds(), "events/s")
 	m.b.ReportMetric(m.cpu.Seconds()/mev, "cpu-s/Mevents")
+	if m.rows > 0 {
+		m.b.ReportMetric(float64(m.rows)/m.wall.Seconds(), "rows/s")
+		m.b.ReportMetric(m.cpu.Seconds()/(float64(m.rows)/1e6), "cpu-s/Mrows")
+	}
 	if m.chPID != 0 {
 		m.b.ReportMetric(m.chCPU.Seconds()/mev, "ch-cpu-s/Mevents")
 	}

@@ -115,6 +115,7 @@ func benchSluice(b *testing.B, url string, events int, want int64, script func(t
 		if want >= 0 && s.RowsWritten != want {
 			b.Fatalf("the pipeline wrote %d rows, want %d", s.RowsWritten, want)
 		}
+		m.wrote(s.RowsWritten)
 		finishTable(b, conn, table, s.RowsWritten, s.PossibleDuplicates)
 		b.StartTimer()
 	}
