@@ -16,6 +16,7 @@ package connector
 import (
 	"fmt"
 	"math"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ const (
 	Bool     Type = "bool"     // 'true' or 'false'
 	Ratio    Type = "ratio"    // a number from 0 to 1
 	Enum     Type = "enum"     // one of Values, compared without case
+	URL      Type = "url"      // an http:// or https:// URL
 )
 
 // EnvPrefix marks a value that names an environment variable of the
@@ -146,7 +148,7 @@ func (c *Connector) validate() error {
 		}
 		seen[o.Name] = true
 		switch o.Type {
-		case String, Count, Duration, Bool, Ratio:
+		case String, Count, Duration, Bool, Ratio, URL:
 		case Enum:
 			if len(o.Values) == 0 {
 				return fmt.Errorf("%s: enum option %s has no values", c.Name, o.Name)
@@ -285,6 +287,10 @@ func (o *Option) Check(v string) (msg, hint string) {
 	case Enum:
 		if o.Canonical(v) == "" {
 			return fmt.Sprintf("%q is not one of %s", v, strings.Join(o.Values, ", ")), ""
+		}
+	case URL:
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Sprintf("%q is not an http:// or https:// URL", v), "write e.g. 'https://hooks.example.com/sluice', or 'env:NAME' to read it from the server's environment"
 		}
 	}
 	return "", ""

@@ -8,6 +8,14 @@ import "strings"
 // that reads a pipeline option adds its declaration here.
 var PipelineOptions = []Option{
 	{Name: "description", Type: String, Doc: "Free text shown beside the pipeline in SHOW PIPELINES, the API and the editor."},
+	{Name: "notify_url", Type: URL, DefaultText: "the server's `--notify-url`",
+		Doc: "The webhook Sluice POSTs an event to when the pipeline fails, recovers, falls behind or catches up; give it as 'env:NAME' to keep it out of the SQL."},
+	{Name: "notify_format", Type: Enum, Values: []string{"json", "slack"}, DefaultText: "the server's `--notify-format` (`json`)",
+		Doc: "json: the event as a JSON object; slack: a Slack-compatible {\"text\": …} message."},
+	{Name: "notify_lag_threshold", Type: Count, Min: 1, Default: "100000",
+		Doc: "Consumer lag, in records summed over the pipeline's sources, above which the pipeline counts as falling behind."},
+	{Name: "notify_lag_for", Type: Duration, Default: "5m",
+		Doc: "How long the lag must stay above notify_lag_threshold before the falling-behind event is sent."},
 }
 
 // PipelineOption returns the declaration of a pipeline option, by name

@@ -72,10 +72,15 @@ type Config struct {
 	// NoCheckpoints runs the pipelines without checkpoints (`sluice run`
 	// without a state directory); StateDir may then be empty.
 	NoCheckpoints bool
+	// Notify configures failure notifications (notify.go).
+	Notify NotifyConfig
 	// KeepDropped keeps what a dropped pipeline leaves outside the catalog,
 	// its checkpoints and its sources' committed offsets, for a catalog that
 	// is not kept: a `sluice run` script's DROP forgets nothing.
 	KeepDropped bool
+	// HistoryEvery is how often the throughput history (History) takes a
+	// sample; default 10s, 90 samples kept.
+	HistoryEvery time.Duration
 }
 
 // Server supervises the pipelines of one catalog.
@@ -101,6 +106,8 @@ type Server struct {
 	last map[string]*run
 
 	taps  *tapHub
+	hist  *history
+	notes *notifier
 	ready atomic.Bool
 }
 
@@ -164,6 +171,9 @@ func New(cfg Config) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, cat: cfg.Catalog, log: cfg.Logger, ctx: ctx, cancel: cancel, runs: map[string]*run{}, retries: map[string]*retry{}, last: map[string]*run{}}
 	s.taps = newTapHub(s)
+	s.hist = newHistory()
+	go s.keepHistory()
+	s.notes = newNotifier(s, cfg.Notify)
 	for _, err := range cfg.Catalog.LoadErrors {
 		s.log.Error("catalog object no longer plans; left in the catalog, not run", "error", err)
 	}
@@ -211,6 +221,7 @@ func (s *Server) Close() {
 	for _, r := range runs {
 		<-r.done
 	}
+	s.notes.close()
 }
 
 func (s *Server) options(name string) runtime.Options {
@@ -302,6 +313,7 @@ func (s *Server) startAttempt(obj *planner.Object, failed int) {
 		// Bounded sources (datagen with rows) end by themselves.
 		s.log.Info("pipeline finished: its sources ended", "pipeline", name)
 		s.setState(name, catalog.Stopped, "")
+		s.notes.finished(name)
 	}()
 }
 
@@ -400,6 +412,7 @@ func (s *Server) setState(name string, st catalog.State, msg string) {
 	if err := s.cat.SetState(ctx, name, st, msg); err != nil && !errors.Is(err, catalog.ErrNotFound) {
 		s.log.Error("record pipeline state", "pipeline", name, "state", st, "error", err)
 	}
+	s.notes.stateChanged(name, st, msg)
 }
 
 // PipelineStats returns the counters of a pipeline's latest run, running

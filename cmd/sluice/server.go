@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -44,7 +45,10 @@ type serverConfig struct {
 	// dataDir), or "" for postgres when the catalog is there, else dir.
 	checkpoints string
 	// groupID is the default prefix of consumer groups.
-	groupID  string
+	groupID string
+	// notify configures failure notifications; its PublicURL defaults
+	// to the URL the server listens on.
+	notify   server.NotifyConfig
 	logLevel slog.Level
 	stderr   io.Writer
 }
@@ -61,8 +65,14 @@ func serverCmd(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.filesDir, "files-dir", os.Getenv("SLUICE_FILES_DIR"), "the only directory file sinks may write in; a relative sink path is taken under it (env SLUICE_FILES_DIR; default <data-dir>/files)")
 	origins := fs.String("allowed-origins", os.Getenv("SLUICE_ALLOWED_ORIGINS"), "comma-separated browser origins allowed to open websockets besides the server's own (env SLUICE_ALLOWED_ORIGINS)")
 	hosts := fs.String("allowed-hosts", os.Getenv("SLUICE_ALLOWED_HOSTS"), "comma-separated host names requests may be addressed to (the Host header, without port); empty admits any (env SLUICE_ALLOWED_HOSTS)")
+	fs.StringVar(&cfg.notify.URL, "notify-url", os.Getenv("SLUICE_NOTIFY_URL"), "webhook told when a pipeline fails, recovers or falls behind, for pipelines without a notify_url option (env SLUICE_NOTIFY_URL)")
+	fs.StringVar(&cfg.notify.Format, "notify-format", envOr("SLUICE_NOTIFY_FORMAT", "json"), "payload of -notify-url: json or slack (env SLUICE_NOTIFY_FORMAT)")
+	fs.StringVar(&cfg.notify.PublicURL, "public-url", os.Getenv("SLUICE_PUBLIC_URL"), "the server's URL as users reach it, for the links in notifications (env SLUICE_PUBLIC_URL; default the listen address)")
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := checkNotifyFlags(cfg.notify); err != nil {
 		return err
 	}
 	cfg.token = os.Getenv("SLUICE_API_TOKEN")
@@ -84,6 +94,25 @@ func serverCmd(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "sluice server listening on %s\n", rs.url)
 	<-ctx.Done()
 	return rs.shutdown()
+}
+
+// checkNotifyFlags refuses a -notify-url that is not an http(s) URL and
+// a -notify-format other than json or slack.
+func checkNotifyFlags(n server.NotifyConfig) error {
+	if n.URL != "" {
+		if u, err := url.Parse(n.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &exitError{code: 2, msg: fmt.Sprintf("-notify-url %q: want an http:// or https:// URL", secret.MaskText(n.URL))}
+		}
+	}
+	if f := strings.ToLower(n.Format); f != "" && f != "json" && f != "slack" {
+		return &exitError{code: 2, msg: fmt.Sprintf("-notify-format %q: want json or slack", n.Format)}
+	}
+	if u := n.PublicURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return &exitError{code: 2, msg: fmt.Sprintf("-public-url %q: want the server's URL, e.g. https://sluice.example.com", u)}
+		}
+	}
+	return nil
 }
 
 func envOr(name, def string) string {
@@ -146,12 +175,18 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 	if ckpt == nil {
 		log.Info("checkpoints in the data directory", "dir", filepath.Join(cfg.dataDir, "checkpoints"))
 	}
+	notify := cfg.notify
+	notify.Format = strings.ToLower(notify.Format)
+	if notify.PublicURL == "" {
+		notify.PublicURL = listenURL(cfg.listen)
+	}
 	srv, err := server.New(server.Config{
 		Catalog:     cat,
 		StateDir:    cfg.dataDir,
 		Checkpoints: ckpt,
 		GroupID:     cfg.groupID,
 		Logger:      log,
+		Notify:      notify,
 		NewRowEncoder: func(s dag.Schema) server.RowEncoder {
 			return jsonformat.NewEncoder(s).AppendRow
 		},
@@ -161,7 +196,7 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(srv.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(srv.Collector(), srv.NotifyCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		cat.Close()
@@ -182,6 +217,19 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 	srv.Start()
 	log.Info("server ready", "url", rs.url, "auth", cfg.token != "")
 	return rs, nil
+}
+
+// listenURL is the URL of a listen address as a browser on the same
+// machine opens it: http://localhost:8080 for :8080.
+func listenURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // displayAddr turns a wildcard listen address into one a browser opens.
