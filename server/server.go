@@ -87,6 +87,9 @@ type Config struct {
 	// its checkpoints and its sources' committed offsets, for a catalog that
 	// is not kept: a `sluice run` script's DROP forgets nothing.
 	KeepDropped bool
+	// HistoryEvery is how often the throughput history (History) takes a
+	// sample; default 10s, 90 samples kept.
+	HistoryEvery time.Duration
 }
 
 // Server supervises the pipelines of one catalog.
@@ -112,6 +115,7 @@ type Server struct {
 	last map[string]*run
 
 	taps  *tapHub
+	hist  *history
 	notes *notifier
 	ready atomic.Bool
 	// lease keeps the pipelines' leases when the catalog is shared
@@ -184,6 +188,8 @@ func New(cfg Config) (*Server, error) {
 	if l, ok := cfg.Catalog.Leases(); ok {
 		s.lease = newLeaser(s, l)
 	}
+	s.hist = newHistory()
+	go s.keepHistory()
 	s.notes = newNotifier(s, cfg.Notify)
 	for _, err := range cfg.Catalog.LoadErrors {
 		s.log.Error("catalog object no longer plans; left in the catalog, not run", "error", err)
