@@ -120,6 +120,7 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 			x.counters.sinkNanos.Add(int64(d))
 			x.counters.lastSinkNanos.Store(int64(d))
 			x.counters.batchesWritten.Add(1)
+			x.counters.lastBatchRows.Store(int64(acc.Len))
 			x.counters.rowsWritten.Add(int64(acc.Len))
 			acc.Reset()
 		}

@@ -78,6 +78,9 @@ type Config struct {
 	// its checkpoints and its sources' committed offsets, for a catalog that
 	// is not kept: a `sluice run` script's DROP forgets nothing.
 	KeepDropped bool
+	// HistoryEvery is how often the throughput history (History) takes a
+	// sample; default 10s, 90 samples kept.
+	HistoryEvery time.Duration
 }
 
 // Server supervises the pipelines of one catalog.
@@ -103,6 +106,7 @@ type Server struct {
 	last map[string]*run
 
 	taps  *tapHub
+	hist  *history
 	notes *notifier
 	ready atomic.Bool
 }
@@ -167,6 +171,8 @@ func New(cfg Config) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, cat: cfg.Catalog, log: cfg.Logger, ctx: ctx, cancel: cancel, runs: map[string]*run{}, retries: map[string]*retry{}, last: map[string]*run{}}
 	s.taps = newTapHub(s)
+	s.hist = newHistory()
+	go s.keepHistory()
 	s.notes = newNotifier(s, cfg.Notify)
 	for _, err := range cfg.Catalog.LoadErrors {
 		s.log.Error("catalog object no longer plans; left in the catalog, not run", "error", err)
