@@ -54,6 +54,7 @@ func (x *execution) barrier(final bool) {
 		Watermarks: map[string]map[int32]int64{},
 		Time:       x.opts.Now(),
 		Final:      final,
+		Owner:      x.opts.Owner,
 	}
 	for _, s := range x.sources {
 		cp.Offsets[s.key] = maps.Clone(s.next)

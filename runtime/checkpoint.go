@@ -44,6 +44,9 @@ type Checkpoint struct {
 	// cleanly, having written nothing after it. A restart from a checkpoint
 	// that is not final follows a crash.
 	Final bool `json:",omitempty"`
+	// Owner is the run that took the checkpoint and the fence of its
+	// lease (zero without a lease).
+	Owner Owner
 }
 
 // Full reports whether cp stands alone (no node's state is a delta).
@@ -61,6 +64,8 @@ type Intent struct {
 	// there before its first write, to write the same rows with the same
 	// token.
 	End map[string]Offsets
+	// Owner is the run about to write (see Checkpoint.Owner).
+	Owner Owner
 }
 
 // CheckpointStore persists checkpoints and write intents per pipeline.

@@ -372,7 +372,7 @@ func (x *execution) run(ctx context.Context) error {
 		if x.continuous && !x.dedupSink && x.opts.Store != nil && x.restored == nil && x.intent == nil {
 			// Mark the run as started, so that a crash before its first
 			// checkpoint is known as one by the next run (above).
-			if err := x.opts.Store.SaveIntent(runCtx, name, &Intent{}); err != nil {
+			if err := x.opts.Store.SaveIntent(runCtx, name, &Intent{Owner: x.opts.Owner}); err != nil {
 				x.closeSources()
 				sink.Close()
 				return fmt.Errorf("pipeline %q: store write intent: %w", name, err)

@@ -118,7 +118,7 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 		if acc.Len > 0 {
 			token := writeToken(name, cp.Epoch, prev, cp.Offsets)
 			if x.opts.Store != nil {
-				in := &Intent{Epoch: cp.Epoch, Token: token, Rows: acc.Len, End: cp.Offsets}
+				in := &Intent{Epoch: cp.Epoch, Token: token, Rows: acc.Len, End: cp.Offsets, Owner: x.opts.Owner}
 				if err := x.opts.Store.SaveIntent(ctx, name, in); err != nil {
 					x.fail(fmt.Errorf("store write intent: %w", err))
 					failed = true
@@ -212,7 +212,7 @@ func (x *execution) writeNow(ctx context.Context, b *Batch) error {
 func (x *execution) settle(ctx context.Context, cp *Checkpoint, prev map[string]Offsets, rows int) error {
 	name := x.g.Name
 	if x.opts.Store != nil {
-		in := &Intent{Epoch: cp.Epoch, Token: writeToken(name, cp.Epoch, prev, cp.Offsets), Rows: rows, End: cp.Offsets}
+		in := &Intent{Epoch: cp.Epoch, Token: writeToken(name, cp.Epoch, prev, cp.Offsets), Rows: rows, End: cp.Offsets, Owner: x.opts.Owner}
 		if err := x.opts.Store.SaveIntent(ctx, name, in); err != nil {
 			return fmt.Errorf("store write intent: %w", err)
 		}
