@@ -54,6 +54,7 @@ type side struct {
 type dedupPlan struct {
 	keys   []*dag.Expr
 	within time.Duration
+	at     *sql.Dedup // the clause, for the node's source range
 }
 
 type joinPlan struct {
@@ -344,7 +345,7 @@ func (q *query) bindJoin(j *sql.Join) {
 }
 
 func (q *query) bindDedup(d *sql.Dedup) {
-	dp := dedupPlan{}
+	dp := dedupPlan{at: d}
 	if d.Within == nil {
 		q.errs.AddNode(d, "add WITHIN INTERVAL 10 MINUTE: how long a key is remembered", "DEDUPLICATE BY needs WITHIN INTERVAL")
 	} else if w, ok := q.interval(d.Within, "the DEDUPLICATE interval", false); ok {

@@ -118,6 +118,9 @@ type Connector struct {
 	// committed offsets), so that a pipeline created again under the same
 	// name starts afresh. The server calls it when a pipeline is dropped.
 	ForgetSource func(ctx context.Context, cfg SourceConfig) error
+	// DeadLetters, when not nil, reads the last dead letters a source
+	// has stored (see ReadDeadLetters).
+	DeadLetters func(ctx context.Context, spec *dag.SourceSpec, n int) ([]DeadLetter, error)
 }
 
 // Register makes a connector available: its declaration to the planner,
@@ -143,6 +146,9 @@ func Register(c Connector) {
 	}
 	if c.OpenSink != nil {
 		RegisterSink(d.Name, c.OpenSink)
+	}
+	if c.DeadLetters != nil {
+		registerDeadLetters(d.Name, c.DeadLetters)
 	}
 }
 

@@ -214,11 +214,12 @@ func newExecution(g *dag.Graph, opts Options, counters *pipelineCounters, previe
 	if len(x.sources) == 0 {
 		return nil, errors.New("graph has no source")
 	}
-	counters.parts.Store(rc)
 	x.work = make(chan *chunk, opts.DecodeWorkers)
 	x.ordered = make(chan *chunk, chunksPerSrc*len(x.sources))
 	x.ckptReq = make(chan struct{}, 1)
 	x.sinkQ = make(chan sinkMsg, sinkQueueLen)
+	rc.ordered, rc.sinkQ = x.ordered, x.sinkQ
+	counters.parts.Store(rc)
 	x.freeB = make(chan *Batch, sinkQueueLen+2)
 	if x.sinkNode != nil {
 		x.pending = NewBatch(x.sinkSchema)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+	"time"
 
 	"github.com/sluice-sql/sluice/planner/dag"
 )
@@ -152,7 +153,12 @@ func (r *runner) emitter(rt *nodeRT) emitter {
 		rt.stats.RowsOut.Add(int64(b.Len))
 		for _, e := range rt.outs {
 			e.to.stats.RowsIn.Add(int64(b.Len))
+			t0 := time.Now()
 			e.to.op.process(e.port, b)
+			// The time goes to the operator fed, not to this one.
+			d := int64(time.Since(t0))
+			e.to.stats.Busy.Add(d)
+			rt.stats.Busy.Add(-d)
 		}
 	}
 }
@@ -163,7 +169,9 @@ func (r *runner) push(src *nodeRT, b *Batch) {
 		return
 	}
 	src.stats.RowsIn.Add(int64(b.Len))
+	t0 := time.Now()
 	src.op.process(0, b)
+	src.stats.Busy.Add(int64(time.Since(t0)))
 }
 
 // advance passes a node's output watermark downstream; a node whose
@@ -181,7 +189,9 @@ func (r *runner) advance(n *nodeRT, wm int64) {
 		}
 		if m > to.wm {
 			to.wm = m
+			t0 := time.Now()
 			to.op.watermark(m)
+			to.stats.Busy.Add(int64(time.Since(t0)))
 			r.advance(to, to.op.outputWatermark(m))
 		}
 	}
@@ -208,6 +218,8 @@ func (r *runner) snapshot(cp *Checkpoint, full bool) int {
 				cp.Delta[rt.n.ID] = true
 			} else {
 				rt.op.snapshot(&w)
+				rt.stats.StateBytes.Store(int64(len(w.buf)))
+				rt.stats.StateAt.Store(rt.stats.State.Load())
 			}
 			cp.State[rt.n.ID] = w.buf
 			cp.Kinds[rt.n.ID] = r.fingerprint(rt)

@@ -60,6 +60,15 @@ type operatorStats struct {
 	LateRows   atomic.Int64 // rows a window dropped because their window was already emitted
 	State      atomic.Int64 // live state entries (dedup keys, buffered join rows, window groups)
 	Waiting    atomic.Int64 // join rows that may still meet a partner (time + d not yet passed by the watermark)
+	// Busy is the time (ns) spent in the operator itself, without the
+	// operators it feeds; a source's is the time its records took to
+	// decode (on the decode workers, in parallel).
+	Busy atomic.Int64
+	// StateBytes and StateAt are the bytes of the operator's last full
+	// checkpoint and its state entries then: Stats scales them to the
+	// entries held now.
+	StateBytes atomic.Int64
+	StateAt    atomic.Int64
 }
 
 // emitter passes an operator's output to the operators downstream.

@@ -40,6 +40,8 @@ func (x *execution) decodeChunk(decs []*recordDecoder, c *chunk) {
 		d.limitFuture(s.rt.n.Schema, s.rt.n.TimeCol, s.maxFuture)
 		decs[s.idx] = d
 	}
+	t0 := time.Now()
+	defer func() { s.rt.stats.Busy.Add(int64(time.Since(t0))) }()
 	c.batch.Reset()
 	c.rowRec = c.rowRec[:0]
 	c.dead = c.dead[:0]

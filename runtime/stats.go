@@ -19,6 +19,7 @@ type pipelineCounters struct {
 	batchesWritten atomic.Int64
 	sinkNanos      atomic.Int64 // total time in Sink.Write
 	lastSinkNanos  atomic.Int64
+	lastBatchRows  atomic.Int64
 	checkpoints    atomic.Int64
 	commitErrs     atomic.Int64
 	possibleDups   atomic.Int64
@@ -33,6 +34,10 @@ type pipelineCounters struct {
 type runCounters struct {
 	ops     []*operatorStats
 	sources []*sourceCounters
+	// The queues whose fill Stats reports: decoded chunks waiting for the
+	// operator goroutine, batches waiting for the sink.
+	ordered chan *chunk
+	sinkQ   chan sinkMsg
 }
 
 type sourceCounters struct {
@@ -56,9 +61,19 @@ type Stats struct {
 	// SinkLatency is the mean and the last duration of Sink.Write.
 	SinkLatency     time.Duration
 	LastSinkLatency time.Duration
-	Checkpoints     int64
-	LastCheckpoint  time.Time
-	CommitErrors    int64
+	// SinkTime is the total time spent in Sink.Write (and Commit), and
+	// LastBatchRows the rows of the last write.
+	SinkTime      time.Duration
+	LastBatchRows int64
+	// OperatorQueue is the decoded chunks waiting for the operators, of
+	// OperatorQueueCap; SinkQueue the batches waiting for the sink, of
+	// SinkQueueCap. A queue that stays full says that what reads it is the
+	// bottleneck.
+	OperatorQueue, OperatorQueueCap int
+	SinkQueue, SinkQueueCap         int
+	Checkpoints                     int64
+	LastCheckpoint                  time.Time
+	CommitErrors                    int64
 	// PossibleDuplicates counts rows that a crash may have written twice:
 	// the rows of a write whose checkpoint was not stored, found on
 	// restart (0 when the sink deduplicates by token and the replay
@@ -93,6 +108,13 @@ type OperatorSnapshot struct {
 	// JoinWaiting is the join rows that may still meet a partner: stored,
 	// and the watermark has not passed their time plus the join interval.
 	JoinWaiting int64
+	// Busy is the time spent in the operator itself, not in the operators
+	// it feeds; a source's is the time its records took to decode.
+	Busy time.Duration
+	// StateBytes estimates the bytes of the operator's state: the size
+	// of its last full checkpoint, scaled to the entries it holds now (0
+	// before its first checkpoint).
+	StateBytes int64
 }
 
 // SourceSnapshot is one source's progress.
@@ -115,6 +137,8 @@ func (c *pipelineCounters) snapshot() Stats {
 		RowsWritten:        c.rowsWritten.Load(),
 		BatchesWritten:     c.batchesWritten.Load(),
 		LastSinkLatency:    time.Duration(c.lastSinkNanos.Load()),
+		SinkTime:           time.Duration(c.sinkNanos.Load()),
+		LastBatchRows:      c.lastBatchRows.Load(),
 		Checkpoints:        c.checkpoints.Load(),
 		CommitErrors:       c.commitErrs.Load(),
 		PossibleDuplicates: c.possibleDups.Load(),
@@ -135,8 +159,22 @@ func (c *pipelineCounters) snapshot() Stats {
 	if rc == nil {
 		return s
 	}
+	if rc.ordered != nil {
+		s.OperatorQueue, s.OperatorQueueCap = len(rc.ordered), cap(rc.ordered)
+	}
+	if rc.sinkQ != nil {
+		s.SinkQueue, s.SinkQueueCap = len(rc.sinkQ), cap(rc.sinkQ)
+	}
 	for _, o := range rc.ops {
+		state := o.State.Load()
+		var bytes int64
+		if b, at := o.StateBytes.Load(), o.StateAt.Load(); at > 0 {
+			bytes = int64(float64(b) * float64(state) / float64(at))
+		} else if state > 0 {
+			bytes = b
+		}
 		s.Operators = append(s.Operators, OperatorSnapshot{
+			Busy: time.Duration(max(0, o.Busy.Load())), StateBytes: bytes,
 			ID: o.ID, Kind: o.Kind,
 			RowsIn: o.RowsIn.Load(), RowsOut: o.RowsOut.Load(),
 			DedupDrops: o.DedupDrops.Load(), JoinMatches: o.JoinMatch.Load(),

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -52,6 +53,16 @@ type Object struct {
 	// Warnings are what the running pipeline wants known, such as a sink
 	// that cannot drop a batch replayed after a crash.
 	Warnings []string `json:"warnings,omitempty"`
+	// Where the pipeline runs, with servers sharing a PostgreSQL catalog:
+	// the node id holding its lease, the lease's fencing epoch and when it
+	// runs out unless renewed. LeaseLive is false for a lease given up or
+	// run out (no server runs the pipeline, or one is about to take it).
+	Owner        string     `json:"owner,omitempty"`
+	LeaseEpoch   int64      `json:"lease_epoch,omitempty"`
+	LeaseExpires *time.Time `json:"lease_expires,omitempty"`
+	LeaseLive    *bool      `json:"lease_live,omitempty"`
+	// History is a pipeline's throughput over the last 15 minutes.
+	History *History `json:"history,omitempty"`
 }
 
 // Column is one column: declared, of a preview's rows, or a source's
@@ -86,6 +97,28 @@ type PipelineMetrics struct {
 	PossibleDuplicates int64             `json:"possible_duplicates"`
 	SinkLatencyMS      float64           `json:"sink_latency_ms"`
 	Operators          []OperatorMetrics `json:"operators"`
+	// LastCheckpoint is when the last checkpoint was stored, and
+	// CheckpointAgeS how long ago (omitted before the first).
+	LastCheckpoint *time.Time `json:"last_checkpoint,omitempty"`
+	CheckpointAgeS *float64   `json:"checkpoint_age_s,omitempty"`
+	// SinkBatchRows is the rows of the last write.
+	SinkBatchRows int64 `json:"sink_batch_rows"`
+	// Sources are each source's progress: lag, watermark and how far it
+	// trails the wall clock.
+	Sources []SourceMetrics `json:"sources"`
+	// OperatorQueue and SinkQueue are how full the queues in front of the
+	// operators and of the sink are, from 0 to 1.
+	OperatorQueue float64 `json:"operator_queue"`
+	SinkQueue     float64 `json:"sink_queue"`
+}
+
+// SourceMetrics are one source's progress.
+type SourceMetrics struct {
+	Name string `json:"name"`
+	Lag  int64  `json:"lag"` // -1: unknown
+	// Watermark and WatermarkDelayMS are omitted before the first.
+	Watermark        *time.Time `json:"watermark,omitempty"`
+	WatermarkDelayMS *int64     `json:"watermark_delay_ms,omitempty"`
 }
 
 // OperatorMetrics are one operator's counters.
@@ -100,6 +133,8 @@ type OperatorMetrics struct {
 	JoinWaiting int64  `json:"join_waiting,omitempty"`
 	LateRows    int64  `json:"late_rows,omitempty"`
 	State       int64  `json:"state_entries,omitempty"`
+	StateBytes  int64  `json:"state_bytes,omitempty"` // estimated from the last full checkpoint
+	BusyMS      int64  `json:"busy_ms"`               // time spent in the operator itself
 }
 
 func metricsOf(s runtime.Stats) *PipelineMetrics {
@@ -109,8 +144,34 @@ func metricsOf(s runtime.Stats) *PipelineMetrics {
 		Checkpoints: s.Checkpoints, PossibleDuplicates: s.PossibleDuplicates,
 		SinkLatencyMS: float64(s.SinkLatency) / float64(time.Millisecond),
 		Operators:     []OperatorMetrics{},
+		SinkBatchRows: s.LastBatchRows,
+		Sources:       []SourceMetrics{},
+	}
+	now := time.Now()
+	if !s.LastCheckpoint.IsZero() {
+		t := s.LastCheckpoint.UTC()
+		age := math.Round(now.Sub(t).Seconds()*10) / 10
+		m.LastCheckpoint, m.CheckpointAgeS = &t, &age
+	}
+	if s.OperatorQueueCap > 0 {
+		m.OperatorQueue = float64(s.OperatorQueue) / float64(s.OperatorQueueCap)
+	}
+	if s.SinkQueueCap > 0 {
+		m.SinkQueue = float64(s.SinkQueue) / float64(s.SinkQueueCap)
+	}
+	for _, src := range s.Sources {
+		sm := SourceMetrics{Name: src.Name, Lag: src.Lag}
+		if src.Watermark != math.MinInt64 {
+			wm := time.Unix(0, src.Watermark).UTC()
+			d := now.Sub(wm).Milliseconds()
+			sm.Watermark, sm.WatermarkDelayMS = &wm, &d
+		}
+		m.Sources = append(m.Sources, sm)
 	}
 	for _, op := range s.Operators {
+		if op.Kind == dag.KindSink {
+			op.Busy = s.SinkTime // the time spent writing
+		}
 		m.DedupDropped += op.DedupDrops
 		m.JoinMatches += op.JoinMatches
 		m.JoinExpired += op.JoinExpired
@@ -120,6 +181,7 @@ func metricsOf(s runtime.Stats) *PipelineMetrics {
 			ID: op.ID, Kind: string(op.Kind), RowsIn: op.RowsIn, RowsOut: op.RowsOut,
 			DedupDrops: op.DedupDrops, JoinMatches: op.JoinMatches, JoinExpired: op.JoinExpired,
 			JoinWaiting: op.JoinWaiting, LateRows: op.LateRows, State: op.StateEntries,
+			StateBytes: op.StateBytes, BusyMS: op.Busy.Milliseconds(),
 		})
 	}
 	for _, src := range s.Sources {
@@ -196,6 +258,12 @@ func (s *Server) object(o *planner.Object) Object {
 			next = next.UTC()
 			obj.Attempts, obj.NextRetry = n, &next
 		}
+		if l, ok := s.leaseOf(o.Name); ok {
+			live, exp := l.Live, l.Expires
+			obj.Owner, obj.LeaseEpoch, obj.LeaseExpires, obj.LeaseLive = l.Owner, l.Fence, &exp, &live
+		}
+		h := s.History(o.Name)
+		obj.History = &h
 		if r := s.running(o.Name); r != nil {
 			since := r.started.UTC()
 			obj.Since = &since

@@ -62,7 +62,7 @@ func TestConnectorsAPI(t *testing.T) {
 			}
 		}
 	}
-	if want := []string{"blackhole", "clickhouse", "datagen", "file", "kafka", "postgres", "stdout"}; !slices.Equal(names, want) {
+	if want := []string{"blackhole", "clickhouse", "datagen", "delta", "file", "kafka", "postgres", "stdout"}; !slices.Equal(names, want) {
 		t.Fatalf("connectors %v, want %v", names, want)
 	}
 	opt := func(conn, name string) option {

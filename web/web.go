@@ -168,6 +168,10 @@ func Handler(cfg Config) http.Handler {
 	mux.HandleFunc("DELETE /api/v1/session", h.logout)
 	api.HandleFunc("GET /api/v1/preview", h.preview)
 	api.HandleFunc("GET /api/v1/pipelines/{name}/tail", h.tail)
+	api.HandleFunc("GET /api/v1/pipelines/{name}/graph", h.graph)
+	api.HandleFunc("GET /api/v1/pipelines/{name}/live", h.live)
+	api.HandleFunc("GET /api/v1/pipelines/{name}/dead_letters", h.deadLetters(sql.ObjPipeline))
+	api.HandleFunc("GET /api/v1/sources/{name}/dead_letters", h.deadLetters(sql.ObjSource))
 	mux.Handle("/api/", h.auth(api))
 	// State-changing calls (POST, PUT, DELETE) from another site are
 	// refused: browsers mark them with Sec-Fetch-Site or Origin, while the

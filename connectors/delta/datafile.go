@@ -45,7 +45,15 @@ type dataFile struct {
 	schema dag.Schema
 	rows   int64
 	stats  []colStats
-	buf    []parquet.Row
+	scr    *scratch
+}
+
+// scratch is the memory one write's rows are built in, kept by the sink
+// across files so that writing stops allocating once it has grown.
+type scratch struct {
+	rows   []parquet.Row
+	values []parquet.Value
+	fixed  []byte // UInt64 values as 9-byte decimals
 }
 
 type countingWriter struct {
@@ -59,9 +67,9 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func newDataFile(name string, out io.WriteCloser, schema dag.Schema, ps *parquet.Schema, codec parquet.WriterOption) *dataFile {
+func newDataFile(name string, out io.WriteCloser, schema dag.Schema, ps *parquet.Schema, codec parquet.WriterOption, scr *scratch) *dataFile {
 	cw := &countingWriter{w: out}
-	return &dataFile{name: name, out: out, count: cw, schema: schema, stats: make([]colStats, len(schema)),
+	return &dataFile{name: name, out: out, count: cw, schema: schema, stats: make([]colStats, len(schema)), scr: scr,
 		w: parquet.NewWriter(cw, ps, codec, parquet.CreatedBy("sluice", "", ""))}
 }
 
@@ -71,13 +79,18 @@ func (f *dataFile) size() int64 { return f.w.Size() }
 // write appends rows [from, to) of b as one row group.
 func (f *dataFile) write(b *column.Batch, from, to int) error {
 	n := to - from
-	if cap(f.buf) < n {
-		f.buf = make([]parquet.Row, n)
+	cols := len(f.schema)
+	scr := f.scr
+	if cap(scr.rows) < n {
+		scr.rows = make([]parquet.Row, n)
+		scr.values = make([]parquet.Value, n*cols)
+		scr.fixed = nil
 	}
-	rows := f.buf[:n]
+	rows := scr.rows[:n]
 	for i := range rows {
-		rows[i] = rows[i][:0]
+		rows[i] = scr.values[i*cols : i*cols : (i+1)*cols]
 	}
+	scr.fixed = scr.fixed[:0]
 	for c := range f.schema {
 		v := &b.Vecs[c]
 		t := f.schema[c].Type
@@ -88,7 +101,7 @@ func (f *dataFile) write(b *column.Batch, from, to int) error {
 				st.nulls++
 				pv = parquet.NullValue().Level(0, 0, c)
 			} else {
-				pv = value(v, t, i, st)
+				pv = f.value(v, t, i, st)
 				if t.Nullable {
 					pv = pv.Level(0, 1, c)
 				} else {
@@ -107,7 +120,7 @@ func (f *dataFile) write(b *column.Batch, from, to int) error {
 
 // value converts row i of v to its Parquet value (see deltaType) and
 // updates the column's statistics.
-func value(v *column.Vector, t dag.Type, i int, st *colStats) parquet.Value {
+func (f *dataFile) value(v *column.Vector, t dag.Type, i int, st *colStats) parquet.Value {
 	switch t.Kind {
 	case dag.String:
 		s := v.Bytes(i)
@@ -123,9 +136,15 @@ func value(v *column.Vector, t dag.Type, i int, st *colStats) parquet.Value {
 	case dag.UInt64:
 		x := v.U64[i]
 		st.uint(x)
-		var b [9]byte
-		binary.BigEndian.PutUint64(b[1:], x)
-		return parquet.FixedLenByteArrayValue(b[:])
+		// The values point into scratch.fixed until WriteRows has copied
+		// them; it is sized for a whole write, and were it to grow, the
+		// values already made would keep the old array alive.
+		if cap(f.scr.fixed) == 0 {
+			f.scr.fixed = make([]byte, 0, 9*len(f.scr.rows)*len(f.schema))
+		}
+		at := len(f.scr.fixed)
+		f.scr.fixed = binary.BigEndian.AppendUint64(append(f.scr.fixed, 0), x)
+		return parquet.FixedLenByteArrayValue(f.scr.fixed[at : at+9])
 	case dag.Float32:
 		st.float(v.F64[i])
 		return parquet.FloatValue(float32(v.F64[i]))

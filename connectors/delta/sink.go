@@ -55,6 +55,7 @@ type Sink struct {
 	cur    *dataFile
 	staged []*addFile
 	token  string
+	scr    scratch
 	// Dropped counts the commits found already in the log (replays after
 	// a crash) whose staged files were deleted instead.
 	Dropped int
@@ -178,7 +179,7 @@ func (s *Sink) Write(_ context.Context, b *runtime.Batch, token string) error {
 			if err != nil {
 				return fmt.Errorf("delta sink %q: create %s: %w", s.name, name, err)
 			}
-			s.cur = newDataFile(name, out, s.schema, s.ps, parquet.Compression(s.codec))
+			s.cur = newDataFile(name, out, s.schema, s.ps, parquet.Compression(s.codec), &s.scr)
 		}
 		if err := s.cur.write(b, from, to); err != nil {
 			return fmt.Errorf("delta sink %q: write %s: %w", s.name, s.cur.name, err)

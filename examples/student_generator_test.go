@@ -1,0 +1,81 @@
+package examples
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStudentGenerator runs examples/student-generator: datagen at 50 rows
+// a second, one in five a resend, feeds the students topic; one pipeline
+// copies every record into students_raw, another writes each student once
+// into students_unique (PostgreSQL). The raw table is exactly the topic,
+// read by kcat; the unique table is exactly one row per distinct student
+// of the raw table.
+func TestStudentGenerator(t *testing.T) {
+	st := newStack(t, needs{topics: []string{"students"}, partitions: 3, postgres: true})
+	srv := st.startServer(t)
+	srv.applyAsReadme(t, "student-generator")
+
+	const rows = 1000 // the script's rows option
+	const cols = "student_id, name, course, score, to_char(enrolled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')"
+	count := func(table string) int {
+		got := st.postgresRows(t, "SELECT count(*) FROM "+table)
+		if len(got) != 1 {
+			return 0
+		}
+		n, _ := strconv.Atoi(got[0])
+		return n
+	}
+	waitFor(t, "every generated student in students_raw", 90*time.Second, func() bool { return count("students_raw") >= rows })
+	distinct := func() int {
+		n, _ := strconv.Atoi(st.postgresRows(t, "SELECT count(DISTINCT student_id) FROM students_raw")[0])
+		return n
+	}
+	waitFor(t, "every student in students_unique", 30*time.Second, func() bool { return count("students_unique") >= distinct() })
+	srv.stop(t)
+
+	// students_raw is the topic, record for record.
+	var topic []string
+	for _, r := range st.topicRecords(t, "students") {
+		var s struct {
+			ID      uint64 `json:"student_id"`
+			Name    string `json:"name"`
+			Course  string `json:"course"`
+			Score   int32  `json:"score"`
+			Enroled string `json:"enrolled_at"`
+		}
+		if err := json.Unmarshal([]byte(r.Value), &s); err != nil {
+			t.Fatalf("students record %q: %v", r.Value, err)
+		}
+		if r.Key != strconv.FormatUint(s.ID, 10) {
+			t.Errorf("record %q has key %q, want the student_id", r.Value, r.Key)
+		}
+		topic = append(topic, fmt.Sprintf("%d | %s | %s | %d | %s | %d | %d", s.ID, s.Name, s.Course, s.Score, s.Enroled, r.Partition, r.Offset))
+	}
+	raw := st.postgresRows(t, "SELECT "+cols+", kafka_partition, kafka_offset FROM students_raw ORDER BY kafka_partition, kafka_offset")
+	if len(topic) != rows || !slices.Equal(raw, topic) {
+		t.Errorf("students_raw (%d rows) differs from the students topic (%d records):\n%s\n---\n%s",
+			len(raw), len(topic), strings.Join(head(raw, 10), "\n"), strings.Join(head(topic, 10), "\n"))
+	}
+
+	// students_unique is the distinct students of the raw table: a resend
+	// repeats its original exactly, so each student's rows in raw are one.
+	wantUnique := st.postgresRows(t, "SELECT DISTINCT "+cols+" FROM students_raw ORDER BY student_id")
+	unique := st.postgresRows(t, "SELECT "+cols+" FROM students_unique ORDER BY student_id")
+	if !slices.Equal(unique, wantUnique) {
+		t.Errorf("students_unique (%d rows) is not the distinct students of students_raw (%d):\n%s\n---\n%s",
+			len(unique), len(wantUnique), strings.Join(head(unique, 10), "\n"), strings.Join(head(wantUnique, 10), "\n"))
+	}
+	if d := distinct(); d != len(wantUnique) || d > rows*9/10 || d < rows*7/10 {
+		t.Errorf("%d distinct students in %d rows (%d distinct rows); duplicate_ratio 0.2 should resend about 200", d, rows, len(wantUnique))
+	}
+	t.Logf("%d records, %d distinct students", rows, len(unique))
+}
+
+// head returns at most the first n of s.
+func head(s []string, n int) []string { return s[:min(n, len(s))] }
