@@ -17,9 +17,7 @@ import (
 // read by kcat; the unique table is exactly one row per distinct student
 // of the raw table.
 func TestStudentGenerator(t *testing.T) {
-	st := newStack(t, needs{topics: []string{"students"}, partitions: 3, postgres: true})
-	srv := st.startServer(t)
-	srv.applyAsReadme(t, "student-generator")
+	st, srv := runScenario(t, "student-generator", needs{topics: []string{"students"}, partitions: 3, postgres: true})
 
 	const rows = 1000 // the script's rows option
 	const cols = "student_id, name, course, score, to_char(enrolled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')"
