@@ -72,8 +72,8 @@ func TestMain(m *testing.M) {
 type needs struct {
 	topics     []string // created on the broker before the server starts
 	partitions int32    // per topic; 0 means 1
-	clickhouse bool     // a fresh ClickHouse database, CLICKHOUSE_URL
-	postgres   bool     // a fresh PostgreSQL database, POSTGRES_URL
+	clickhouse bool     // a fresh ClickHouse database: CLICKHOUSE_URL, _USER, _PASSWORD
+	postgres   bool     // a fresh PostgreSQL database: POSTGRES_SINK_URL
 	env        []string // more NAME=value for the server's environment
 }
 
@@ -83,7 +83,7 @@ type stack struct {
 	broker        *kfake.Cluster
 	brokers       string // KAFKA_BROKERS
 	clickhouseURL string // CLICKHOUSE_URL: a database of its own; "" unless needed
-	postgresURL   string // POSTGRES_URL: a database of its own; "" unless needed
+	postgresURL   string // POSTGRES_SINK_URL: a database of its own; "" unless needed
 	dataDir       string // the server's catalog and checkpoints
 	filesDir      string // the server's files root
 	env           []string
@@ -117,10 +117,18 @@ func newStack(t *testing.T, n needs) *stack {
 	st.broker, st.brokers = c, c.ListenAddrs()[0]
 	st.env = append(st.env, "KAFKA_BROKERS="+st.brokers)
 	if st.clickhouseURL != "" {
-		st.env = append(st.env, "CLICKHOUSE_URL="+st.clickhouseURL)
+		// The scripts give the user and password as options of their own,
+		// as in docker-compose.yml.
+		u, _ := url.Parse(st.clickhouseURL)
+		user, pass := "default", ""
+		if u.User != nil {
+			user = u.User.Username()
+			pass, _ = u.User.Password()
+		}
+		st.env = append(st.env, "CLICKHOUSE_URL="+st.clickhouseURL, "CLICKHOUSE_USER="+user, "CLICKHOUSE_PASSWORD="+pass)
 	}
 	if st.postgresURL != "" {
-		st.env = append(st.env, "POSTGRES_URL="+st.postgresURL)
+		st.env = append(st.env, "POSTGRES_SINK_URL="+st.postgresURL)
 	}
 	st.env = append(st.env, n.env...)
 	return st
