@@ -53,6 +53,17 @@ var migrations = []string{
 		data         bytea NOT NULL,
 		saved_at     timestamptz NOT NULL DEFAULT now()
 	);`,
+	// 3: leases, so that each pipeline runs in one process at a time, and
+	// the owner and lease fence that stored each checkpoint and intent.
+	`CREATE TABLE leases (
+		pipeline_key text PRIMARY KEY,
+		owner        text NOT NULL,
+		fence        bigint NOT NULL,
+		expires_at   timestamptz NOT NULL,
+		acquired_at  timestamptz NOT NULL
+	);
+	ALTER TABLE checkpoints ADD COLUMN owner text NOT NULL DEFAULT '', ADD COLUMN fence bigint NOT NULL DEFAULT 0;
+	ALTER TABLE checkpoint_intents ADD COLUMN owner text NOT NULL DEFAULT '', ADD COLUMN fence bigint NOT NULL DEFAULT 0;`,
 }
 
 type pgBackend struct {
@@ -191,6 +202,10 @@ func (b *pgBackend) load(ctx context.Context) ([]Entry, error) {
 
 func (b *pgBackend) write(ctx context.Context, puts []Entry, dels []string) error {
 	return pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+		// Delivered at commit: the other servers on this catalog reload.
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, b.channel()); err != nil {
+			return err
+		}
 		for _, k := range dels {
 			if _, err := tx.Exec(ctx, `DELETE FROM `+b.schema+`.objects WHERE name_key = $1`, k); err != nil {
 				return err
@@ -234,6 +249,7 @@ func (b *pgBackend) setState(ctx context.Context, name string, st State, msg str
 	if tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}
+	b.notify(ctx)
 	return nil
 }
 
