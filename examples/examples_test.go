@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // scenarios are the example folders, each with its SQL, a README and a
@@ -149,6 +151,53 @@ func TestExampleReadmes(t *testing.T) {
 			for _, m := range topicOptRE.FindAllStringSubmatch(string(b), -1) {
 				if m[1] != "orders" && m[1] != "users" && !slices.Contains(r.topics, m[1]) {
 					t.Errorf("%s/README.md: make run does not create topic %s (--topics), which %s uses", dir, m[1], f)
+				}
+			}
+		}
+	}
+}
+
+// TestExamplesRunInCompose checks the compose stack at the repository's
+// root against the examples: the sluice service mounts examples/ where
+// their READMEs apply it from, and its environment sets every variable
+// the examples read with env:.
+func TestExamplesRunInCompose(t *testing.T) {
+	b, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Environment map[string]string `yaml:"environment"`
+			Volumes     []string          `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(b, &compose); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	sluice, ok := compose.Services["sluice"]
+	if !ok {
+		t.Fatal("docker-compose.yml has no sluice service")
+	}
+	if !slices.Contains(sluice.Volumes, "./examples:/examples:ro") {
+		t.Errorf("the sluice service does not mount ./examples at /examples: %v", sluice.Volumes)
+	}
+	for _, dir := range scenarios {
+		readmeText, err := os.ReadFile(filepath.Join(dir, "README.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(readmeText), "docker compose exec sluice sluice apply -f /examples/"+dir+"/") {
+			t.Errorf("%s/README.md does not say how to apply it in compose", dir)
+		}
+		for _, f := range readReadme(t, dir).applies {
+			sqlText, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range envRefRE.FindAllStringSubmatch(string(sqlText), -1) {
+				if _, ok := sluice.Environment[m[1]]; !ok {
+					t.Errorf("%s reads env:%s, which the sluice service of docker-compose.yml does not set", f, m[1])
 				}
 			}
 		}

@@ -8,11 +8,11 @@
 //
 // A test of a scenario:
 //
-//	st := newStack(t, needs{topics: []string{"orders"}, clickhouse: true})
-//	srv := st.startServer(t)
-//	srv.applyAsReadme(t, "orders-dedup-join")
+//	st, srv := runScenario(t, "orders-dedup-join", needs{topics: []string{"orders", "users"}, clickhouse: true})
 //	st.produce(t, "orders", lines...)
 //	rows := st.clickhouseRows(t, "SELECT ... ORDER BY ...")
+//	p := srv.pipeline(t, "dedup_join_orders") // state and counters
+//	srv.kill()                                // SIGKILL; st.startServer(t) resumes
 package examples
 
 import (
@@ -72,8 +72,9 @@ func TestMain(m *testing.M) {
 type needs struct {
 	topics     []string // created on the broker before the server starts
 	partitions int32    // per topic; 0 means 1
-	clickhouse bool     // a fresh ClickHouse database, CLICKHOUSE_URL
-	postgres   bool     // a fresh PostgreSQL database, POSTGRES_URL
+	clickhouse bool     // a fresh ClickHouse database: CLICKHOUSE_URL, _USER, _PASSWORD
+	postgres   bool     // a fresh PostgreSQL database: POSTGRES_SINK_URL
+	env        []string // more NAME=value for the server's environment
 }
 
 // stack is the services one scenario runs against, and the state its
@@ -82,7 +83,7 @@ type stack struct {
 	broker        *kfake.Cluster
 	brokers       string // KAFKA_BROKERS
 	clickhouseURL string // CLICKHOUSE_URL: a database of its own; "" unless needed
-	postgresURL   string // POSTGRES_URL: a database of its own; "" unless needed
+	postgresURL   string // POSTGRES_SINK_URL: a database of its own; "" unless needed
 	dataDir       string // the server's catalog and checkpoints
 	filesDir      string // the server's files root
 	env           []string
@@ -116,12 +117,38 @@ func newStack(t *testing.T, n needs) *stack {
 	st.broker, st.brokers = c, c.ListenAddrs()[0]
 	st.env = append(st.env, "KAFKA_BROKERS="+st.brokers)
 	if st.clickhouseURL != "" {
-		st.env = append(st.env, "CLICKHOUSE_URL="+st.clickhouseURL)
+		// The scripts give the user and password as options of their own,
+		// as in docker-compose.yml.
+		u, _ := url.Parse(st.clickhouseURL)
+		user, pass := "default", ""
+		if u.User != nil {
+			user = u.User.Username()
+			pass, _ = u.User.Password()
+		}
+		st.env = append(st.env, "CLICKHOUSE_URL="+st.clickhouseURL, "CLICKHOUSE_USER="+user, "CLICKHOUSE_PASSWORD="+pass)
 	}
 	if st.postgresURL != "" {
-		st.env = append(st.env, "POSTGRES_URL="+st.postgresURL)
+		st.env = append(st.env, "POSTGRES_SINK_URL="+st.postgresURL)
 	}
+	st.env = append(st.env, n.env...)
 	return st
+}
+
+// runScenario runs an example as a user does: it starts the services n
+// asks for and a `sluice server`, and applies files (relative to
+// examples/), or, without files, what dir's README applies. The stack
+// reads what the sinks hold: clickhouseRows, postgresRows, fileLines (and
+// filesDir for other file outputs), topicRecords.
+func runScenario(t *testing.T, dir string, n needs, files ...string) (*stack, *server) {
+	t.Helper()
+	st := newStack(t, n)
+	srv := st.startServer(t)
+	if len(files) == 0 {
+		srv.applyAsReadme(t, dir)
+	} else {
+		srv.apply(t, files...)
+	}
+	return st, srv
 }
 
 // required returns the environment variable name's value, skipping the
@@ -340,9 +367,8 @@ func (s *server) pipeline(t *testing.T, name string) pipeline {
 	return p
 }
 
-// metrics scrapes /metrics and returns every sample whose line starts
-// with prefix (a metric name, optionally with labels), as the rest of the
-// line's sample name → value.
+// metrics scrapes /metrics and returns every sample, by its name with
+// labels as printed (`name{a="b"}`).
 func (s *server) metrics(t *testing.T) map[string]float64 {
 	t.Helper()
 	resp, err := http.Get(s.url + "/metrics")

@@ -74,9 +74,7 @@ func (s *sale) encode(asNumber bool) {
 // the crash. The gold table holds exactly the sales and revenue per store
 // per minute of the valid sales, each counted once.
 func TestMedallion(t *testing.T) {
-	st := newStack(t, needs{topics: []string{"pos_sales", "bronze_sales", "silver_sales"}, partitions: 3, clickhouse: true})
-	srv := st.startServer(t)
-	srv.applyAsReadme(t, "medallion")
+	st, srv := runScenario(t, "medallion", needs{topics: []string{"pos_sales", "bronze_sales", "silver_sales"}, partitions: 3, clickhouse: true})
 
 	rng := rand.New(rand.NewSource(7))
 	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)

@@ -14,9 +14,7 @@ import (
 // with a positive amount exactly once, with its user when one was
 // announced within an hour of it and NULLs otherwise.
 func TestOrdersDedupJoin(t *testing.T) {
-	st := newStack(t, needs{topics: []string{"orders", "users"}, clickhouse: true})
-	srv := st.startServer(t)
-	srv.applyAsReadme(t, "orders-dedup-join")
+	st, srv := runScenario(t, "orders-dedup-join", needs{topics: []string{"orders", "users"}, clickhouse: true})
 
 	user := func(id int, email, country, at string) string {
 		return fmt.Sprintf(`{"user_id":%d,"email":%q,"country":%q,"updated_at":"2025-03-01 %s"}`, id, email, country, at)

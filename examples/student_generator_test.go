@@ -1,13 +1,19 @@
 package examples
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestStudentGenerator runs examples/student-generator: datagen at 50 rows
@@ -17,9 +23,8 @@ import (
 // read by kcat; the unique table is exactly one row per distinct student
 // of the raw table.
 func TestStudentGenerator(t *testing.T) {
-	st := newStack(t, needs{topics: []string{"students"}, partitions: 3, postgres: true})
-	srv := st.startServer(t)
-	srv.applyAsReadme(t, "student-generator")
+	st, srv := runScenario(t, "student-generator", needs{topics: []string{"students"}, partitions: 3, postgres: true,
+		env: []string{"SLUICE_NOTIFY_URL="}})
 
 	const rows = 1000 // the script's rows option
 	const cols = "student_id, name, course, score, to_char(enrolled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')"
@@ -79,3 +84,76 @@ func TestStudentGenerator(t *testing.T) {
 
 // head returns at most the first n of s.
 func head(s []string, n int) []string { return s[:min(n, len(s))] }
+
+// TestStudentGeneratorAlert: the scenario's pipelines name their webhook
+// with notify_url = 'env:SLUICE_NOTIFY_URL'. When the unique table
+// disappears under students_to_unique, its write fails and the webhook
+// receives a failed event naming the pipeline and the table; the server
+// runs the pipeline again (create_table makes the table anew) and the
+// webhook hears that it recovered. The other pipelines send no failure.
+func TestStudentGeneratorAlert(t *testing.T) {
+	type event struct {
+		Pipeline string `json:"pipeline"`
+		State    string `json:"state"`
+		Error    string `json:"error"`
+		URL      string `json:"url"`
+	}
+	var mu sync.Mutex
+	var events []event
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var e event
+		if err := json.NewDecoder(r.Body).Decode(&e); err != nil || r.Method != http.MethodPost {
+			t.Errorf("webhook got %s: %v", r.Method, err)
+		}
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	find := func(pipeline, state string) (event, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range events {
+			if e.Pipeline == pipeline && e.State == state {
+				return e, true
+			}
+		}
+		return event{}, false
+	}
+
+	st, srv := runScenario(t, "student-generator", needs{topics: []string{"students"}, partitions: 3, postgres: true,
+		env: []string{"SLUICE_NOTIFY_URL=" + hook.URL + "/alerts"}})
+	waitFor(t, "rows in students_unique", 60*time.Second, func() bool {
+		return len(st.postgresRows(t, "SELECT 1 FROM students_unique LIMIT 1")) == 1
+	})
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, st.postgresURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "DROP TABLE students_unique"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+
+	waitFor(t, "the failed event of students_to_unique", 60*time.Second, func() bool {
+		_, ok := find("students_to_unique", "failed")
+		return ok
+	})
+	e, _ := find("students_to_unique", "failed")
+	if !strings.Contains(e.Error, "students_unique") || !strings.HasSuffix(e.URL, "/api/v1/pipelines/students_to_unique") {
+		t.Errorf("failed event: %+v; want the error naming the table and the pipeline's link", e)
+	}
+	waitFor(t, "the recovered event of students_to_unique", 90*time.Second, func() bool {
+		_, ok := find("students_to_unique", "recovered")
+		return ok
+	})
+	if p := srv.pipeline(t, "students_to_unique"); p.State != "running" {
+		t.Errorf("students_to_unique is %s after recovering: %s", p.State, p.Error)
+	}
+	for _, p := range []string{"produce_students", "students_to_raw"} {
+		if e, ok := find(p, "failed"); ok {
+			t.Errorf("%s sent a failure: %+v", p, e)
+		}
+	}
+}

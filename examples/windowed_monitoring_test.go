@@ -16,9 +16,7 @@ import (
 // counted as late (API and Prometheus) and not emitted, and bad records
 // are in the dead-letter topic, unchanged, with the reason.
 func TestWindowedMonitoring(t *testing.T) {
-	st := newStack(t, needs{topics: []string{"http_requests"}})
-	srv := st.startServer(t)
-	srv.applyAsReadme(t, "windowed-monitoring")
+	st, srv := runScenario(t, "windowed-monitoring", needs{topics: []string{"http_requests"}})
 
 	req := func(service string, status, latency int, at string) string {
 		return fmt.Sprintf(`{"service":%q,"status":%d,"latency_ms":%d,"at":"2025-03-01 %s"}`, service, status, latency, at)

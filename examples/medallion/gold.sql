@@ -2,8 +2,9 @@
 -- A Kafka sink writes a batch again after a crash (Kafka has no insert
 -- deduplication), so gold drops a sale_id it has already counted, as silver
 -- does: each sale is counted once whatever the layers before it replayed.
--- Endpoints come from the server's environment: KAFKA_BROKERS and
--- CLICKHOUSE_URL (e.g. clickhouse://localhost:9000/default).
+-- Endpoints and credentials come from the server's environment:
+-- KAFKA_BROKERS, CLICKHOUSE_URL (e.g. clickhouse://localhost:9000/default),
+-- CLICKHOUSE_USER and CLICKHOUSE_PASSWORD (may be empty, but must be set).
 
 CREATE SOURCE silver_sales (
     sale_id String NOT NULL,
@@ -15,6 +16,7 @@ CREATE SOURCE silver_sales (
 
 CREATE SINK gold_store_minute WITH (
     connector = 'clickhouse', url = 'env:CLICKHOUSE_URL',
+    user = 'env:CLICKHOUSE_USER', password = 'env:CLICKHOUSE_PASSWORD',
     table = 'gold_store_minute', create_table = 'true'
 );
 

@@ -1,9 +1,10 @@
 -- Kafka → ClickHouse: orders from an at-least-once producer, deduplicated
 -- within a window and enriched with their user by an interval join.
 -- Endpoints and credentials come from the server's environment (env:NAME):
---   KAFKA_BROKERS   e.g. localhost:9092
---   CLICKHOUSE_URL  e.g. clickhouse://localhost:9000/default (a password
---                   goes in the URL, clickhouse://user:pass@host:9000/db)
+--   KAFKA_BROKERS        e.g. localhost:9092
+--   CLICKHOUSE_URL       e.g. clickhouse://localhost:9000/default
+--   CLICKHOUSE_USER      e.g. default
+--   CLICKHOUSE_PASSWORD  may be empty, but must be set
 
 CREATE SOURCE shop_orders (
     order_id   String NOT NULL,
@@ -23,6 +24,7 @@ CREATE SOURCE shop_users (
 
 CREATE SINK enriched_orders WITH (
     connector = 'clickhouse', url = 'env:CLICKHOUSE_URL',
+    user = 'env:CLICKHOUSE_USER', password = 'env:CLICKHOUSE_PASSWORD',
     table = 'enriched_orders', create_table = 'true'
 );
 

@@ -4,7 +4,10 @@
 -- student once into students_unique.
 -- Endpoints and credentials come from the server's environment (env:NAME):
 --   KAFKA_BROKERS  e.g. localhost:9092
---   POSTGRES_URL   e.g. postgres://sluice:secret@localhost:5432/school
+--   POSTGRES_SINK_URL  e.g. postgres://sluice:secret@localhost:5432/school
+--   SLUICE_NOTIFY_URL  the webhook told when a pipeline fails or recovers
+--                      (empty: no alerts), e.g. a Slack incoming webhook
+--                      with notify_format = 'slack'
 -- Remove `rows` to generate without end.
 
 CREATE SOURCE student_gen (
@@ -25,7 +28,7 @@ CREATE SOURCE student_gen (
 
 CREATE SINK students_topic WITH (connector = 'kafka', brokers = 'env:KAFKA_BROKERS', topic = 'students', key = 'student_id');
 
-CREATE PIPELINE produce_students AS
+CREATE PIPELINE produce_students WITH (notify_url = 'env:SLUICE_NOTIFY_URL') AS
 INSERT INTO students_topic
 SELECT student_id, name, course, score, enrolled_at FROM student_gen;
 
@@ -39,17 +42,19 @@ CREATE SOURCE students (
 ) WITH (connector = 'kafka', brokers = 'env:KAFKA_BROKERS', topic = 'students', format = 'json');
 
 CREATE SINK students_raw WITH (
-    connector = 'postgres', url = 'env:POSTGRES_URL',
+    connector = 'postgres', url = 'env:POSTGRES_SINK_URL',
     table = 'students_raw', create_table = 'true'
 );
 
 CREATE SINK students_unique WITH (
-    connector = 'postgres', url = 'env:POSTGRES_URL',
+    connector = 'postgres', url = 'env:POSTGRES_SINK_URL',
     table = 'students_unique', create_table = 'true'
 );
 
 -- Every record as received, resends included, with where it was read.
-CREATE PIPELINE students_to_raw WITH (description = 'every student record, as received') AS
+CREATE PIPELINE students_to_raw WITH (
+    description = 'every student record, as received', notify_url = 'env:SLUICE_NOTIFY_URL'
+) AS
 INSERT INTO students_raw
 SELECT student_id, name, course, score, enrolled_at, _partition AS kafka_partition, _offset AS kafka_offset
 FROM students;
@@ -57,7 +62,9 @@ FROM students;
 -- Each student once: a resend carries the original's time, so a window of an
 -- hour drops every resend the generator makes (it repeats one of the
 -- previous 1000 rows, 20 seconds at this rate).
-CREATE PIPELINE students_to_unique WITH (description = 'each student once') AS
+CREATE PIPELINE students_to_unique WITH (
+    description = 'each student once', notify_url = 'env:SLUICE_NOTIFY_URL'
+) AS
 INSERT INTO students_unique
 SELECT student_id, name, course, score, enrolled_at
 FROM students
