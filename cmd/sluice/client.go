@@ -359,10 +359,14 @@ func statementLine(st server.StatementResult, dryRun bool) string {
 	}
 	line := what + " " + action
 	if st.Restarted {
+		restarted := "restarted"
+		if dryRun {
+			restarted = "would restart"
+		}
 		if st.StateKept != nil && *st.StateKept {
-			line += " (restarted, state kept)"
+			line += " (" + restarted + ", state kept)"
 		} else {
-			line += " (restarted; its plan changed, so dedup/join/window state starts empty from the committed offsets)"
+			line += " (" + restarted + "; its plan changed, so dedup/join/window state starts empty from the committed offsets)"
 		}
 	}
 	for _, a := range st.Also {
