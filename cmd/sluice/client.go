@@ -482,6 +482,9 @@ func describeCmd(args []string, stdout, stderr io.Writer) error {
 			m.RecordsIn, m.RowsWritten, m.DedupDropped, m.JoinMatches, m.JoinExpired, m.LateRows, m.DeadLettered, m.Lag, m.Checkpoints, m.SinkLatencyMS)
 	}
 	tw.Flush()
+	if m := o.Metrics; m != nil && o.Kind == "pipeline" {
+		operatorTable(newClient(*srvURL), o.Name, m, stdout)
+	}
 	fmt.Fprintf(stdout, "\n%s;\n", o.Canonical)
 	if o.Explain != "" {
 		fmt.Fprintf(stdout, "\n%s\n", strings.TrimRight(o.Explain, "\n"))
