@@ -16,8 +16,11 @@ import (
 // schema, so that a server whose catalog is in PostgreSQL keeps no state on
 // its own disk and can be restarted on another machine.
 //
-// Each Save is one statement or one transaction, so after a crash Load
-// returns the chain as it was before or after that Save.
+// Each Save is one transaction, so after a crash Load returns the chain
+// as it was before or after that Save. A Save or SaveIntent of a run that
+// holds a lease (runtime.Options.Owner) is stored only if that lease is
+// still current, checked in the same transaction; otherwise it fails with
+// a *FencedError, which wraps runtime.ErrFenced.
 type Checkpoints struct {
 	b *pgBackend
 	// Timeout bounds each call, within the caller's context.
@@ -88,19 +91,20 @@ func (c *Checkpoints) Save(ctx context.Context, pipeline string, cp *runtime.Che
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
 	k := key(pipeline)
-	insert := `INSERT INTO ` + c.b.schema + `.checkpoints (pipeline_key, epoch, full_checkpoint, data) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (pipeline_key, epoch) DO UPDATE SET full_checkpoint = $3, data = $4, saved_at = now()`
-	if !cp.Full() {
-		_, err = c.b.pool.Exec(ctx, insert, k, int64(cp.Epoch), false, data)
-	} else {
-		err = pgx.BeginFunc(ctx, c.b.pool, func(tx pgx.Tx) error {
+	insert := `INSERT INTO ` + c.b.schema + `.checkpoints (pipeline_key, epoch, full_checkpoint, data, owner, fence) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (pipeline_key, epoch) DO UPDATE SET full_checkpoint = $3, data = $4, owner = $5, fence = $6, saved_at = now()`
+	err = pgx.BeginFunc(ctx, c.b.pool, func(tx pgx.Tx) error {
+		if err := c.b.checkLease(ctx, tx, pipeline, cp.Owner); err != nil {
+			return err
+		}
+		if cp.Full() {
 			if _, err := tx.Exec(ctx, `DELETE FROM `+c.b.schema+`.checkpoints WHERE pipeline_key = $1 AND epoch <= $2`, k, int64(cp.Epoch)); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, insert, k, int64(cp.Epoch), true, data)
-			return err
-		})
-	}
+		}
+		_, err := tx.Exec(ctx, insert, k, int64(cp.Epoch), cp.Full(), data, cp.Owner.ID, cp.Owner.Fence)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("save checkpoint of %s: %w", pipeline, err)
 	}
@@ -134,8 +138,14 @@ func (c *Checkpoints) SaveIntent(ctx context.Context, pipeline string, in *runti
 	}
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
-	_, err = c.b.pool.Exec(ctx, `INSERT INTO `+c.b.schema+`.checkpoint_intents (pipeline_key, data) VALUES ($1, $2)
-		ON CONFLICT (pipeline_key) DO UPDATE SET data = $2, saved_at = now()`, key(pipeline), data)
+	err = pgx.BeginFunc(ctx, c.b.pool, func(tx pgx.Tx) error {
+		if err := c.b.checkLease(ctx, tx, pipeline, in.Owner); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO `+c.b.schema+`.checkpoint_intents (pipeline_key, data, owner, fence) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (pipeline_key) DO UPDATE SET data = $2, owner = $3, fence = $4, saved_at = now()`, key(pipeline), data, in.Owner.ID, in.Owner.Fence)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("save write intent of %s: %w", pipeline, err)
 	}

@@ -53,6 +53,25 @@ var migrations = []string{
 		data         bytea NOT NULL,
 		saved_at     timestamptz NOT NULL DEFAULT now()
 	);`,
+	// 3: leases, so that each pipeline runs in one process at a time, and
+	// the owner and lease fence that stored each checkpoint and intent.
+	`CREATE TABLE leases (
+		pipeline_key text PRIMARY KEY,
+		owner        text NOT NULL,
+		fence        bigint NOT NULL,
+		expires_at   timestamptz NOT NULL,
+		acquired_at  timestamptz NOT NULL
+	);
+	ALTER TABLE checkpoints ADD COLUMN owner text NOT NULL DEFAULT '', ADD COLUMN fence bigint NOT NULL DEFAULT 0;
+	ALTER TABLE checkpoint_intents ADD COLUMN owner text NOT NULL DEFAULT '', ADD COLUMN fence bigint NOT NULL DEFAULT 0;`,
+	// 4: the servers of the catalog, each renewing its row as a heartbeat,
+	// so that they share the pipelines out evenly.
+	`CREATE TABLE nodes (
+		node_id    text PRIMARY KEY,
+		started_at timestamptz NOT NULL,
+		seen_at    timestamptz NOT NULL,
+		expires_at timestamptz NOT NULL
+	);`,
 }
 
 type pgBackend struct {
@@ -191,6 +210,10 @@ func (b *pgBackend) load(ctx context.Context) ([]Entry, error) {
 
 func (b *pgBackend) write(ctx context.Context, puts []Entry, dels []string) error {
 	return pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+		// Delivered at commit: the other servers on this catalog reload.
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, b.channel()); err != nil {
+			return err
+		}
 		for _, k := range dels {
 			if _, err := tx.Exec(ctx, `DELETE FROM `+b.schema+`.objects WHERE name_key = $1`, k); err != nil {
 				return err
@@ -234,6 +257,7 @@ func (b *pgBackend) setState(ctx context.Context, name string, st State, msg str
 	if tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}
+	b.notify(ctx)
 	return nil
 }
 

@@ -49,6 +49,7 @@ func (x *execution) barrier(final bool) {
 		Offsets:    map[string]Offsets{},
 		Watermarks: map[string]map[int32]int64{},
 		Time:       x.opts.Now(),
+		Owner:      x.opts.Owner,
 	}
 	for _, s := range x.sources {
 		cp.Offsets[s.key] = maps.Clone(s.next)

@@ -40,6 +40,9 @@ type Checkpoint struct {
 	// Empty in a full checkpoint.
 	Delta map[int]bool `json:",omitempty"`
 	Time  time.Time
+	// Owner is the run that took the checkpoint and the fence of its
+	// lease (zero without a lease).
+	Owner Owner
 }
 
 // Full reports whether cp stands alone (no node's state is a delta).
@@ -57,6 +60,8 @@ type Intent struct {
 	// there before its first write, to write the same rows with the same
 	// token.
 	End map[string]Offsets
+	// Owner is the run about to write (see Checkpoint.Owner).
+	Owner Owner
 }
 
 // CheckpointStore persists checkpoints and write intents per pipeline.

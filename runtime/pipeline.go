@@ -60,6 +60,10 @@ type Options struct {
 	Now func() time.Time
 	// Logf receives operational messages; default discards them.
 	Logf func(format string, args ...any)
+	// Owner is the lease the run holds on the pipeline, recorded on every
+	// checkpoint and write intent so the store can refuse those of a
+	// fenced owner (ErrFenced). Zero: no lease.
+	Owner Owner
 }
 
 func (o *Options) fill(sink *dag.SinkSpec) error {

@@ -85,7 +85,7 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 		if acc.Len > 0 {
 			token := writeToken(name, cp.Epoch, prev, cp.Offsets)
 			if x.opts.Store != nil {
-				in := &Intent{Epoch: cp.Epoch, Token: token, Rows: acc.Len, End: cp.Offsets}
+				in := &Intent{Epoch: cp.Epoch, Token: token, Rows: acc.Len, End: cp.Offsets, Owner: x.opts.Owner}
 				if err := x.opts.Store.SaveIntent(ctx, name, in); err != nil {
 					x.fail(fmt.Errorf("store write intent: %w", err))
 					failed = true

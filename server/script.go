@@ -129,6 +129,8 @@ func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *Sc
 	}
 	s.scriptMu.Lock()
 	defer s.scriptMu.Unlock()
+	// Checked against the catalog as other servers left it.
+	s.syncCatalog(ctx)
 
 	// Statements that would change nothing are taken out before checking,
 	// so an identical re-apply neither fails nor restarts anything.
@@ -260,6 +262,9 @@ type reconciled struct {
 func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 	obj, ok := s.cat.Lookup(name)
 	if !ok {
+		if s.running(name) == nil {
+			s.takeOver(name)
+		}
 		s.stopRun(name)
 		s.taps.closePipeline(name)
 		if s.cfg.Checkpoints != nil && !s.cfg.KeepDropped {
@@ -268,12 +273,18 @@ func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 			}
 		}
 		s.forgetSources(gone)
+		s.release(name, 0)
 		return reconciled{}
 	}
 	p := obj.Pipeline
 	r := s.running(name)
 	if r != nil && r.graph == p.Graph && p.Running {
 		return reconciled{}
+	}
+	if r == nil && (!p.Running || (old != nil && old != p.Graph)) {
+		// It may run on another server: fence that run before its state
+		// is kept, dropped or replaced here.
+		s.takeOver(name)
 	}
 	var out reconciled
 	if r != nil {
@@ -299,6 +310,7 @@ func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 		s.startRun(obj)
 	} else {
 		s.setState(obj.Name, catalog.Stopped, "")
+		s.release(obj.Name, 0)
 	}
 	return out
 }

@@ -72,6 +72,15 @@ type Config struct {
 	// NoCheckpoints runs the pipelines without checkpoints (`sluice run`
 	// without a state directory); StateDir may then be empty.
 	NoCheckpoints bool
+	// NodeID names this server among the servers sharing a PostgreSQL
+	// catalog: the owner recorded on the leases of the pipelines it runs.
+	// Unique per process. Default DefaultNodeID(): <host name>-<pid>.
+	NodeID string
+	// LeaseTime is how long a pipeline's lease lasts without renewal
+	// (renewed every third of it), and so how long a dead server's
+	// pipelines wait before another takes them over. Only a PostgreSQL
+	// catalog has leases. Default DefaultLeaseTime (15s).
+	LeaseTime time.Duration
 	// Notify configures failure notifications (notify.go).
 	Notify NotifyConfig
 	// KeepDropped keeps what a dropped pipeline leaves outside the catalog,
@@ -109,6 +118,9 @@ type Server struct {
 	hist  *history
 	notes *notifier
 	ready atomic.Bool
+	// lease keeps the pipelines' leases when the catalog is shared
+	// (PostgreSQL); nil otherwise. See lease.go.
+	lease *leaser
 }
 
 // run is one execution of a pipeline.
@@ -122,6 +134,8 @@ type run struct {
 	// stopping is set when the supervisor stops the run, so its end is
 	// not recorded as a failure or as finished.
 	stopping atomic.Bool
+	// owner is the lease the run holds (zero without leases).
+	owner runtime.Owner
 }
 
 // retry is a failed pipeline's wait for its next start.
@@ -171,6 +185,9 @@ func New(cfg Config) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, cat: cfg.Catalog, log: cfg.Logger, ctx: ctx, cancel: cancel, runs: map[string]*run{}, retries: map[string]*retry{}, last: map[string]*run{}}
 	s.taps = newTapHub(s)
+	if l, ok := cfg.Catalog.Leases(); ok {
+		s.lease = newLeaser(s, l)
+	}
 	s.hist = newHistory()
 	go s.keepHistory()
 	s.notes = newNotifier(s, cfg.Notify)
@@ -196,6 +213,9 @@ func (s *Server) Start() {
 			s.startRun(obj)
 		}
 	}
+	if s.lease != nil {
+		s.lease.start()
+	}
 	s.ready.Store(true)
 }
 
@@ -204,6 +224,12 @@ func (s *Server) Start() {
 // so the next start resumes them.
 func (s *Server) Close() {
 	s.ready.Store(false)
+	if s.lease != nil {
+		// No more pipelines are taken; leases are renewed until the runs
+		// have checkpointed, then given up for the other servers.
+		s.lease.closing.Store(true)
+		defer s.lease.stop()
+	}
 	s.mu.Lock()
 	for name, rt := range s.retries {
 		rt.timer.Stop()
@@ -257,8 +283,18 @@ func (s *Server) startAttempt(obj *planner.Object, failed int) {
 			s.cfg.FailFast(name, err, false)
 		}
 	}
+	owner, mine, err := s.claim(name, false)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if !mine {
+		s.log.Info("pipeline runs on another server", "pipeline", name)
+		return
+	}
 	opts := s.options(name)
 	opts.Store = s.cfg.Checkpoints
+	opts.Owner = owner
 	g, release := s.taps.wrap(obj.Pipeline.Graph, name)
 	p, err := runtime.NewPipeline(g, opts)
 	if err != nil {
@@ -267,7 +303,7 @@ func (s *Server) startAttempt(obj *planner.Object, failed int) {
 		return
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	r := &run{name: name, graph: obj.Pipeline.Graph, p: p, cancel: cancel, done: make(chan struct{}), started: time.Now()}
+	r := &run{name: name, graph: obj.Pipeline.Graph, p: p, cancel: cancel, done: make(chan struct{}), started: time.Now(), owner: owner}
 	s.mu.Lock()
 	s.runs[strings.ToLower(name)] = r
 	s.last[strings.ToLower(name)] = r
@@ -295,6 +331,9 @@ func (s *Server) startAttempt(obj *planner.Object, failed int) {
 			delete(s.runs, strings.ToLower(name))
 		}
 		s.mu.Unlock()
+		if s.fenced(r, err) {
+			return
+		}
 		if err != nil {
 			// A run that got as far as a checkpoint made progress: its
 			// failure starts a new series of retries.
@@ -313,6 +352,7 @@ func (s *Server) startAttempt(obj *planner.Object, failed int) {
 		// Bounded sources (datagen with rows) end by themselves.
 		s.log.Info("pipeline finished: its sources ended", "pipeline", name)
 		s.setState(name, catalog.Stopped, "")
+		s.release(name, r.owner.Fence)
 		s.notes.finished(name)
 	}()
 }

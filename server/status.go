@@ -53,6 +53,14 @@ type Object struct {
 	// Warnings are what the running pipeline wants known, such as a sink
 	// that cannot drop a batch replayed after a crash.
 	Warnings []string `json:"warnings,omitempty"`
+	// Where the pipeline runs, with servers sharing a PostgreSQL catalog:
+	// the node id holding its lease, the lease's fencing epoch and when it
+	// runs out unless renewed. LeaseLive is false for a lease given up or
+	// run out (no server runs the pipeline, or one is about to take it).
+	Owner        string     `json:"owner,omitempty"`
+	LeaseEpoch   int64      `json:"lease_epoch,omitempty"`
+	LeaseExpires *time.Time `json:"lease_expires,omitempty"`
+	LeaseLive    *bool      `json:"lease_live,omitempty"`
 	// History is a pipeline's throughput over the last 15 minutes.
 	History *History `json:"history,omitempty"`
 }
@@ -250,6 +258,10 @@ func (s *Server) object(o *planner.Object) Object {
 		if n, next, ok := s.retryOf(o.Name); ok && e.State == catalog.Failed {
 			next = next.UTC()
 			obj.Attempts, obj.NextRetry = n, &next
+		}
+		if l, ok := s.leaseOf(o.Name); ok {
+			live, exp := l.Live, l.Expires
+			obj.Owner, obj.LeaseEpoch, obj.LeaseExpires, obj.LeaseLive = l.Owner, l.Fence, &exp, &live
 		}
 		h := s.History(o.Name)
 		obj.History = &h

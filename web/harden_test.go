@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -360,6 +362,29 @@ func TestFilesConfined(t *testing.T) {
 	waitFor(t, "rows under the files directory", func() bool {
 		b, _ := os.ReadFile(filepath.Join(root, "sub", "out.jsonl"))
 		return strings.Count(string(b), "\n") == 10
+	})
+	// Delta tables are directories confined the same way.
+	var fail apiErr
+	code := e.call("POST", "/api/v1/scripts", "application/sql", strings.NewReader("CREATE SINK lake_bad WITH (connector = 'delta',\n  path = '../lake');"), &fail)
+	if code != 422 || len(fail.Errors) != 1 || fail.Errors[0].Line != 2 || fail.Errors[0].Column != 10 ||
+		!strings.Contains(fail.Errors[0].Message, "delta sink lake_bad: path \"../lake\" is outside the files directory "+root) {
+		t.Errorf("delta path outside: %d %+v", code, fail)
+	}
+	if code, body := e.raw("POST", "/api/v1/scripts", "application/sql",
+		"CREATE SINK lake WITH (connector = 'delta', path = 'lake/ev', flush_interval = '100ms');\nCREATE PIPELINE pd AS INSERT INTO lake SELECT id, ts FROM ev;"); code != 200 {
+		t.Fatalf("delta sink: %d %s", code, body)
+	}
+	waitFor(t, "a Delta table of 10 rows under the files directory", func() bool {
+		logs, _ := filepath.Glob(filepath.Join(root, "lake", "ev", "_delta_log", "*.json"))
+		rows := 0
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			for _, m := range regexp.MustCompile(`numRecords\\":(\d+)`).FindAllSubmatch(b, -1) {
+				n, _ := strconv.Atoi(string(m[1]))
+				rows += n
+			}
+		}
+		return rows == 10
 	})
 	// A link made after the sink was created is refused when it opens.
 	if code, body := e.raw("POST", "/api/v1/scripts", "application/sql",

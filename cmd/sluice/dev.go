@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,7 +22,10 @@ import (
 	"github.com/sluice-sql/sluice/confine"
 	"github.com/sluice-sql/sluice/server"
 	"github.com/sluice-sql/sluice/web"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 //go:embed demo/demo.sql
@@ -42,6 +46,7 @@ func devCmd(args []string, stdout, stderr io.Writer) error {
 	kafkaPort := fs.Int("kafka-port", 9092, "port of the embedded Kafka-protocol broker")
 	dataDir := fs.String("data-dir", ".sluice/dev", "where the demo keeps its catalog, checkpoints and broker data; delete it to start over")
 	filesDir := fs.String("files-dir", os.Getenv("SLUICE_FILES_DIR"), "the only directory file sinks may write in (env SLUICE_FILES_DIR; default <data-dir>/files)")
+	topics := fs.String("topics", "", "more topics for the embedded broker to create besides orders and users, comma-separated (3 partitions each), e.g. the topics of an example under examples/")
 	chURL := fs.String("clickhouse", "clickhouse://localhost:9000/default", "ClickHouse the demo writes to when it is reachable; otherwise it writes a file")
 	verbose := fs.Bool("v", false, "log every request and pipeline event")
 	if err := parseFlags(fs, args); err != nil {
@@ -49,7 +54,7 @@ func devCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return runDev(ctx, devConfig{listen: *listen, kafkaPort: *kafkaPort, dataDir: *dataDir, filesDir: *filesDir, clickhouse: *chURL, verbose: *verbose}, stdout, stderr)
+	return runDev(ctx, devConfig{listen: *listen, kafkaPort: *kafkaPort, dataDir: *dataDir, filesDir: *filesDir, clickhouse: *chURL, topics: splitTopics(*topics), verbose: *verbose}, stdout, stderr)
 }
 
 type devConfig struct {
@@ -58,6 +63,7 @@ type devConfig struct {
 	dataDir    string
 	filesDir   string // "" for <dataDir>/files
 	clickhouse string
+	topics     []string // created besides the demo's
 	verbose    bool
 	// ready, when set, receives the server's URL once the demo runs.
 	ready chan<- string
@@ -90,6 +96,12 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) error 
 		if _, port, err := net.SplitHostPort(addrs[0]); err == nil {
 			brokers = "localhost:" + port
 		}
+	}
+
+	// Seeds apply only to a new log: topics asked for on a later start are
+	// created here.
+	if err := createTopics(ctx, brokers, cfg.topics); err != nil {
+		return &exitError{code: 1, msg: fmt.Sprintf("create topics %s on the embedded broker: %v", strings.Join(cfg.topics, ", "), err)}
 	}
 
 	level := slog.LevelWarn
@@ -132,27 +144,63 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, `
 Sluice is running: open %s
 
-  embedded Kafka-protocol broker  %s (topics orders, users)
+  embedded Kafka-protocol broker  %s (topics %s)
   catalog and checkpoints         %s
   demo pipelines                  feed_users, feed_orders → Kafka; enrich_orders → %s
   demo objects changed            %d of %d
 
 Try, in another terminal:
-  bin/sluice pipelines%[7]s
-  bin/sluice describe enrich_orders%[7]s
-  bin/sluice preview%[7]s "SELECT order_id, amount FROM orders LIMIT 10"
-  bin/sluice validate -f examples/orders.sql%[7]s
+  bin/sluice pipelines%[8]s
+  bin/sluice describe enrich_orders%[8]s
+  bin/sluice preview%[8]s "SELECT order_id, amount FROM orders LIMIT 10"
+  bin/sluice validate -f examples/orders.sql%[8]s
 
-Ports: --listen (the API, now %[8]s) and --kafka-port (the broker, now %[9]s);
+Ports: --listen (the API, now %[9]s) and --kafka-port (the broker, now %[10]s);
 e.g. bin/sluice dev --listen localhost:8081 --kafka-port 9093.
 Ctrl-C stops; the next 'make run' resumes where this one stopped.
-`, rs.url, brokers, data, out, changed, len(res.Statements), serverFlag(rs.url), strings.TrimPrefix(rs.url, "http://"), brokerPort(brokers))
+`, rs.url, brokers, strings.Join(append([]string{"orders", "users"}, cfg.topics...), ", "), data, out, changed, len(res.Statements), serverFlag(rs.url), strings.TrimPrefix(rs.url, "http://"), brokerPort(brokers))
 	if cfg.ready != nil {
 		cfg.ready <- rs.url
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping: writing rows, checkpointing state")
 	return nil
+}
+
+// createTopics creates topics with 3 partitions each on the broker at
+// brokers; a topic that exists is left as it is.
+func createTopics(ctx context.Context, brokers string, topics []string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := kadm.NewClient(cl).CreateTopics(ctx, 3, 1, nil, topics...)
+	if err != nil {
+		return err
+	}
+	for _, r := range res.Sorted() {
+		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("%s: %w", r.Topic, r.Err)
+		}
+	}
+	return nil
+}
+
+// splitTopics reads --topics: names separated by commas, blanks ignored.
+func splitTopics(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // serverFlag is the --server flag the CLI needs to reach url, "" for the

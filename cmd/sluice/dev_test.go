@@ -6,9 +6,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestDev runs the zero-setup demo with nothing but this process: the
@@ -68,5 +73,60 @@ func TestDev(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("dev stop: %v", err)
+	}
+}
+
+// TestDevTopics: --topics creates topics on the embedded broker, on its
+// first start and on a later one whose log already exists.
+func TestDevTopics(t *testing.T) {
+	dir := t.TempDir()
+	start := func(topics ...string) []string {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		ready := make(chan string, 1)
+		done := make(chan error, 1)
+		var stdout, stderr bytes.Buffer
+		port := freePort(t)
+		go func() {
+			done <- runDev(ctx, devConfig{listen: "127.0.0.1:0", kafkaPort: port, dataDir: dir, topics: topics,
+				clickhouse: "clickhouse://127.0.0.1:1/default", ready: ready}, &stdout, &stderr)
+		}()
+		select {
+		case <-ready:
+		case err := <-done:
+			t.Fatalf("dev ended: %v\n%s", err, stderr.String())
+		case <-time.After(30 * time.Second):
+			t.Fatal("dev did not start")
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:" + strconv.Itoa(port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		md, err := kadm.NewClient(cl).ListTopics(context.Background())
+		cl.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, d := range md.Sorted() {
+			if len(d.Partitions) != 3 {
+				t.Errorf("topic %s has %d partitions, want 3", d.Topic, len(d.Partitions))
+			}
+			names = append(names, d.Topic)
+		}
+		if !strings.Contains(stdout.String(), "(topics "+strings.Join(append([]string{"orders", "users"}, topics...), ", ")+")") {
+			t.Errorf("banner does not list the topics:\n%s", stdout.String())
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dev stop: %v", err)
+		}
+		return names
+	}
+	if got := start("students", "http_requests"); !slices.Equal(got, []string{"http_requests", "orders", "students", "users"}) {
+		t.Errorf("first start: topics %v", got)
+	}
+	if got := start("pos_sales"); !slices.Equal(got, []string{"http_requests", "orders", "pos_sales", "students", "users"}) {
+		t.Errorf("second start: topics %v", got)
 	}
 }

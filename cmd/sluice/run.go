@@ -72,6 +72,14 @@ func runScript(ctx context.Context, src, name string, cfg runConfig) (err error)
 	if err := confine.SetRoot(cfg.filesDir); err != nil {
 		return err
 	}
+	// The state directory's lock is taken once the script is known to be
+	// good, and held until every pipeline has stopped and checkpointed.
+	var stateLock *os.File
+	defer func() {
+		if stateLock != nil {
+			stateLock.Close()
+		}
+	}()
 	log := slog.New(slog.NewTextHandler(cfg.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -126,6 +134,9 @@ func runScript(ctx context.Context, src, name string, cfg runConfig) (err error)
 	if cfg.stateDir != "" {
 		if err := os.MkdirAll(cfg.stateDir, 0o755); err != nil {
 			return fmt.Errorf("state directory: %w", err)
+		}
+		if stateLock, err = lockStateDir(cfg.stateDir); err != nil {
+			return err
 		}
 	}
 	res, errs, err := srv.Apply(ctx, src, server.ApplyOptions{})

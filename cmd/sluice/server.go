@@ -46,6 +46,10 @@ type serverConfig struct {
 	checkpoints string
 	// groupID is the default prefix of consumer groups.
 	groupID string
+	// nodeID and leaseTime: see server.Config (servers sharing a
+	// PostgreSQL catalog).
+	nodeID    string
+	leaseTime time.Duration
 	// notify configures failure notifications; its PublicURL defaults
 	// to the URL the server listens on.
 	notify   server.NotifyConfig
@@ -65,6 +69,8 @@ func serverCmd(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.filesDir, "files-dir", os.Getenv("SLUICE_FILES_DIR"), "the only directory file sinks may write in; a relative sink path is taken under it (env SLUICE_FILES_DIR; default <data-dir>/files)")
 	origins := fs.String("allowed-origins", os.Getenv("SLUICE_ALLOWED_ORIGINS"), "comma-separated browser origins allowed to open websockets besides the server's own (env SLUICE_ALLOWED_ORIGINS)")
 	hosts := fs.String("allowed-hosts", os.Getenv("SLUICE_ALLOWED_HOSTS"), "comma-separated host names requests may be addressed to (the Host header, without port); empty admits any (env SLUICE_ALLOWED_HOSTS)")
+	fs.StringVar(&cfg.nodeID, "node-id", os.Getenv("SLUICE_NODE_ID"), "this server's name among the servers sharing the -postgres catalog, recorded as the owner of the pipelines it runs; unique per process (env SLUICE_NODE_ID; default <host name>-<pid>)")
+	leaseTime := fs.String("lease-time", envOr("SLUICE_LEASE_TIME", server.DefaultLeaseTime.String()), "how long a pipeline's lease lasts unless renewed (every third of it): the longest a dead server's pipelines wait before another server of the -postgres catalog takes them over (env SLUICE_LEASE_TIME)")
 	fs.StringVar(&cfg.notify.URL, "notify-url", os.Getenv("SLUICE_NOTIFY_URL"), "webhook told when a pipeline fails, recovers or falls behind, for pipelines without a notify_url option (env SLUICE_NOTIFY_URL)")
 	fs.StringVar(&cfg.notify.Format, "notify-format", envOr("SLUICE_NOTIFY_FORMAT", "json"), "payload of -notify-url: json or slack (env SLUICE_NOTIFY_FORMAT)")
 	fs.StringVar(&cfg.notify.PublicURL, "public-url", os.Getenv("SLUICE_PUBLIC_URL"), "the server's URL as users reach it, for the links in notifications (env SLUICE_PUBLIC_URL; default the listen address)")
@@ -72,6 +78,11 @@ func serverCmd(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	d, err := time.ParseDuration(*leaseTime)
+	if err != nil || d < time.Second || d > time.Hour {
+		return &exitError{code: 2, msg: fmt.Sprintf("-lease-time %q: give a duration from 1s to 1h, e.g. 15s", *leaseTime)}
+	}
+	cfg.leaseTime = d
 	if err := checkNotifyFlags(cfg.notify); err != nil {
 		return err
 	}
@@ -185,6 +196,8 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 		StateDir:    cfg.dataDir,
 		Checkpoints: ckpt,
 		GroupID:     cfg.groupID,
+		NodeID:      cfg.nodeID,
+		LeaseTime:   cfg.leaseTime,
 		Logger:      log,
 		Notify:      notify,
 		NewRowEncoder: func(s dag.Schema) server.RowEncoder {

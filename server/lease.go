@@ -1,0 +1,491 @@
+package server
+
+// Ownership of pipelines among the servers of one PostgreSQL catalog.
+//
+// Every run holds the pipeline's lease (package catalog): taken when the
+// run starts, renewed every third of the lease time, given up when the
+// pipeline is stopped or dropped or the server shuts down. A server runs a
+// pipeline only while it holds its lease, and a run stops as soon as its
+// lease is lost: a renewal that finds it taken over or run out, a renewal
+// that could not reach the catalog for a whole lease time, or a checkpoint
+// save refused as fenced (runtime.ErrFenced). Each server watches the
+// catalog (LISTEN/NOTIFY, and a poll every third of the lease time), so
+// what a script applied on any server changes takes effect on all of them,
+// and a pipeline whose lease ran out (its owner died) is taken by the
+// first server to see it, resuming from its last checkpoint.
+//
+// The server a script is applied on takes over the pipelines it stops,
+// drops or replaces, fencing their old owner at once: the change never
+// waits for, nor races with, another process's run.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice-sql/sluice/catalog"
+	"github.com/sluice-sql/sluice/runtime"
+	"github.com/sluice-sql/sluice/sql"
+)
+
+// DefaultLeaseTime is how long a pipeline's lease lasts without renewal:
+// the longest a dead server's pipelines wait for another to take them
+// over (plus a third of it, the other servers' poll interval).
+const DefaultLeaseTime = 15 * time.Second
+
+// DefaultNodeID names this process among the servers of a catalog:
+// <host name>-<process id>.
+func DefaultNodeID() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		h = "sluice"
+	}
+	return fmt.Sprintf("%s-%d", h, os.Getpid())
+}
+
+// held is a lease this server holds.
+type held struct {
+	fence int64
+	// until is when the lease surely runs out by this process's clock
+	// (monotonic): the start of the last renewal that extended it, plus
+	// the lease time.
+	until time.Time
+}
+
+// leaser keeps the leases of one server.
+type leaser struct {
+	s   *Server
+	l   *catalog.Leases
+	id  string
+	ttl time.Duration
+
+	mu   sync.Mutex
+	held map[string]held          // by lower-case pipeline name
+	view map[string]catalog.Lease // every lease, as last read
+	// freeSince is when the loop first saw each wanted pipeline without
+	// a live lease: past a lease time, any server takes it, over its
+	// share or not.
+	freeSince map[string]time.Time
+	// nodes are the other live servers, as last read.
+	nodes []string
+
+	kick    chan struct{}
+	closing atomic.Bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+func newLeaser(s *Server, l *catalog.Leases) *leaser {
+	if s.cfg.NodeID == "" {
+		s.cfg.NodeID = DefaultNodeID()
+	}
+	if s.cfg.LeaseTime <= 0 {
+		s.cfg.LeaseTime = DefaultLeaseTime
+	}
+	return &leaser{s: s, l: l, id: s.cfg.NodeID, ttl: s.cfg.LeaseTime, held: map[string]held{}, view: map[string]catalog.Lease{}, freeSince: map[string]time.Time{}, kick: make(chan struct{}, 1)}
+}
+
+// claim takes the pipeline's lease for a run about to start; ok is false
+// when another live server holds it, and the run does not start here.
+func (s *Server) claim(name string, force bool) (o runtime.Owner, ok bool, err error) {
+	l := s.lease
+	if l == nil {
+		return runtime.Owner{}, true, nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, l.ttl)
+	defer cancel()
+	t0 := time.Now()
+	fence, ok, err := l.l.Acquire(ctx, name, l.id, l.ttl, force)
+	if err != nil || !ok {
+		return runtime.Owner{}, false, err
+	}
+	k := strings.ToLower(name)
+	l.mu.Lock()
+	l.held[k] = held{fence: fence, until: t0.Add(l.ttl)}
+	l.view[k] = catalog.Lease{Pipeline: k, Owner: l.id, Fence: fence, Expires: time.Now().Add(l.ttl).UTC(), Live: true}
+	l.mu.Unlock()
+	return runtime.Owner{ID: l.id, Fence: fence}, true, nil
+}
+
+// takeOver fences whichever process runs the pipeline, before a script
+// stops, drops or replaces it; the lease is then this server's.
+func (s *Server) takeOver(name string) {
+	if s.lease == nil {
+		return
+	}
+	if _, _, err := s.claim(name, true); err != nil {
+		s.log.Error("take over the lease of a changed pipeline", "pipeline", name, "error", err)
+	}
+}
+
+// release gives up the lease held at fence (0: whatever this server
+// holds), for a pipeline that no longer runs here.
+func (s *Server) release(name string, fence int64) {
+	l := s.lease
+	if l == nil {
+		return
+	}
+	k := strings.ToLower(name)
+	l.mu.Lock()
+	h, ok := l.held[k]
+	if ok && (fence == 0 || h.fence == fence) {
+		delete(l.held, k)
+		if v, ok := l.view[k]; ok && v.Owner == l.id && v.Fence == h.fence {
+			v.Live = false
+			l.view[k] = v
+		}
+	}
+	l.mu.Unlock()
+	if !ok || (fence != 0 && h.fence != fence) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.ttl)
+	defer cancel()
+	if err := l.l.Release(ctx, name, l.id, h.fence); err != nil {
+		s.log.Warn("give up a pipeline's lease; it runs out by itself", "pipeline", name, "error", err)
+	}
+}
+
+// fenced handles the end of a run whose save was refused because another
+// process took the pipeline over: it is not a failure of the pipeline, and
+// is not retried here.
+func (s *Server) fenced(r *run, err error) bool {
+	if s.lease == nil || !errors.Is(err, runtime.ErrFenced) {
+		return false
+	}
+	k := strings.ToLower(r.name)
+	s.lease.mu.Lock()
+	if h, ok := s.lease.held[k]; ok && h.fence == r.owner.Fence {
+		delete(s.lease.held, k)
+	}
+	s.lease.mu.Unlock()
+	s.log.Warn("pipeline stopped here: another server took it over", "pipeline", r.name, "error", err)
+	s.lease.poke()
+	return true
+}
+
+// leaseOf returns who holds the pipeline's lease, for the API.
+func (s *Server) leaseOf(name string) (catalog.Lease, bool) {
+	if s.lease == nil {
+		return catalog.Lease{}, false
+	}
+	s.lease.mu.Lock()
+	defer s.lease.mu.Unlock()
+	v, ok := s.lease.view[strings.ToLower(name)]
+	return v, ok
+}
+
+// NodeID returns this server's name among the servers of its catalog;
+// "" when its catalog is not shared (no leases).
+func (s *Server) NodeID() string {
+	if s.lease == nil {
+		return ""
+	}
+	return s.lease.id
+}
+
+func (l *leaser) poke() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// start runs the lease loop and the catalog watch until stop.
+func (l *leaser) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	l.done = make(chan struct{})
+	go l.s.cat.Watch(ctx, l.poke)
+	go func() {
+		defer close(l.done)
+		t := time.NewTicker(l.ttl / 3)
+		defer t.Stop()
+		for {
+			l.tick(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			case <-l.kick:
+			}
+		}
+	}()
+}
+
+// stop ends the loop and gives up every lease; the runs have stopped.
+func (l *leaser) stop() {
+	if l.cancel != nil {
+		l.cancel()
+		<-l.done
+	}
+	l.mu.Lock()
+	names := make([]string, 0, len(l.held))
+	for k := range l.held {
+		names = append(names, k)
+	}
+	l.mu.Unlock()
+	for _, k := range names {
+		l.s.release(k, 0)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.ttl)
+	defer cancel()
+	if err := l.l.Leave(ctx, l.id); err != nil {
+		l.s.log.Warn("leave the catalog's servers; the heartbeat runs out by itself", "error", err)
+	}
+}
+
+// tick renews the leases held, stops the runs whose lease is lost, takes
+// in what other servers changed in the catalog and starts the wanted
+// pipelines that no live server holds.
+func (l *leaser) tick(ctx context.Context) {
+	l.renew(ctx)
+	if l.closing.Load() || ctx.Err() != nil {
+		return
+	}
+	s := l.s
+	s.scriptMu.Lock()
+	defer s.scriptMu.Unlock()
+	if l.closing.Load() {
+		return
+	}
+	s.syncCatalog(ctx)
+	lctx, cancel := context.WithTimeout(ctx, l.ttl)
+	leases, err := l.l.List(lctx)
+	cancel()
+	if err != nil {
+		s.log.Warn("read the pipelines' leases", "error", err)
+		return
+	}
+	view := make(map[string]catalog.Lease, len(leases))
+	for _, x := range leases {
+		view[x.Pipeline] = x
+	}
+	l.mu.Lock()
+	l.view = view
+	l.mu.Unlock()
+	share := l.share(ctx)
+	l.mu.Lock()
+	mine := len(l.held)
+	l.mu.Unlock()
+	free := map[string]bool{}
+	for _, obj := range s.cat.List(sql.ObjPipeline) {
+		k := strings.ToLower(obj.Name)
+		if !obj.Pipeline.Running || ctx.Err() != nil {
+			continue
+		}
+		if x, ok := view[k]; ok && x.Live {
+			continue
+		}
+		free[k] = true
+		if _, ok := l.freeSince[k]; !ok {
+			l.freeSince[k] = time.Now()
+		}
+		s.mu.Lock()
+		busy := s.runs[k] != nil || s.retries[k] != nil
+		if r := s.last[k]; r != nil {
+			select {
+			case <-r.done:
+			default:
+				busy = true // a run that lost its lease is still ending
+			}
+		}
+		s.mu.Unlock()
+		if busy {
+			continue
+		}
+		// Each server takes its share of the pipelines; one left free for
+		// a whole lease time (its share's server cannot take it) is taken
+		// by whoever sees it.
+		if mine >= share && time.Since(l.freeSince[k]) < l.ttl {
+			continue
+		}
+		if x, ok := view[k]; ok && x.Owner != l.id {
+			s.log.Info("taking over a pipeline whose lease ran out", "pipeline", obj.Name, "owner", x.Owner, "lease_epoch", x.Fence)
+		}
+		s.startRun(obj)
+		l.mu.Lock()
+		_, got := l.held[k]
+		l.mu.Unlock()
+		if got {
+			mine++
+		}
+	}
+	for k := range l.freeSince {
+		if !free[k] {
+			delete(l.freeSince, k)
+		}
+	}
+	l.shed(view, share, mine)
+}
+
+// share returns how many of the wanted pipelines each live server should
+// run: all of them divided by the live servers (heartbeats), rounded up.
+// It renews this server's heartbeat first.
+func (l *leaser) share(ctx context.Context) int {
+	wanted := 0
+	for _, obj := range l.s.cat.List(sql.ObjPipeline) {
+		if obj.Pipeline.Running {
+			wanted++
+		}
+	}
+	hctx, cancel := context.WithTimeout(ctx, l.ttl/3)
+	defer cancel()
+	if err := l.l.Heartbeat(hctx, l.id, l.ttl); err != nil {
+		l.s.log.Warn("renew this server's heartbeat", "error", err)
+	}
+	nodes, err := l.l.Nodes(hctx)
+	if err != nil {
+		l.s.log.Warn("read the catalog's servers", "error", err)
+	}
+	var others []string
+	for _, n := range nodes {
+		if n.Live && n.ID != l.id {
+			others = append(others, n.ID)
+		}
+	}
+	l.mu.Lock()
+	l.nodes = others
+	l.mu.Unlock()
+	live := len(others) + 1
+	return (wanted + live - 1) / live
+}
+
+// shed hands one pipeline over when this server runs more than its share
+// and another live server runs fewer: it stops here in order (written,
+// checkpointed, committed) and its lease is given up, for the other to
+// take. One per tick, so the servers converge without moving more than
+// needed.
+func (l *leaser) shed(view map[string]catalog.Lease, share, mine int) {
+	if mine <= share {
+		return
+	}
+	counts := map[string]int{}
+	for _, x := range view {
+		if x.Live {
+			counts[x.Owner]++
+		}
+	}
+	l.mu.Lock()
+	under := ""
+	for _, n := range l.nodes {
+		if counts[n] < share {
+			under = n
+			break
+		}
+	}
+	l.mu.Unlock()
+	if under == "" {
+		return
+	}
+	s := l.s
+	var victim *run
+	s.mu.Lock()
+	for _, r := range s.runs {
+		if victim == nil || strings.ToLower(r.name) > strings.ToLower(victim.name) {
+			victim = r
+		}
+	}
+	s.mu.Unlock()
+	if victim == nil {
+		return
+	}
+	s.log.Info("handing a pipeline over to balance the servers", "pipeline", victim.name, "to", under, "running_here", mine, "share", share)
+	if r := s.stopRun(victim.name); r != nil {
+		s.release(r.name, r.owner.Fence)
+	}
+}
+
+// renew extends the leases held and stops the runs of those lost.
+func (l *leaser) renew(ctx context.Context) {
+	s := l.s
+	l.mu.Lock()
+	fences := make(map[string]int64, len(l.held))
+	for k, h := range l.held {
+		fences[k] = h.fence
+	}
+	l.mu.Unlock()
+	var kept map[string]bool
+	t0 := time.Now()
+	if len(fences) > 0 {
+		rctx, cancel := context.WithTimeout(ctx, l.ttl/3)
+		var err error
+		kept, err = l.l.Renew(rctx, l.id, fences, l.ttl)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("renew the pipelines' leases", "error", err)
+		}
+	}
+	now := time.Now()
+	var lost []string
+	l.mu.Lock()
+	for k, h := range l.held {
+		if fences[k] != h.fence {
+			continue // taken since the renewal began
+		}
+		switch {
+		case kept[k]:
+			h.until = t0.Add(l.ttl)
+			l.held[k] = h
+		case kept != nil || now.After(h.until):
+			// Taken over or run out; or the catalog could not be reached
+			// for a whole lease time, so another server may hold it now.
+			delete(l.held, k)
+			lost = append(lost, k)
+		}
+	}
+	l.mu.Unlock()
+	for _, k := range lost {
+		s.cancelRetry(k)
+		s.mu.Lock()
+		r := s.runs[k]
+		if r != nil && r.owner.Fence == fences[k] {
+			delete(s.runs, k)
+		} else {
+			r = nil
+		}
+		s.mu.Unlock()
+		if r == nil {
+			continue
+		}
+		s.log.Warn("pipeline stopped here: its lease was lost", "pipeline", r.name, "lease_epoch", fences[k])
+		// Its saves are refused from now on, so its last write is not
+		// checkpointed: the next owner replays it.
+		r.stopping.Store(true)
+		r.cancel()
+	}
+}
+
+// syncCatalog takes in what other servers changed in the catalog: a run
+// here of a pipeline changed elsewhere stops (the server that changed it
+// took it over); the loop starts what is wanted and free. The caller holds
+// scriptMu.
+func (s *Server) syncCatalog(ctx context.Context) {
+	if s.lease == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.lease.ttl)
+	defer cancel()
+	changed, err := s.cat.Reload(rctx)
+	if err != nil {
+		s.log.Warn("read the catalog", "error", err)
+		return
+	}
+	for _, c := range changed {
+		s.log.Info("pipeline changed on another server", "pipeline", c.Name)
+		if r := s.stopRun(c.Name); r != nil {
+			s.release(c.Name, r.owner.Fence)
+		}
+		if _, ok := s.cat.Lookup(c.Name); !ok || c.Gone {
+			s.taps.closePipeline(c.Name)
+		}
+	}
+}
