@@ -240,3 +240,54 @@ func (b *pgBackend) listen(ctx context.Context, changed func()) error {
 		changed()
 	}
 }
+
+// Node is a server of the catalog, as its heartbeat row says.
+type Node struct {
+	ID      string
+	Started time.Time
+	Seen    time.Time
+	// Live reports whether its heartbeat had not run out when read.
+	Live bool
+}
+
+// Heartbeat records that node is alive for ttl more. A node joining
+// starts a new row, so Started is when it (re)joined.
+func (l *Leases) Heartbeat(ctx context.Context, node string, ttl time.Duration) error {
+	_, err := l.b.pool.Exec(ctx, `INSERT INTO `+l.b.schema+`.nodes AS n (node_id, started_at, seen_at, expires_at)
+		VALUES ($1, now(), now(), now() + $2 * interval '1 millisecond')
+		ON CONFLICT (node_id) DO UPDATE SET seen_at = now(), expires_at = EXCLUDED.expires_at,
+			started_at = CASE WHEN n.expires_at <= now() THEN now() ELSE n.started_at END`, node, millis(ttl))
+	if err != nil {
+		return fmt.Errorf("heartbeat of node %s: %w", node, err)
+	}
+	return nil
+}
+
+// Leave marks node gone at once (an orderly shutdown), so that the others
+// count it out without waiting for its heartbeat to run out.
+func (l *Leases) Leave(ctx context.Context, node string) error {
+	_, err := l.b.pool.Exec(ctx, `UPDATE `+l.b.schema+`.nodes SET expires_at = now() WHERE node_id = $1`, node)
+	if err != nil {
+		return fmt.Errorf("leave: %w", err)
+	}
+	l.b.notify(ctx)
+	return nil
+}
+
+// Nodes returns every node that ever joined, live or not.
+func (l *Leases) Nodes(ctx context.Context) ([]Node, error) {
+	rows, err := l.b.pool.Query(ctx, `SELECT node_id, started_at, seen_at, expires_at > now() FROM `+l.b.schema+`.nodes ORDER BY node_id`)
+	if err != nil {
+		return nil, fmt.Errorf("read nodes: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Node, error) {
+		var n Node
+		err := r.Scan(&n.ID, &n.Started, &n.Seen, &n.Live)
+		n.Started, n.Seen = n.Started.UTC(), n.Seen.UTC()
+		return n, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read nodes: %w", err)
+	}
+	return out, nil
+}

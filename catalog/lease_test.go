@@ -214,3 +214,51 @@ func reloadedNames(rs []catalog.Reloaded) string {
 	}
 	return strings.Join(out, ",")
 }
+
+// Heartbeats: a node is live while its heartbeat is renewed, gone at once
+// when it leaves, and live again (rejoined, a new start time) after.
+func TestHeartbeats(t *testing.T) {
+	s := postgresOnly(t)(t)
+	defer s.Close()
+	l, _ := s.Leases()
+	ctx := context.Background()
+	if err := l.Heartbeat(ctx, "n1", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Heartbeat(ctx, "n2", 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	live := func() string {
+		ns, err := l.Nodes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range ns {
+			if n.Live {
+				out = append(out, n.ID)
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	if got := live(); got != "n1,n2" {
+		t.Errorf("live = %q", got)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := live(); got != "n1" {
+		t.Errorf("after n2's heartbeat ran out: %q", got)
+	}
+	ns, _ := l.Nodes(ctx)
+	started := ns[0].Started
+	if err := l.Leave(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := live(); got != "" {
+		t.Errorf("after n1 left: %q", got)
+	}
+	l.Heartbeat(ctx, "n1", time.Minute)
+	ns, _ = l.Nodes(ctx)
+	if !ns[0].Live || !ns[0].Started.After(started) {
+		t.Errorf("rejoined n1 = %+v (first started %v)", ns[0], started)
+	}
+}

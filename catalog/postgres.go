@@ -64,6 +64,14 @@ var migrations = []string{
 	);
 	ALTER TABLE checkpoints ADD COLUMN owner text NOT NULL DEFAULT '', ADD COLUMN fence bigint NOT NULL DEFAULT 0;
 	ALTER TABLE checkpoint_intents ADD COLUMN owner text NOT NULL DEFAULT '', ADD COLUMN fence bigint NOT NULL DEFAULT 0;`,
+	// 4: the servers of the catalog, each renewing its row as a heartbeat,
+	// so that they share the pipelines out evenly.
+	`CREATE TABLE nodes (
+		node_id    text PRIMARY KEY,
+		started_at timestamptz NOT NULL,
+		seen_at    timestamptz NOT NULL,
+		expires_at timestamptz NOT NULL
+	);`,
 }
 
 type pgBackend struct {

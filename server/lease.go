@@ -67,6 +67,12 @@ type leaser struct {
 	mu   sync.Mutex
 	held map[string]held          // by lower-case pipeline name
 	view map[string]catalog.Lease // every lease, as last read
+	// freeSince is when the loop first saw each wanted pipeline without
+	// a live lease: past a lease time, any server takes it, over its
+	// share or not.
+	freeSince map[string]time.Time
+	// nodes are the other live servers, as last read.
+	nodes []string
 
 	kick    chan struct{}
 	closing atomic.Bool
@@ -81,7 +87,7 @@ func newLeaser(s *Server, l *catalog.Leases) *leaser {
 	if s.cfg.LeaseTime <= 0 {
 		s.cfg.LeaseTime = DefaultLeaseTime
 	}
-	return &leaser{s: s, l: l, id: s.cfg.NodeID, ttl: s.cfg.LeaseTime, held: map[string]held{}, view: map[string]catalog.Lease{}, kick: make(chan struct{}, 1)}
+	return &leaser{s: s, l: l, id: s.cfg.NodeID, ttl: s.cfg.LeaseTime, held: map[string]held{}, view: map[string]catalog.Lease{}, freeSince: map[string]time.Time{}, kick: make(chan struct{}, 1)}
 }
 
 // claim takes the pipeline's lease for a run about to start; ok is false
@@ -227,6 +233,11 @@ func (l *leaser) stop() {
 	for _, k := range names {
 		l.s.release(k, 0)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.ttl)
+	defer cancel()
+	if err := l.l.Leave(ctx, l.id); err != nil {
+		l.s.log.Warn("leave the catalog's servers; the heartbeat runs out by itself", "error", err)
+	}
 }
 
 // tick renews the leases held, stops the runs whose lease is lost, takes
@@ -258,6 +269,11 @@ func (l *leaser) tick(ctx context.Context) {
 	l.mu.Lock()
 	l.view = view
 	l.mu.Unlock()
+	share := l.share(ctx)
+	l.mu.Lock()
+	mine := len(l.held)
+	l.mu.Unlock()
+	free := map[string]bool{}
 	for _, obj := range s.cat.List(sql.ObjPipeline) {
 		k := strings.ToLower(obj.Name)
 		if !obj.Pipeline.Running || ctx.Err() != nil {
@@ -265,6 +281,10 @@ func (l *leaser) tick(ctx context.Context) {
 		}
 		if x, ok := view[k]; ok && x.Live {
 			continue
+		}
+		free[k] = true
+		if _, ok := l.freeSince[k]; !ok {
+			l.freeSince[k] = time.Now()
 		}
 		s.mu.Lock()
 		busy := s.runs[k] != nil || s.retries[k] != nil
@@ -279,10 +299,105 @@ func (l *leaser) tick(ctx context.Context) {
 		if busy {
 			continue
 		}
+		// Each server takes its share of the pipelines; one left free for
+		// a whole lease time (its share's server cannot take it) is taken
+		// by whoever sees it.
+		if mine >= share && time.Since(l.freeSince[k]) < l.ttl {
+			continue
+		}
 		if x, ok := view[k]; ok && x.Owner != l.id {
 			s.log.Info("taking over a pipeline whose lease ran out", "pipeline", obj.Name, "owner", x.Owner, "lease_epoch", x.Fence)
 		}
 		s.startRun(obj)
+		l.mu.Lock()
+		_, got := l.held[k]
+		l.mu.Unlock()
+		if got {
+			mine++
+		}
+	}
+	for k := range l.freeSince {
+		if !free[k] {
+			delete(l.freeSince, k)
+		}
+	}
+	l.shed(view, share, mine)
+}
+
+// share returns how many of the wanted pipelines each live server should
+// run: all of them divided by the live servers (heartbeats), rounded up.
+// It renews this server's heartbeat first.
+func (l *leaser) share(ctx context.Context) int {
+	wanted := 0
+	for _, obj := range l.s.cat.List(sql.ObjPipeline) {
+		if obj.Pipeline.Running {
+			wanted++
+		}
+	}
+	hctx, cancel := context.WithTimeout(ctx, l.ttl/3)
+	defer cancel()
+	if err := l.l.Heartbeat(hctx, l.id, l.ttl); err != nil {
+		l.s.log.Warn("renew this server's heartbeat", "error", err)
+	}
+	nodes, err := l.l.Nodes(hctx)
+	if err != nil {
+		l.s.log.Warn("read the catalog's servers", "error", err)
+	}
+	var others []string
+	for _, n := range nodes {
+		if n.Live && n.ID != l.id {
+			others = append(others, n.ID)
+		}
+	}
+	l.mu.Lock()
+	l.nodes = others
+	l.mu.Unlock()
+	live := len(others) + 1
+	return (wanted + live - 1) / live
+}
+
+// shed hands one pipeline over when this server runs more than its share
+// and another live server runs fewer: it stops here in order (written,
+// checkpointed, committed) and its lease is given up, for the other to
+// take. One per tick, so the servers converge without moving more than
+// needed.
+func (l *leaser) shed(view map[string]catalog.Lease, share, mine int) {
+	if mine <= share {
+		return
+	}
+	counts := map[string]int{}
+	for _, x := range view {
+		if x.Live {
+			counts[x.Owner]++
+		}
+	}
+	l.mu.Lock()
+	under := ""
+	for _, n := range l.nodes {
+		if counts[n] < share {
+			under = n
+			break
+		}
+	}
+	l.mu.Unlock()
+	if under == "" {
+		return
+	}
+	s := l.s
+	var victim *run
+	s.mu.Lock()
+	for _, r := range s.runs {
+		if victim == nil || strings.ToLower(r.name) > strings.ToLower(victim.name) {
+			victim = r
+		}
+	}
+	s.mu.Unlock()
+	if victim == nil {
+		return
+	}
+	s.log.Info("handing a pipeline over to balance the servers", "pipeline", victim.name, "to", under, "running_here", mine, "share", share)
+	if r := s.stopRun(victim.name); r != nil {
+		s.release(r.name, r.owner.Fence)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -47,8 +48,9 @@ type composeService struct {
 		Retries     int      `yaml:"retries"`
 		StartPeriod string   `yaml:"start_period"`
 	} `yaml:"healthcheck"`
-	Restart string `yaml:"restart"`
-	Ulimits any    `yaml:"ulimits"`
+	Restart         string `yaml:"restart"`
+	Ulimits         any    `yaml:"ulimits"`
+	StopGracePeriod string `yaml:"stop_grace_period"`
 }
 
 func readCompose(t *testing.T) *composeFile {
@@ -138,6 +140,11 @@ func TestComposeServices(t *testing.T) {
 	s := c.Services["sluice"]
 	if s.Build != "." {
 		t.Errorf("sluice: build = %v, want . (the Dockerfile at the repository root)", s.Build)
+	}
+	// A stop checkpoints every pipeline, within the server's 30 s stop
+	// timeout; Docker's default grace is 10 s before SIGKILL.
+	if d, err := time.ParseDuration(s.StopGracePeriod); err != nil || d < 30*time.Second {
+		t.Errorf("sluice: stop_grace_period %q, want at least 30s", s.StopGracePeriod)
 	}
 	if !slices.Contains(s.Ports, "127.0.0.1:8080:8080") {
 		t.Errorf("sluice: ports %q, want 127.0.0.1:8080:8080", s.Ports)

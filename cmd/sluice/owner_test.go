@@ -374,3 +374,95 @@ func TestPausedOwnerCannotCommit(t *testing.T) {
 		t.Errorf("%d rows written twice, only %d counted as possible duplicates", dups, p.Metrics.PossibleDuplicates)
 	}
 }
+
+// Three servers share six pipelines: each runs two (the API of any says
+// which), every sink holds exactly one row per record; when one server is
+// killed its two pipelines move to the others, which then run three each,
+// and every record arrives, the rows written twice counted.
+func TestServersShareThePipelines(t *testing.T) {
+	c := newCluster(t, 4)
+	nodes := map[string]*serverProc{}
+	for _, n := range []string{"node-a", "node-b", "node-c"} {
+		nodes[n] = c.server(n)
+	}
+	const pipes = 6
+	script := fmt.Sprintf("CREATE SOURCE events (id UInt64) WITH (connector = 'kafka', brokers = '%s', topic = 'events', start = 'earliest');\n", c.brokers)
+	for i := range pipes {
+		script += fmt.Sprintf("CREATE SINK out%d WITH (connector = 'file', path = 'out%d.jsonl');\nCREATE PIPELINE copy%d AS INSERT INTO out%d SELECT id FROM events;\n", i, i, i, i)
+	}
+	c.apply(nodes["node-a"].url, script)
+	owners := func(url string) map[string]int {
+		counts := map[string]int{}
+		for _, p := range pipelinesOf(t, url) {
+			if p.LeaseLive != nil && *p.LeaseLive {
+				counts[p.Owner]++
+			}
+		}
+		return counts
+	}
+	waitUntil(t, "two pipelines on each server", 60*time.Second, func() bool {
+		o := owners(nodes["node-c"].url)
+		return o["node-a"] == 2 && o["node-b"] == 2 && o["node-c"] == 2
+	})
+	const n = 2000
+	c.produce(0, n)
+	out := func(i int) string { return filepath.Join(c.dir, fmt.Sprintf("out%d.jsonl", i)) }
+	for i := range pipes {
+		waitUntil(t, fmt.Sprintf("every record in out%d", i), 60*time.Second, func() bool { return countLines(out(i)) >= n })
+	}
+	time.Sleep(2 * time.Second)
+	for i := range pipes {
+		if got, d := countLines(out(i)), distinctIDs(t, out(i)); got != n || d != n {
+			t.Errorf("out%d holds %d rows, %d distinct, for %d records", i, got, d, n)
+		}
+	}
+	// Every server shows the same owners, and metrics only for its own.
+	a, b := pipelinesOf(t, nodes["node-a"].url), pipelinesOf(t, nodes["node-b"].url)
+	for name, p := range a {
+		if b[name].Owner != p.Owner || b[name].LeaseEpoch != p.LeaseEpoch {
+			t.Errorf("%s: node-a says %s/%d, node-b says %s/%d", name, p.Owner, p.LeaseEpoch, b[name].Owner, b[name].LeaseEpoch)
+		}
+		if (p.Metrics != nil) != (p.Owner == "node-a") {
+			t.Errorf("%s on %s: node-a shows metrics %v", name, p.Owner, p.Metrics != nil)
+		}
+	}
+
+	// Kill node-b while records flow: its two pipelines move.
+	go func() {
+		for i := n; i < 2*n; i += 100 {
+			c.produce(i, i+100)
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	nodes["node-b"].cmd.Process.Signal(syscall.SIGKILL)
+	nodes["node-b"].cmd.Wait()
+	killed := time.Now()
+	waitUntil(t, "three pipelines on each remaining server", 60*time.Second, func() bool {
+		o := owners(nodes["node-a"].url)
+		return o["node-a"] == 3 && o["node-c"] == 3
+	})
+	t.Logf("node-b's pipelines moved %.1fs after its SIGKILL", time.Since(killed).Seconds())
+	for i := range pipes {
+		waitUntil(t, fmt.Sprintf("every record in out%d", i), 60*time.Second, func() bool { return distinctIDs(t, out(i)) == 2*n })
+	}
+	time.Sleep(time.Second)
+	views := map[string]pipelineView{}
+	for _, node := range []string{"node-a", "node-c"} {
+		for name, p := range pipelinesOf(t, nodes[node].url) {
+			if p.Owner == node {
+				views[name] = p
+			}
+		}
+	}
+	for i := range pipes {
+		p := views[fmt.Sprintf("copy%d", i)]
+		if p.Metrics == nil {
+			t.Errorf("copy%d: no server shows its run", i)
+			continue
+		}
+		if dups := int64(countLines(out(i)) - 2*n); dups > p.Metrics.PossibleDuplicates {
+			t.Errorf("copy%d: %d rows written twice, %d counted", i, dups, p.Metrics.PossibleDuplicates)
+		}
+	}
+}
