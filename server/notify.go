@@ -51,7 +51,7 @@ type NotifyConfig struct {
 	Format string
 	// PublicURL is the server's address as users reach it, e.g.
 	// http://sluice.example.com:8080; an event's url is
-	// <PublicURL>/api/v1/pipelines/<name>. Default http://localhost:8080.
+	// <PublicURL>/#/pipelines/<name>, its page in the web UI. Default http://localhost:8080.
 	PublicURL string
 	// Poll is how often lag and recoveries are looked at. Default 5s.
 	Poll time.Duration
@@ -300,7 +300,7 @@ func (n *notifier) emit(name, state, msg string, lag *int64) {
 	}
 	ev := &NotifyEvent{
 		Pipeline: name, State: state, Error: secret.MaskText(msg), Time: time.Now().UTC(),
-		URL: n.cfg.PublicURL + "/api/v1/pipelines/" + url.PathEscape(name), Lag: lag, target: t,
+		URL: n.cfg.PublicURL + "/#/pipelines/" + url.PathEscape(name), Lag: lag, target: t,
 	}
 	n.pending.Add(1)
 	select {

@@ -187,12 +187,12 @@ func TestNotifyLag(t *testing.T) {
 	}
 	ev := hook.got()[0]
 	if ev["pipeline"] != "lagging" || ev["state"] != "behind" || ev["lag"] != 500.0 ||
-		ev["url"] != "https://sluice.example.com/api/v1/pipelines/lagging" || !strings.Contains(fmt.Sprint(ev["error"]), "500 records") {
+		ev["url"] != "https://sluice.example.com/#/pipelines/lagging" || !strings.Contains(fmt.Sprint(ev["error"]), "500 records") {
 		t.Errorf("behind event %v", ev)
 	}
 	text := fmt.Sprint(slack.got()[0]["text"])
 	if len(slack.got()[0]) != 1 || !strings.Contains(text, "*lagging_slack* is falling behind: 500 records") ||
-		!strings.Contains(text, "<https://sluice.example.com/api/v1/pipelines/lagging_slack>") {
+		!strings.Contains(text, "<https://sluice.example.com/#/pipelines/lagging_slack>") {
 		t.Errorf("slack message %v", slack.got()[0])
 	}
 	// Still behind: no second event.
