@@ -330,7 +330,7 @@ CREATE PIPELINE load_%s AS INSERT INTO lake SELECT id, name FROM gen;
 	}
 }
 
-// A run that keeps no state (`sluice run --state-dir ”`) starts afresh
+// A run that keeps no state (`sluice run` with an empty --state-dir) starts afresh
 // every time, its epochs numbered from 1 again: a second run's commits
 // are new rows, never mistaken for replays of the first run's epochs.
 func TestFreshRunWritesAgain(t *testing.T) {
