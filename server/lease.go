@@ -276,7 +276,7 @@ func (l *leaser) tick(ctx context.Context) {
 	free := map[string]bool{}
 	for _, obj := range s.cat.List(sql.ObjPipeline) {
 		k := strings.ToLower(obj.Name)
-		if !obj.Pipeline.Running || ctx.Err() != nil {
+		if !l.wanted(obj.Name, obj.Pipeline.Running) || ctx.Err() != nil {
 			continue
 		}
 		if x, ok := view[k]; ok && x.Live {
@@ -324,13 +324,25 @@ func (l *leaser) tick(ctx context.Context) {
 	l.shed(view, share, mine)
 }
 
+// wanted reports whether a pipeline should run somewhere: the catalog
+// wants it running, and it did not finish (a bounded source ended: state
+// stopped while wanted), which only a START or a server's restart runs
+// again, as with one server.
+func (l *leaser) wanted(name string, running bool) bool {
+	if !running {
+		return false
+	}
+	e, ok := l.s.cat.Entry(name)
+	return ok && e.State != catalog.Stopped
+}
+
 // share returns how many of the wanted pipelines each live server should
 // run: all of them divided by the live servers (heartbeats), rounded up.
 // It renews this server's heartbeat first.
 func (l *leaser) share(ctx context.Context) int {
 	wanted := 0
 	for _, obj := range l.s.cat.List(sql.ObjPipeline) {
-		if obj.Pipeline.Running {
+		if l.wanted(obj.Name, obj.Pipeline.Running) {
 			wanted++
 		}
 	}

@@ -466,3 +466,4 @@ func TestServersShareThePipelines(t *testing.T) {
 		}
 	}
 }
+
