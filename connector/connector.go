@@ -98,6 +98,13 @@ type Connector struct {
 	// works.
 	ColumnNameRefuses string `json:"column_name_refuses,omitempty"`
 	ColumnNameWhy     string `json:"column_name_why,omitempty"`
+	// Continuous is true for a sink that writes rows as the operators
+	// produce them (Kafka, a file, standard output) and makes them durable
+	// at each checkpoint; false (the default) for one that writes in
+	// batches of batch_size rows or every flush_interval, each write
+	// followed by a checkpoint (ClickHouse, PostgreSQL). See
+	// docs/delivery.md.
+	Continuous bool `json:"continuous,omitempty"`
 }
 
 // RefusedInColumnName returns the first character of name that a sink of
@@ -342,3 +349,13 @@ func (o *Option) ParseDuration(v string) (time.Duration, error) {
 	}
 	return time.ParseDuration(v)
 }
+
+// The batching options of a continuous sink (Connector.Continuous), read
+// by the runtime; a continuous connector lists these two among its
+// options.
+var (
+	ContinuousBatchSize = Option{Name: "batch_size", Type: Count, Default: "8192", Min: 1, Max: 100_000_000, Kinds: []Kind{Sink},
+		Doc: "the most rows handed to the sink in one write; rows are written as they are produced and made durable at each checkpoint (the pipeline's `checkpoint_interval`)"}
+	ContinuousFlushInterval = Option{Name: "flush_interval", Type: Duration, Default: "0", ZeroOff: true, Kinds: []Kind{Sink},
+		Doc: "the longest produced rows wait before they are written; `0` writes them after each input chunk and each watermark step"}
+)

@@ -8,6 +8,8 @@ import "strings"
 // that reads a pipeline option adds its declaration here.
 var PipelineOptions = []Option{
 	{Name: "description", Type: String, Doc: "Free text shown beside the pipeline in SHOW PIPELINES, the API and the editor."},
+	{Name: "checkpoint_interval", Type: Duration, DefaultText: "the server's `--checkpoint-interval`, `5s`",
+		Doc: "How often a pipeline whose sink writes continuously (Kafka, file, stdout, blackhole) checkpoints its state and offsets, flushes the sink and commits; its rows are written as they are produced, in between. A pipeline with a batch sink (ClickHouse, PostgreSQL) checkpoints with each write instead."},
 	{Name: "notify_url", Type: URL, DefaultText: "the server's `--notify-url`",
 		Doc: "The webhook Sluice POSTs an event to when the pipeline fails, recovers, falls behind or catches up; give it as 'env:NAME' to keep it out of the SQL."},
 	{Name: "notify_format", Type: Enum, Values: []string{"json", "slack"}, DefaultText: "the server's `--notify-format` (`json`)",

@@ -3,9 +3,11 @@ package examples
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -207,6 +209,43 @@ func TestMedallion(t *testing.T) {
 	}
 	t.Logf("%d valid sales in %d gold rows; silver_sales held %d records at the kill and %d at the end (%d replayed)",
 		total, len(want), mid, len(silver), len(silver)-1-len(validIDs))
+	// Bronze holds every JSON record of pos_sales as received: its fields
+	// as text, with the partition and offset it was read from.
+	type raw struct {
+		ID     *string         `json:"sale_id"`
+		Store  *string         `json:"store"`
+		Amount json.RawMessage `json:"amount"`
+		SoldAt *string         `json:"sold_at"`
+	}
+	text := func(r raw) string {
+		amount := string(r.Amount)
+		if a, err := strconv.Unquote(amount); err == nil {
+			amount = a
+		}
+		return fmt.Sprintf("%s|%s|%s|%s", *r.ID, *r.Store, amount, *r.SoldAt)
+	}
+	landed := map[string]string{}
+	for _, r := range st.topicRecords(t, "pos_sales") {
+		var v raw
+		if json.Unmarshal([]byte(r.Value), &v) == nil {
+			landed[fmt.Sprintf("%d/%d", r.Partition, r.Offset)] = text(v)
+		}
+	}
+	bronze := map[string]string{}
+	for _, r := range st.topicRecords(t, "bronze_sales") {
+		var v struct {
+			raw
+			Partition int32 `json:"source_partition"`
+			Offset    int64 `json:"source_offset"`
+		}
+		if err := json.Unmarshal([]byte(r.Value), &v); err != nil {
+			t.Fatalf("bronze_sales record %q: %v", r.Value, err)
+		}
+		bronze[fmt.Sprintf("%d/%d", v.Partition, v.Offset)] = text(v.raw)
+	}
+	if !maps.Equal(bronze, landed) {
+		t.Errorf("bronze_sales holds %d records of pos_sales, pos_sales has %d JSON records; they differ", len(bronze), len(landed))
+	}
 	dlq := st.topicRecords(t, "pos_sales.dlq")
 	if len(dlq) < 1 || dlq[0].Value != "not json" || dlq[len(dlq)-1].Value != "not json" {
 		t.Errorf("pos_sales.dlq: %+v", dlq)

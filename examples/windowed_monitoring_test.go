@@ -3,6 +3,9 @@ package examples
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -78,6 +81,7 @@ func TestWindowedMonitoring(t *testing.T) {
 	waitFor(t, "three alerts", 60*time.Second, func() bool { return len(alerts()) >= len(want) })
 	// The last alert comes from the last record: every counter is final.
 	p := srv.pipeline(t, "error_bursts")
+	checkAlertRules(t, srv.metrics(t))
 	late := srv.metric(t, "sluice_operator_late_rows_total", `pipeline="error_bursts"`)
 	dead := srv.metric(t, "sluice_pipeline_dead_lettered_total", `pipeline="error_bursts"`)
 	srv.stop(t)
@@ -104,6 +108,49 @@ func TestWindowedMonitoring(t *testing.T) {
 		if r.Value != bad[i] || h["sluice.topic"] != "http_requests" || h["sluice.partition"] != "0" || h["sluice.offset"] != offsets[i] ||
 			!strings.Contains(h["sluice.error"], reasons[i]) {
 			t.Errorf("dead letter %d: value %q headers %v; want value %q from offset %s, error naming %q", i, r.Value, h, bad[i], offsets[i], reasons[i])
+		}
+	}
+}
+
+// checkAlertRules checks the example's Prometheus rules: every series
+// they select is in the server's /metrics, and, where promtool is
+// installed, the rules load and their unit tests pass.
+func checkAlertRules(t *testing.T, scraped map[string]float64) {
+	t.Helper()
+	b, err := os.ReadFile("windowed-monitoring/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	selectors := regexp.MustCompile(`(sluice_[a-z_]+)\{([^}]*)\}`).FindAllStringSubmatch(string(b), -1)
+	if len(selectors) < 3 {
+		t.Fatalf("alerts.yml selects %d series", len(selectors))
+	}
+	for _, m := range selectors {
+		found := false
+		for name := range scraped {
+			n, labels, _ := strings.Cut(name, "{")
+			if n != m[1] {
+				continue
+			}
+			ok := true
+			for _, l := range strings.Split(m[2], ",") {
+				ok = ok && strings.Contains(labels, strings.ReplaceAll(strings.TrimSpace(l), " ", ""))
+			}
+			found = found || ok
+		}
+		if !found {
+			t.Errorf("alerts.yml selects %s{%s}, which /metrics does not have", m[1], m[2])
+		}
+	}
+	if _, err := exec.LookPath("promtool"); err != nil {
+		t.Log("promtool is not installed: the rules' unit tests are not run")
+		return
+	}
+	for _, args := range [][]string{{"check", "rules", "alerts.yml"}, {"test", "rules", "alerts_test.yml"}} {
+		cmd := exec.Command("promtool", args...)
+		cmd.Dir = "windowed-monitoring"
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
 }

@@ -6,13 +6,17 @@ package runtime
 
 import (
 	"maps"
+	"time"
 )
 
 // collect receives the rows for the sink.
 func (x *execution) collect(b *Batch) {
 	x.rowsSince += b.Len
+	if x.pending.Len == 0 && x.continuous && x.opts.FlushInterval > 0 {
+		x.pendingSince = time.Now()
+	}
 	x.pending.AppendBatch(b)
-	if x.pending.Len >= shipRows {
+	if x.pending.Len >= x.shipAt {
 		x.ship()
 	}
 }
@@ -49,6 +53,7 @@ func (x *execution) barrier(final bool) {
 		Offsets:    map[string]Offsets{},
 		Watermarks: map[string]map[int32]int64{},
 		Time:       x.opts.Now(),
+		Final:      final,
 		Owner:      x.opts.Owner,
 	}
 	for _, s := range x.sources {

@@ -40,6 +40,10 @@ type Checkpoint struct {
 	// Empty in a full checkpoint.
 	Delta map[int]bool `json:",omitempty"`
 	Time  time.Time
+	// Final is true for the checkpoint a stop stores: the run ended there
+	// cleanly, having written nothing after it. A restart from a checkpoint
+	// that is not final follows a crash.
+	Final bool `json:",omitempty"`
 	// Owner is the run that took the checkpoint and the fence of its
 	// lease (zero without a lease).
 	Owner Owner

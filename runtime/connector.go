@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/planner/dag"
@@ -95,9 +96,24 @@ type Committer interface {
 type SinkConfig struct {
 	Spec   *dag.SinkSpec
 	Schema dag.Schema // the rows written: the pipeline's output schema
-	// Pipeline names the pipeline that writes: a Committer keys what it
-	// has committed by it (with the epoch).
+	// Pipeline names the pipeline that writes, and GroupID is the prefix
+	// of its consumer groups (Options.GroupID): a sink that needs a name
+	// of its own outside Sluice derives it from them (the Kafka sink's
+	// transactional id).
 	Pipeline string
+	GroupID  string
+	// CheckpointInterval is the pipeline's (Options.CheckpointInterval).
+	CheckpointInterval time.Duration
+	// Restored is the epoch of the checkpoint the run resumes from (0 for
+	// none), and Pending the epoch of a write intent stored after it
+	// (0 for none): that epoch's rows may have been written, and a
+	// Committer may have committed it, before a crash kept its checkpoint
+	// from being stored. The run replays the same input under the same
+	// epoch. A Committer that finds epoch Pending already committed drops
+	// it; an epoch it finds committed that is neither Pending nor at most
+	// Restored belongs to another history (a pipeline dropped and created
+	// again, a checkpoint removed) and must not be trusted.
+	Restored, Pending uint64
 }
 
 // SourceOpener opens a source of one connector.

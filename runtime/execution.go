@@ -46,6 +46,16 @@ type execution struct {
 	sinkSchema dag.Schema
 	sink       Sink
 	dedupSink  bool
+	// continuous is true for a sink that writes rows as they are produced
+	// (SinkContinuous): batches are shipped and written at once, and
+	// barriers come every CheckpointInterval instead of at batch_size.
+	continuous bool
+	// shipAt is the pending rows that make a batch for the sink goroutine.
+	shipAt int
+	// replayCount is the checkpoints during which the rows a continuous
+	// at-least-once sink writes count as possible duplicates, after a
+	// crash (sink goroutine).
+	replayCount int
 
 	work    chan *chunk
 	ordered chan *chunk
@@ -54,10 +64,13 @@ type execution struct {
 	freeB   chan *Batch
 
 	// operator goroutine state
-	pending   *Batch
-	epoch     uint64
-	dirty     bool
-	limitDone bool
+	pending *Batch
+	// pendingSince is when the first row now pending was produced (for a
+	// continuous sink's flush_interval).
+	pendingSince time.Time
+	epoch        uint64
+	dirty        bool
+	limitDone    bool
 	// rowsSince counts the rows produced since the last barrier: the
 	// operator goroutine emits a barrier as soon as it reaches BatchSize,
 	// so a write never holds more than BatchSize rows plus the output of
@@ -221,8 +234,13 @@ func newExecution(g *dag.Graph, opts Options, counters *pipelineCounters, previe
 	rc.ordered, rc.sinkQ = x.ordered, x.sinkQ
 	counters.parts.Store(rc)
 	x.freeB = make(chan *Batch, sinkQueueLen+2)
+	x.shipAt = shipRows
 	if x.sinkNode != nil {
 		x.pending = NewBatch(x.sinkSchema)
+		x.continuous = SinkContinuous(x.sinkNode.Sink)
+		if x.continuous {
+			x.shipAt = min(shipRows, max(opts.BatchSize, 1))
+		}
 	}
 	return x, nil
 }
@@ -315,7 +333,14 @@ func (x *execution) run(ctx context.Context) error {
 		}
 	}
 	if x.sinkNode != nil {
-		sink, err := OpenSink(runCtx, SinkConfig{Spec: x.sinkNode.Sink, Schema: x.sinkSchema, Pipeline: name})
+		sc := SinkConfig{Spec: x.sinkNode.Sink, Schema: x.sinkSchema, Pipeline: name, GroupID: x.opts.GroupID, CheckpointInterval: x.opts.CheckpointInterval}
+		if x.restored != nil {
+			sc.Restored = x.restored.Epoch
+		}
+		if x.intent != nil {
+			sc.Pending = x.intent.Epoch
+		}
+		sink, err := OpenSink(runCtx, sc)
 		if err != nil {
 			x.closeSources()
 			return fmt.Errorf("pipeline %q: open sink %q: %w", name, x.sinkNode.Sink.Name, err)
@@ -324,14 +349,45 @@ func (x *execution) run(ctx context.Context) error {
 		if d, ok := sink.(TokenDeduplicator); ok {
 			x.dedupSink = d.DeduplicatesTokens()
 		}
+		if _, ok := sink.(Committer); ok {
+			// A replayed epoch that was committed is dropped (Committer).
+			x.dedupSink = true
+		}
 		if !x.dedupSink {
 			w := fmt.Sprintf("sink %q cannot drop a batch replayed after a crash (no insert deduplication): the rows of the write in flight at a crash may be written twice, counted as possible duplicates", x.sinkNode.Sink.Name)
+			if x.continuous {
+				w = fmt.Sprintf("sink %q cannot drop a batch replayed after a crash (at-least-once delivery): the rows it was given since the last checkpoint may be written twice; those of an interrupted checkpoint are counted as possible duplicates", x.sinkNode.Sink.Name)
+			}
 			if x.counters.sinkWarning.Swap(&w) == nil {
 				x.opts.Logf("warning: %s", w)
 			}
 		}
-		if x.intent != nil && !x.dedupSink {
+		// A restart from a checkpoint that a stop did not store, or with
+		// a write intent but no checkpoint, follows a crash.
+		crashed := x.restored != nil && !x.restored.Final || x.restored == nil && x.intent != nil
+		replayCounted := x.continuous && !x.dedupSink && crashed
+		if x.intent != nil && !x.dedupSink && !replayCounted {
 			x.counters.possibleDups.Add(int64(x.intent.Rows))
+		}
+		if x.continuous && !x.dedupSink && x.opts.Store != nil && x.restored == nil && x.intent == nil {
+			// Mark the run as started, so that a crash before its first
+			// checkpoint is known as one by the next run (above).
+			if err := x.opts.Store.SaveIntent(runCtx, name, &Intent{Owner: x.opts.Owner}); err != nil {
+				x.closeSources()
+				sink.Close()
+				return fmt.Errorf("pipeline %q: store write intent: %w", name, err)
+			}
+		}
+		if replayCounted {
+			// The last run did not stop cleanly: it may have written rows
+			// after its last checkpoint (and after an interrupted one's),
+			// which the replay writes again. They are counted until the
+			// first checkpoint: after an interrupted checkpoint that is the
+			// replay cut, which reproduces exactly its rows (the sink
+			// goroutine writes nothing more before a checkpoint is stored);
+			// otherwise an upper bound of what the crashed run wrote after
+			// its last checkpoint.
+			x.replayCount = 1
 		}
 	}
 

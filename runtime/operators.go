@@ -12,7 +12,11 @@ import (
 // operatorLoop runs every operator. It returns after ctx ends (having
 // sent the final barrier) or, for a preview, when the limit is reached.
 func (x *execution) operatorLoop(ctx context.Context) {
-	tick := time.NewTicker(watermarkTick)
+	every := watermarkTick
+	if x.continuous && x.opts.FlushInterval > 0 && x.opts.FlushInterval < every {
+		every = max(x.opts.FlushInterval, time.Millisecond)
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	defer func() {
 		if x.sinkQ != nil && x.sink != nil {
@@ -62,7 +66,19 @@ func (x *execution) operatorLoop(ctx context.Context) {
 // request, and they would all go into the write before the barrier. While
 // a replay cut is pending the barrier waits for the cut, whose write must
 // cover exactly the input of the unconfirmed one.
+//
+// A continuous sink takes its rows at once instead: the pending rows are
+// shipped when flush_interval has passed since the first of them (at once
+// with the default '0'), and barriers come only when the sink goroutine
+// asks for one (CheckpointInterval). So window results and LEFT rows that
+// a watermark step emits leave on that step.
 func (x *execution) maybeBarrier() {
+	if x.continuous {
+		if x.pending.Len > 0 && (x.opts.FlushInterval <= 0 || time.Since(x.pendingSince) >= x.opts.FlushInterval) {
+			x.ship()
+		}
+		return
+	}
 	if x.sink != nil && x.cut == nil && x.rowsSince >= x.opts.BatchSize {
 		x.barrier(false)
 	}

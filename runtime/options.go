@@ -49,14 +49,21 @@ func durationOption(conn string, k connector.Kind, opts map[string]string, fallb
 // SinkBatching returns the batching of a sink as in force: batch_size, the
 // most rows one write holds, and flush_interval, the longest rows wait for
 // a write.
+//
+// For a continuous sink (SinkContinuous) batch_size is the most rows one
+// Write holds and flush_interval the longest produced rows wait before
+// they are written ('0', the default of the continuous connectors: after
+// each input chunk and each watermark step).
 func SinkBatching(sink *dag.SinkSpec) (rows int, flush time.Duration, err error) {
+	name := sink.Name
+	sink = declaredSink(sink)
 	n, err := countOption(sink.Connector, connector.Sink, sink.Options, batchSizeOption)
 	if err != nil {
-		return 0, 0, fmt.Errorf("sink %q: %w", sink.Name, err)
+		return 0, 0, fmt.Errorf("sink %q: %w", name, err)
 	}
 	d, err := durationOption(sink.Connector, connector.Sink, sink.Options, flushIntervalOption)
 	if err != nil {
-		return 0, 0, fmt.Errorf("sink %q: %w", sink.Name, err)
+		return 0, 0, fmt.Errorf("sink %q: %w", name, err)
 	}
 	return int(n), d, nil
 }

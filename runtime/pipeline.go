@@ -50,6 +50,13 @@ type Options struct {
 	// flush_interval options (see DefaultBatchSize, DefaultFlushInterval).
 	BatchSize     int
 	FlushInterval time.Duration
+	// CheckpointInterval is how often a pipeline whose sink writes
+	// continuously (SinkContinuous) checkpoints: flushes the sink, stores
+	// the checkpoint and commits the source offsets. Its rows are written
+	// as they are produced, in between. A batch sink checkpoints with each
+	// write instead (batch_size, flush_interval). Default
+	// DefaultCheckpointInterval.
+	CheckpointInterval time.Duration
 	// PollTimeout bounds one Source.Poll so the polling goroutine can
 	// serve commits and dead letters. Default 100ms.
 	PollTimeout time.Duration
@@ -81,6 +88,9 @@ func (o *Options) fill(sink *dag.SinkSpec) error {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = DefaultCheckpointInterval
 	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}

@@ -41,10 +41,20 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 		default:
 		}
 	}
-	tick := time.NewTicker(max(x.opts.FlushInterval/4, 10*time.Millisecond))
+	// A batch sink asks for a barrier every flush_interval: each write is
+	// followed by its checkpoint. A continuous sink writes each batch as it
+	// comes and asks for a barrier every CheckpointInterval.
+	every := x.opts.FlushInterval
+	if x.continuous {
+		every = x.opts.CheckpointInterval
+	}
+	tick := time.NewTicker(max(every/4, 10*time.Millisecond))
 	defer tick.Stop()
 	failed := false
 	var unsaved []*Checkpoint
+	// written counts the rows a continuous sink was given since the last
+	// checkpoint.
+	written := 0
 	for {
 		var m sinkMsg
 		var ok bool
@@ -54,13 +64,25 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 				return
 			}
 		case <-tick.C:
-			if x.opts.Now().Sub(lastFlush) >= x.opts.FlushInterval {
+			if x.opts.Now().Sub(lastFlush) >= every {
 				request()
 			}
 			continue
 		}
 		if m.batch != nil {
-			if !failed {
+			if x.continuous {
+				if !failed && !x.broken.Load() {
+					if err := x.writeNow(stopCtx, m.batch); err != nil {
+						x.fail(err)
+						failed = true
+					} else {
+						written += m.batch.Len
+						if x.replayCount > 0 {
+							x.counters.possibleDups.Add(int64(m.batch.Len))
+						}
+					}
+				}
+			} else if !failed {
 				acc.AppendBatch(m.batch)
 			}
 			select {
@@ -82,6 +104,17 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 		// cancelling it and writing its rows again under the final
 		// barrier's token, which would store them twice.
 		ctx := stopCtx
+		if x.continuous && written > 0 {
+			if err := x.settle(ctx, cp, prev, written); err != nil {
+				x.fail(err)
+				failed = true
+				continue
+			}
+			written = 0
+			if x.replayCount > 0 {
+				x.replayCount--
+			}
+		}
 		if acc.Len > 0 {
 			token := writeToken(name, cp.Epoch, prev, cp.Offsets)
 			if x.opts.Store != nil {
@@ -154,6 +187,49 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 			return
 		}
 	}
+}
+
+// writeNow hands a batch to a continuous sink as soon as it arrives.
+func (x *execution) writeNow(ctx context.Context, b *Batch) error {
+	t0 := time.Now()
+	if err := x.sink.Write(ctx, b, ""); err != nil {
+		return fmt.Errorf("sink %q: %w", x.sinkNode.Sink.Name, err)
+	}
+	d := time.Since(t0)
+	x.counters.sinkNanos.Add(int64(d))
+	x.counters.lastSinkNanos.Store(int64(d))
+	x.counters.batchesWritten.Add(1)
+	x.counters.lastBatchRows.Store(int64(b.Len))
+	x.counters.rowsWritten.Add(int64(b.Len))
+	return nil
+}
+
+// settle makes the rows a continuous sink was given since the last
+// checkpoint durable before checkpoint cp is stored: it stores the write
+// intent (so a crash from here on replays to exactly cp's offsets under
+// cp's epoch, and counts the rows as possible duplicates), flushes the
+// sink and, for a Committer, commits the epoch.
+func (x *execution) settle(ctx context.Context, cp *Checkpoint, prev map[string]Offsets, rows int) error {
+	name := x.g.Name
+	if x.opts.Store != nil {
+		in := &Intent{Epoch: cp.Epoch, Token: writeToken(name, cp.Epoch, prev, cp.Offsets), Rows: rows, End: cp.Offsets, Owner: x.opts.Owner}
+		if err := x.opts.Store.SaveIntent(ctx, name, in); err != nil {
+			return fmt.Errorf("store write intent: %w", err)
+		}
+	}
+	if f, ok := x.sink.(Flusher); ok {
+		t0 := time.Now()
+		if err := f.Flush(ctx); err != nil {
+			return fmt.Errorf("sink %q: flush: %w", x.sinkNode.Sink.Name, err)
+		}
+		x.counters.sinkNanos.Add(int64(time.Since(t0)))
+	}
+	if c, ok := x.sink.(Committer); ok {
+		if err := c.Commit(ctx, cp.Epoch); err != nil {
+			return fmt.Errorf("sink %q: commit epoch %d: %w", x.sinkNode.Sink.Name, cp.Epoch, err)
+		}
+	}
+	return nil
 }
 
 // writeToken names a write by the input it covers: the pipeline, the

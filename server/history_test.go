@@ -50,3 +50,35 @@ func TestHistory(t *testing.T) {
 		t.Fatalf("dropped pipeline still has history %+v", h)
 	}
 }
+
+// A dry run says whether applying would restart a running pipeline and
+// whether its state would be kept; applying then does what it said.
+func TestDryRunForeseesState(t *testing.T) {
+	s := newTestServer(t)
+	apply(t, s, supPipeline("f1", "ok"))
+	waitFor(t, "f1 running", func() bool { return s.running("f1") != nil })
+	check := func(src string, restarted, kept bool) {
+		t.Helper()
+		for _, dry := range []bool{true, false} {
+			res, errs, err := s.Apply(context.Background(), src, ApplyOptions{DryRun: dry, Declarative: true})
+			if err != nil || len(errs) > 0 {
+				t.Fatal(err, errs)
+			}
+			st := res.Statements[len(res.Statements)-1]
+			got := st.Restarted && st.StateKept != nil && *st.StateKept == kept
+			if !restarted {
+				got = !st.Restarted && st.StateKept == nil
+			}
+			if !got {
+				t.Errorf("dry run %v of %q: restarted %v state kept %v, want %v %v", dry, src, st.Restarted, st.StateKept, restarted, kept)
+			}
+		}
+	}
+	// A filter added: no stateful operator changes.
+	check("CREATE PIPELINE f1 AS INSERT INTO f1_out SELECT id FROM f1_in WHERE id > 0;", true, true)
+	// A dedup added: its state starts empty.
+	check("CREATE PIPELINE f1 AS INSERT INTO f1_out SELECT id FROM f1_in WHERE id > 1 DEDUPLICATE BY id WITHIN INTERVAL 1 MINUTE;", true, false)
+	// Stopped: nothing restarts.
+	apply(t, s, "STOP PIPELINE f1;")
+	check("CREATE PIPELINE f1 AS INSERT INTO f1_out SELECT id FROM f1_in WHERE id > 2;", false, false)
+}

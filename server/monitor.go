@@ -272,7 +272,7 @@ func (s *Server) Live(name string, tr *LiveTracker) (Live, error) {
 		l.Saturated = true
 	case busiest >= 0:
 		l.Bottleneck = busiest
-		l.Why = fmt.Sprintf("most time is spent here: %.1f%% of a core", busiestShare*100)
+		l.Why = fmt.Sprintf("most time is spent here: %s of a core", percent(busiestShare))
 		l.Saturated = busiestShare >= 0.9 || (tr.opFull >= 3 && kinds[busiest] != dag.KindSource && kinds[busiest] != dag.KindSink)
 		if tr.opFull >= 3 {
 			l.Why += "; decoded records wait for the operators"
@@ -346,4 +346,16 @@ func (s *Server) DeadLetters(ctx context.Context, name string, n int) ([]SourceD
 		out = append(out, sd)
 	}
 	return out, nil
+}
+
+// percent writes a share as a percentage with the digits a small one needs.
+func percent(v float64) string {
+	p := v * 100
+	switch {
+	case p >= 10:
+		return fmt.Sprintf("%.0f%%", p)
+	case p >= 0.1:
+		return fmt.Sprintf("%.1f%%", p)
+	}
+	return fmt.Sprintf("%.2g%%", p)
 }

@@ -73,7 +73,7 @@ type StatementResult struct {
 	// again with its new definition; StateKept says whether its dedup,
 	// join and window state carried over (it cannot when the stateful
 	// part of the plan changed: then it starts empty, from the committed
-	// offsets).
+	// offsets). In a dry run they say what applying would do.
 	Restarted bool  `json:"restarted,omitempty"`
 	StateKept *bool `json:"state_kept,omitempty"`
 }
@@ -192,6 +192,7 @@ func (s *Server) Apply(ctx context.Context, src string, o ApplyOptions) (res *Sc
 	}
 	res.Plans = finalPlans(res.Plans)
 	if o.DryRun {
+		s.foresee(res, steps)
 		return res, nil, nil
 	}
 

@@ -55,6 +55,11 @@ type Config struct {
 	// StopTimeout bounds each pipeline's final write and checkpoint when
 	// it is stopped. Default 30s.
 	StopTimeout time.Duration
+	// CheckpointInterval is how often a pipeline with a continuous sink
+	// checkpoints, unless its checkpoint_interval option says otherwise
+	// (runtime.Options.CheckpointInterval). Default
+	// runtime.DefaultCheckpointInterval.
+	CheckpointInterval time.Duration
 	// RetryMin and RetryMax bound the wait before a failed pipeline is
 	// started again: RetryMin after the first failure, doubling with each
 	// failure in a row up to RetryMax. Defaults 1s and 5m.
@@ -294,6 +299,7 @@ func (s *Server) startAttempt(obj *planner.Object, failed int) {
 	}
 	opts := s.options(name)
 	opts.Store = s.cfg.Checkpoints
+	opts.CheckpointInterval = checkpointInterval(obj.Pipeline.Options, s.cfg.CheckpointInterval)
 	opts.Owner = owner
 	g, release := s.taps.wrap(obj.Pipeline.Graph, name)
 	p, err := runtime.NewPipeline(g, opts)

@@ -170,7 +170,8 @@ func metricsOf(s runtime.Stats) *PipelineMetrics {
 	}
 	for _, op := range s.Operators {
 		if op.Kind == dag.KindSink {
-			op.Busy = s.SinkTime // the time spent writing
+			// The time spent writing, and the rows written.
+			op.Busy, op.RowsOut = s.SinkTime, s.RowsWritten
 		}
 		m.DedupDropped += op.DedupDrops
 		m.JoinMatches += op.JoinMatches

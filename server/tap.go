@@ -42,7 +42,7 @@ type tapHub struct {
 }
 
 func newTapHub(s *Server) *tapHub {
-	registerTap.Do(func() { runtime.RegisterSink(tapConnector, openTap) })
+	registerTap.Do(func() { runtime.RegisterSinkWrapper(tapConnector, openTap, tappedSpec) })
 	return &tapHub{s: s, subs: map[string]map[*Tail]struct{}{}}
 }
 
@@ -84,17 +84,24 @@ type tapSink struct {
 var (
 	_ runtime.Sink              = (*tapSink)(nil)
 	_ runtime.TokenDeduplicator = (*tapSink)(nil)
-	_ runtime.Committer         = (*tapSink)(nil)
+	_ runtime.Flusher           = (*tapSink)(nil)
+	_ runtime.Committer         = tapCommitSink{}
 )
 
-func openTap(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) {
-	spec := *cfg.Spec
+// tappedSpec returns the spec of the sink a tap wraps: the runtime reads
+// its declaration (delivery style, batching defaults).
+func tappedSpec(tap *dag.SinkSpec) *dag.SinkSpec {
+	spec := *tap
 	spec.Options = maps.Clone(spec.Options)
 	spec.Connector = spec.Options[tapOptConnector]
-	id := spec.Options[tapOptID]
 	delete(spec.Options, tapOptConnector)
 	delete(spec.Options, tapOptID)
-	inner, err := runtime.OpenSink(ctx, runtime.SinkConfig{Spec: &spec, Schema: cfg.Schema, Pipeline: cfg.Pipeline})
+	return &spec
+}
+
+func openTap(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) {
+	id := cfg.Spec.Options[tapOptID]
+	inner, err := runtime.OpenSink(ctx, func() runtime.SinkConfig { c := cfg; c.Spec = tappedSpec(cfg.Spec); return c }())
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +111,9 @@ func openTap(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) 
 		if f := t.point.hub.s.cfg.NewRowEncoder; f != nil {
 			t.enc = f(cfg.Schema)
 		}
+	}
+	if _, ok := inner.(runtime.Committer); ok {
+		return tapCommitSink{t}, nil
 	}
 	return t, nil
 }
@@ -123,13 +133,20 @@ func (t *tapSink) DeduplicatesTokens() bool {
 	return ok && d.DeduplicatesTokens()
 }
 
-// Commit publishes what a two-phase sink (runtime.Committer) staged;
-// other sinks have nothing to commit.
-func (t *tapSink) Commit(ctx context.Context, epoch uint64) error {
-	if c, ok := t.inner.(runtime.Committer); ok {
-		return c.Commit(ctx, epoch)
+// Flush flushes the tapped sink, if it is a runtime.Flusher.
+func (t *tapSink) Flush(ctx context.Context) error {
+	if f, ok := t.inner.(runtime.Flusher); ok {
+		return f.Flush(ctx)
 	}
 	return nil
+}
+
+// tapCommitSink taps a sink that is a runtime.Committer.
+type tapCommitSink struct{ *tapSink }
+
+// Commit commits the tapped sink's epoch.
+func (t tapCommitSink) Commit(ctx context.Context, epoch uint64) error {
+	return t.inner.(runtime.Committer).Commit(ctx, epoch)
 }
 
 func (t *tapSink) Close() error { return t.inner.Close() }

@@ -359,10 +359,14 @@ func statementLine(st server.StatementResult, dryRun bool) string {
 	}
 	line := what + " " + action
 	if st.Restarted {
+		restarted := "restarted"
+		if dryRun {
+			restarted = "would restart"
+		}
 		if st.StateKept != nil && *st.StateKept {
-			line += " (restarted, state kept)"
+			line += " (" + restarted + ", state kept)"
 		} else {
-			line += " (restarted; its plan changed, so dedup/join/window state starts empty from the committed offsets)"
+			line += " (" + restarted + "; its plan changed, so dedup/join/window state starts empty from the committed offsets)"
 		}
 	}
 	for _, a := range st.Also {
@@ -478,6 +482,9 @@ func describeCmd(args []string, stdout, stderr io.Writer) error {
 			m.RecordsIn, m.RowsWritten, m.DedupDropped, m.JoinMatches, m.JoinExpired, m.LateRows, m.DeadLettered, m.Lag, m.Checkpoints, m.SinkLatencyMS)
 	}
 	tw.Flush()
+	if m := o.Metrics; m != nil && o.Kind == "pipeline" {
+		operatorTable(newClient(*srvURL), o.Name, m, stdout)
+	}
 	fmt.Fprintf(stdout, "\n%s;\n", o.Canonical)
 	if o.Explain != "" {
 		fmt.Fprintf(stdout, "\n%s\n", strings.TrimRight(o.Explain, "\n"))

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -47,8 +48,9 @@ type composeService struct {
 		Retries     int      `yaml:"retries"`
 		StartPeriod string   `yaml:"start_period"`
 	} `yaml:"healthcheck"`
-	Restart string `yaml:"restart"`
-	Ulimits any    `yaml:"ulimits"`
+	Restart         string `yaml:"restart"`
+	Ulimits         any    `yaml:"ulimits"`
+	StopGracePeriod string `yaml:"stop_grace_period"`
 }
 
 func readCompose(t *testing.T) *composeFile {
@@ -138,6 +140,11 @@ func TestComposeServices(t *testing.T) {
 	s := c.Services["sluice"]
 	if s.Build != "." {
 		t.Errorf("sluice: build = %v, want . (the Dockerfile at the repository root)", s.Build)
+	}
+	// A stop checkpoints every pipeline, within the server's 30 s stop
+	// timeout; Docker's default grace is 10 s before SIGKILL.
+	if d, err := time.ParseDuration(s.StopGracePeriod); err != nil || d < 30*time.Second {
+		t.Errorf("sluice: stop_grace_period %q, want at least 30s", s.StopGracePeriod)
 	}
 	if !slices.Contains(s.Ports, "127.0.0.1:8080:8080") {
 		t.Errorf("sluice: ports %q, want 127.0.0.1:8080:8080", s.Ports)
@@ -300,6 +307,17 @@ func TestComposeSluiceCommands(t *testing.T) {
 	for _, m := range refs {
 		if _, ok := s.Environment[m[1]]; !ok {
 			t.Errorf("%s reads env:%s, which the sluice service does not set", script, m[1])
+		}
+	}
+	// The example scenarios run in compose (docs/operations.md): every
+	// variable their scripts read is set in the sluice service.
+	examples, _ := filepath.Glob("../../examples/*/*.sql")
+	for _, f := range examples {
+		b, _ := os.ReadFile(f)
+		for _, m := range regexp.MustCompile(`'env:([A-Za-z_][A-Za-z0-9_]*)'`).FindAllStringSubmatch(string(b), -1) {
+			if _, ok := s.Environment[m[1]]; !ok {
+				t.Errorf("%s reads env:%s, which the compose file's sluice service does not set", f, m[1])
+			}
 		}
 	}
 	for _, pw := range []string{"password = '", "sasl_password = '"} {

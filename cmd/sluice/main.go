@@ -27,7 +27,9 @@ SLUICE_API_TOKEN):
   sluice apply -f FILE|DIR      apply SQL like kubectl apply; prints what changed
   sluice validate -f FILE|DIR   check SQL and print the plans; changes nothing
   sluice pipelines              list pipelines with state and counters
-  sluice describe NAME          show a source, sink or pipeline
+  sluice describe NAME          show a source, sink or pipeline (a running
+                                pipeline: its per-operator counters too)
+  sluice top                    the pipelines list, refreshed every second
   sluice start|stop|drop NAME   control a pipeline
   sluice preview "SELECT …"     stream a SELECT's rows into the terminal
   sluice help                   this text
@@ -83,6 +85,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return pipelinesCmd(rest, stdout, stderr)
 	case "describe":
 		return describeCmd(rest, stdout, stderr)
+	case "top":
+		return topCmd(rest, stdout, stderr)
 	case "start", "stop", "drop":
 		return controlCmd(cmd)(rest, stdout, stderr)
 	case "preview":

@@ -33,8 +33,12 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	progress := fs.Duration("progress", 5*time.Second, "how often to print progress")
 	filesDir := fs.String("files-dir", ".", "the only directory file sinks may write in; a relative sink path is taken under it")
 	groupID := fs.String("group-id", "sluice", "default prefix of the pipelines' Kafka consumer groups, <group-id>.<pipeline>, for sources without a group_id option")
+	checkpointEvery := fs.Duration("checkpoint-interval", runtime.DefaultCheckpointInterval, "how often a pipeline whose sink writes continuously (Kafka, file, stdout) checkpoints, unless its checkpoint_interval option says otherwise")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *checkpointEvery <= 0 {
+		return &exitError{code: 2, msg: fmt.Sprintf("-checkpoint-interval %s: want a positive duration such as 5s or 500ms", *checkpointEvery)}
 	}
 	src, err := readScript(*file)
 	if err != nil {
@@ -44,7 +48,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	return runScript(ctx, src, *file, runConfig{
 		stateDir: *stateDir, progress: *progress, groupID: *groupID, filesDir: *filesDir,
-		stdout: stdout, stderr: stderr,
+		checkpointEvery: *checkpointEvery, stdout: stdout, stderr: stderr,
 	})
 }
 
@@ -53,8 +57,11 @@ type runConfig struct {
 	progress time.Duration
 	groupID  string
 	filesDir string // the files root; "" confines nothing
-	stdout   io.Writer
-	stderr   io.Writer
+	// checkpointEvery is the default checkpoint interval of pipelines
+	// with a continuous sink (zero: the runtime's default).
+	checkpointEvery time.Duration
+	stdout          io.Writer
+	stderr          io.Writer
 }
 
 // runScript applies src to an in-memory catalog of a pipeline supervisor,
@@ -86,9 +93,10 @@ func runScript(ctx context.Context, src, name string, cfg runConfig) (err error)
 	var failMu sync.Mutex
 	var failures []error
 	srvCfg := server.Config{
-		GroupID:     cfg.groupID,
-		Logger:      log,
-		KeepDropped: true,
+		CheckpointInterval: cfg.checkpointEvery,
+		GroupID:            cfg.groupID,
+		Logger:             log,
+		KeepDropped:        true,
 		// The catalog lives as long as this run: its secrets are sealed
 		// with a key that does too.
 		SecretKey: randomKey(),

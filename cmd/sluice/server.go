@@ -46,6 +46,9 @@ type serverConfig struct {
 	checkpoints string
 	// groupID is the default prefix of consumer groups.
 	groupID string
+	// checkpointEvery is the default checkpoint interval of pipelines
+	// with a continuous sink.
+	checkpointEvery time.Duration
 	// nodeID and leaseTime: see server.Config (servers sharing a
 	// PostgreSQL catalog).
 	nodeID    string
@@ -69,6 +72,7 @@ func serverCmd(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.filesDir, "files-dir", os.Getenv("SLUICE_FILES_DIR"), "the only directory file sinks may write in; a relative sink path is taken under it (env SLUICE_FILES_DIR; default <data-dir>/files)")
 	origins := fs.String("allowed-origins", os.Getenv("SLUICE_ALLOWED_ORIGINS"), "comma-separated browser origins allowed to open websockets besides the server's own (env SLUICE_ALLOWED_ORIGINS)")
 	hosts := fs.String("allowed-hosts", os.Getenv("SLUICE_ALLOWED_HOSTS"), "comma-separated host names requests may be addressed to (the Host header, without port); empty admits any (env SLUICE_ALLOWED_HOSTS)")
+	checkpointEvery := fs.String("checkpoint-interval", envOr("SLUICE_CHECKPOINT_INTERVAL", runtime.DefaultCheckpointInterval.String()), "how often a pipeline whose sink writes continuously (Kafka, file, stdout) checkpoints, unless its checkpoint_interval option says otherwise (env SLUICE_CHECKPOINT_INTERVAL)")
 	fs.StringVar(&cfg.nodeID, "node-id", os.Getenv("SLUICE_NODE_ID"), "this server's name among the servers sharing the -postgres catalog, recorded as the owner of the pipelines it runs; unique per process (env SLUICE_NODE_ID; default <host name>-<pid>)")
 	leaseTime := fs.String("lease-time", envOr("SLUICE_LEASE_TIME", server.DefaultLeaseTime.String()), "how long a pipeline's lease lasts unless renewed (every third of it): the longest a dead server's pipelines wait before another server of the -postgres catalog takes them over (env SLUICE_LEASE_TIME)")
 	fs.StringVar(&cfg.notify.URL, "notify-url", os.Getenv("SLUICE_NOTIFY_URL"), "webhook told when a pipeline fails, recovers or falls behind, for pipelines without a notify_url option (env SLUICE_NOTIFY_URL)")
@@ -77,6 +81,11 @@ func serverCmd(args []string, stdout, stderr io.Writer) error {
 	debug := fs.Bool("debug", false, "log at debug level")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if d, err := time.ParseDuration(*checkpointEvery); err != nil || d <= 0 {
+		return &exitError{code: 2, msg: fmt.Sprintf("-checkpoint-interval %q: want a positive duration such as 5s or 500ms", *checkpointEvery)}
+	} else {
+		cfg.checkpointEvery = d
 	}
 	d, err := time.ParseDuration(*leaseTime)
 	if err != nil || d < time.Second || d > time.Hour {
@@ -192,14 +201,15 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 		notify.PublicURL = listenURL(cfg.listen)
 	}
 	srv, err := server.New(server.Config{
-		Catalog:     cat,
-		StateDir:    cfg.dataDir,
-		Checkpoints: ckpt,
-		GroupID:     cfg.groupID,
-		NodeID:      cfg.nodeID,
-		LeaseTime:   cfg.leaseTime,
-		Logger:      log,
-		Notify:      notify,
+		Catalog:            cat,
+		StateDir:           cfg.dataDir,
+		Checkpoints:        ckpt,
+		GroupID:            cfg.groupID,
+		NodeID:             cfg.nodeID,
+		LeaseTime:          cfg.leaseTime,
+		Logger:             log,
+		CheckpointInterval: cfg.checkpointEvery,
+		Notify:             notify,
 		NewRowEncoder: func(s dag.Schema) server.RowEncoder {
 			return jsonformat.NewEncoder(s).AppendRow
 		},

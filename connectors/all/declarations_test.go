@@ -122,13 +122,20 @@ func kinds(ks []connector.Kind) string {
 
 func connectorTable() string {
 	var b strings.Builder
-	b.WriteString("| connector | role | formats | package |\n|-----------|------|---------|---------|\n")
+	b.WriteString("| connector | role | formats | sink writes | package |\n|-----------|------|---------|-------------|---------|\n")
 	for _, c := range connector.All() {
 		formats := "—"
 		if len(c.Formats) > 0 {
 			formats = "`" + strings.Join(c.Formats, "`, `") + "`"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | `connectors/%s` |\n", c.Name, kinds(c.Kinds), formats, c.Name)
+		writes := "—"
+		if c.Plays(connector.Sink) {
+			writes = "in batches"
+			if c.Continuous {
+				writes = "continuously"
+			}
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | `connectors/%s` |\n", c.Name, kinds(c.Kinds), formats, writes, c.Name)
 	}
 	return b.String()
 }

@@ -20,12 +20,9 @@ var declaration = connector.Connector{
 	Name:  "blackhole",
 	Doc:   "Counts the rows and discards them, for benchmarking the engine without a destination.",
 	Kinds: []connector.Kind{connector.Sink},
-	Options: []connector.Option{
-		{Name: "batch_size", Type: connector.Count, Default: "100000", Min: 1, Max: 100_000_000,
-			Doc: "rows per write"},
-		{Name: "flush_interval", Type: connector.Duration, Default: "1s",
-			Doc: "longest wait before a partial batch is written"},
-	},
+	// Rows are counted as they are produced.
+	Continuous: true,
+	Options:    []connector.Option{connector.ContinuousBatchSize, connector.ContinuousFlushInterval},
 }
 
 var _ runtime.Sink = (*Sink)(nil)

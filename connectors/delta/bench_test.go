@@ -12,8 +12,14 @@ import (
 
 // BenchmarkWriteCommit writes and commits 100,000 rows of the end-to-end
 // benchmark's columns (event_id, seq, user_id, ts) per op: one zstd
-// Parquet file and one log entry.
+// Parquet file and one log entry, with each codec.
 func BenchmarkWriteCommit(b *testing.B) {
+	for _, codec := range []string{"zstd", "snappy"} {
+		b.Run(codec, func(b *testing.B) { benchWriteCommit(b, codec) })
+	}
+}
+
+func benchWriteCommit(b *testing.B, codec string) {
 	schema := dag.Schema{
 		{Name: "event_id", Type: dag.T(dag.String)},
 		{Name: "seq", Type: dag.T(dag.UInt64)},
@@ -30,7 +36,7 @@ func BenchmarkWriteCommit(b *testing.B) {
 	}
 	batch.Len = n
 	dir := filepath.Join(b.TempDir(), "t")
-	s, err := OpenSink(context.Background(), runtime.SinkConfig{Spec: &dag.SinkSpec{Name: "lake", Options: map[string]string{"path": dir}}, Schema: schema, Pipeline: "bench"})
+	s, err := OpenSink(context.Background(), runtime.SinkConfig{Spec: &dag.SinkSpec{Name: "lake", Options: map[string]string{"path": dir, "compression": codec}}, Schema: schema, Pipeline: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -47,4 +53,9 @@ func BenchmarkWriteCommit(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
+	var size int64
+	for _, f := range s.(*Sink).snap.files {
+		size += f.Size
+	}
+	b.ReportMetric(float64(size)/float64(len(s.(*Sink).snap.files)*n), "file-B/row")
 }

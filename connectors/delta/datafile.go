@@ -41,7 +41,7 @@ type dataFile struct {
 	name   string
 	out    io.WriteCloser
 	count  *countingWriter
-	w      *parquet.Writer
+	w      *parquet.GenericWriter[any]
 	schema dag.Schema
 	rows   int64
 	stats  []colStats
@@ -70,7 +70,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 func newDataFile(name string, out io.WriteCloser, schema dag.Schema, ps *parquet.Schema, codec parquet.WriterOption, scr *scratch) *dataFile {
 	cw := &countingWriter{w: out}
 	return &dataFile{name: name, out: out, count: cw, schema: schema, stats: make([]colStats, len(schema)), scr: scr,
-		w: parquet.NewWriter(cw, ps, codec, parquet.CreatedBy("sluice", "", ""))}
+		w: parquet.NewGenericWriter[any](cw, ps, codec, parquet.CreatedBy("sluice", "", ""))}
 }
 
 // size is the file's size so far, the buffered row group included.

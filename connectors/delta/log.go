@@ -219,7 +219,9 @@ func loadSnapshot(st Storage) (*snapshot, error) {
 }
 
 // update applies the log entries from version from on, in order, until
-// the first one missing.
+// the first one missing. It lists the log directory, so that a log whose
+// first entries were removed (log retention) without a checkpoint before
+// them is an error rather than a table to create again.
 func (s *snapshot) update(st Storage, from int64) error {
 	names, err := st.List(logDir)
 	if err != nil {
@@ -243,17 +245,39 @@ func (s *snapshot) update(st Storage, from int64) error {
 			}
 			break
 		}
-		data, err := st.Read(logName(v))
+		if err := s.applyVersion(st, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// catchUp applies the entries after s.version that other writers have
+// committed, reading version after version until one is missing: a
+// commit costs no listing of the whole log.
+func (s *snapshot) catchUp(st Storage) error {
+	for {
+		err := s.applyVersion(st, s.version+1)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		acts, err := parseEntry(data)
-		if err != nil {
-			return fmt.Errorf("%s: %w", logName(v), err)
-		}
-		s.apply(acts)
-		s.version = v
 	}
+}
+
+func (s *snapshot) applyVersion(st Storage, v int64) error {
+	data, err := st.Read(logName(v))
+	if err != nil {
+		return err
+	}
+	acts, err := parseEntry(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", logName(v), err)
+	}
+	s.apply(acts)
+	s.version = v
 	return nil
 }
 

@@ -234,7 +234,7 @@ func (s *Sink) Commit(ctx context.Context, epoch uint64) error {
 			return err
 		}
 		meta := s.snap.meta
-		if err := s.snap.update(s.st, s.snap.version+1); err != nil {
+		if err := s.snap.catchUp(s.st); err != nil {
 			return fmt.Errorf("delta sink %q: read the log: %w", s.name, err)
 		}
 		if s.snap.meta != meta {

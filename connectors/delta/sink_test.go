@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/runtime"
@@ -455,5 +456,37 @@ func TestConfined(t *testing.T) {
 	var oe *confine.OutsideError
 	if !errors.As(err, &oe) {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// The documented defaults are the ones in force: the runtime's batching
+// (batch_size, flush_interval) and the sink's own options; app_id
+// replaces the txn's appId.
+func TestDefaultsAndAppID(t *testing.T) {
+	runtime.Register(Connector)
+	rows, flush, err := runtime.SinkBatching(&dag.SinkSpec{Name: "lake", Connector: "delta", Options: map[string]string{"path": "x"}})
+	if err != nil || rows != 1_000_000 || flush != 10*time.Second {
+		t.Fatalf("batching %d %v %v", rows, flush, err)
+	}
+	dir := filepath.Join(t.TempDir(), "t")
+	s := open(t, dir, "p", idSchema, nil)
+	if s.target != 128<<20 || s.every != 10 || s.codecName != "zstd" || s.appID != "sluice.p" {
+		t.Fatalf("defaults: target %d, interval %d, codec %s, appId %s", s.target, s.every, s.codecName, s.appID)
+	}
+	s.Close()
+	s = open(t, dir, "p", idSchema, map[string]string{"app_id": "etl-7"})
+	s.Write(context.Background(), idBatch(0, 1), "t")
+	if err := s.Commit(context.Background(), 3); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	var tx txn
+	for _, a := range logActions(t, dir)[1] {
+		if raw, ok := a["txn"]; ok {
+			json.Unmarshal(raw, &tx)
+		}
+	}
+	if tx.AppID != "etl-7" || tx.Version != 3 {
+		t.Fatalf("txn %+v", tx)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/sluice-sql/sluice/confine"
 )
 
@@ -46,7 +48,6 @@ type Storage interface {
 // that nothing outside it is written, even through a symbolic link.
 type dirStorage struct {
 	root *os.Root
-	seq  int
 }
 
 // openDir opens (creating it when missing) the table directory at p.
@@ -142,8 +143,9 @@ func (d *dirStorage) List(dir string) ([]string, error) {
 
 // writeTemp writes data to a new temporary file beside name, synced.
 func (d *dirStorage) writeTemp(name string, data []byte) (string, error) {
-	d.seq++
-	tmp := path.Join(path.Dir(name), fmt.Sprintf(".%s.%d.%d.tmp", path.Base(name), os.Getpid(), d.seq))
+	// Unique across processes and across the sinks of one process that
+	// commit the same version at once.
+	tmp := path.Join(path.Dir(name), fmt.Sprintf(".%s.%s.tmp", path.Base(name), uuid.NewString()))
 	f, err := d.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return "", err

@@ -14,7 +14,10 @@ import (
 	"github.com/sluice-sql/sluice/runtime"
 )
 
-var _ runtime.Sink = (*Sink)(nil)
+var (
+	_ runtime.Sink    = (*Sink)(nil)
+	_ runtime.Flusher = (*Sink)(nil)
+)
 
 // Sink appends one JSON object per row and line.
 type Sink struct {
@@ -23,6 +26,8 @@ type Sink struct {
 	f    *os.File
 	enc  *jsonformat.Encoder
 	buf  []byte
+	// unsynced is true when rows were written since the last Flush.
+	unsynced bool
 }
 
 // OpenSink opens a file sink. Options:
@@ -30,9 +35,10 @@ type Sink struct {
 //   - path: required; the file rows are appended to, created (with its
 //     directory) if missing. Existing content is kept.
 //
-// Write returns once the rows are on disk (fsync), so the runtime may
-// commit the offsets they came from. A batch replayed after a crash is
-// appended again: a file has no insert deduplication.
+// The sink writes continuously: Write appends the rows as they come,
+// and Flush, which the runtime calls at each checkpoint, syncs the file
+// (fsync) before the offsets they came from are committed. Rows replayed
+// after a crash are appended again: a file has no insert deduplication.
 func OpenSink(_ context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) {
 	s, err := openSink(cfg)
 	if err != nil {
@@ -47,6 +53,9 @@ func openSink(cfg runtime.SinkConfig) (*Sink, error) {
 		return nil, err
 	}
 	path := o.Required("path", "/var/lib/sluice/out.jsonl")
+	// Read by the runtime, which hands the rows over.
+	o.Count("batch_size")
+	o.Duration("flush_interval")
 	if err := o.Err(); err != nil {
 		return nil, err
 	}
@@ -65,7 +74,7 @@ func openSink(cfg runtime.SinkConfig) (*Sink, error) {
 	return &Sink{name: cfg.Spec.Name, path: path, f: f, enc: jsonformat.NewEncoder(cfg.Schema)}, nil
 }
 
-// Write appends b's rows with one write call and syncs the file.
+// Write appends b's rows with one write call; Flush syncs them.
 func (s *Sink) Write(_ context.Context, b *runtime.Batch, _ string) error {
 	if b.Len == 0 {
 		return nil
@@ -78,9 +87,19 @@ func (s *Sink) Write(_ context.Context, b *runtime.Batch, _ string) error {
 	if _, err := s.f.Write(s.buf); err != nil {
 		return fmt.Errorf("file sink %q: write %s: %w", s.name, s.path, err)
 	}
+	s.unsynced = true
+	return nil
+}
+
+// Flush syncs the rows written since the last Flush to disk.
+func (s *Sink) Flush(context.Context) error {
+	if !s.unsynced {
+		return nil
+	}
 	if err := s.f.Sync(); err != nil {
 		return fmt.Errorf("file sink %q: sync %s: %w", s.name, s.path, err)
 	}
+	s.unsynced = false
 	return nil
 }
 

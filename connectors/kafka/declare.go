@@ -19,6 +19,9 @@ var declaration = connector.Connector{
 	Kinds:   []connector.Kind{connector.Source, connector.Sink},
 	Formats: []string{"json"},
 	Pseudo:  []string{"_key", "_topic", "_partition", "_offset", "_timestamp"},
+	// The sink produces rows as the operators emit them and flushes the
+	// producer at each checkpoint.
+	Continuous: true,
 	Options: []connector.Option{
 		{Name: "brokers", Type: connector.String, Required: true,
 			Doc: "comma-separated `host:port` seed brokers"},
@@ -50,5 +53,9 @@ var declaration = connector.Connector{
 			Doc: "where undecodable records go (created with the broker's defaults if missing)"},
 		{Name: "key", Type: connector.String, Kinds: sink, DefaultText: "no key",
 			Doc: "the column whose value keys each record, so equal keys land in one partition"},
+		{Name: "delivery", Type: connector.Enum, Kinds: sink, Default: "at_least_once", Values: []string{"at_least_once", "exactly_once"},
+			Doc: "`at_least_once`: records are produced as rows come (1 ms linger) and flushed at each checkpoint; a crash writes again the rows since the last one. `exactly_once`: the rows of each checkpoint interval are one Kafka transaction, committed with the checkpoint, for readers with `isolation.level=read_committed`"},
+		connector.ContinuousBatchSize,
+		connector.ContinuousFlushInterval,
 	},
 }

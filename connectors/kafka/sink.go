@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/connectors/option"
@@ -17,9 +20,21 @@ import (
 	"github.com/sluice-sql/sluice/runtime"
 )
 
-var _ runtime.Sink = (*Sink)(nil)
+var (
+	_ runtime.Sink              = (*Sink)(nil)
+	_ runtime.Flusher           = (*Sink)(nil)
+	_ runtime.Sink              = (*TxnSink)(nil)
+	_ runtime.Committer         = (*TxnSink)(nil)
+	_ runtime.TokenDeduplicator = (*TxnSink)(nil)
+)
 
-// Sink writes each row as one JSON object record.
+// linger is how long the producer waits to fill a batch of records.
+const linger = time.Millisecond
+
+// Sink writes each row as one JSON object record. It writes continuously
+// (the connector declares it): Write hands the records to the producer
+// and returns; Flush, which the runtime calls at each checkpoint, waits
+// until every record is acknowledged. This is delivery = 'at_least_once'.
 type Sink struct {
 	name   string
 	topic  string
@@ -28,12 +43,38 @@ type Sink struct {
 	schema dag.Schema
 	keyCol int // -1: records without key
 
-	buf  []byte
-	ends []int // end of row i's JSON in buf
-	keys []byte
-	kend []int
-	recs []kgo.Record
-	ptrs []*kgo.Record
+	errMu sync.Mutex
+	err   error // the first failed record since the last Flush
+	done  func(*kgo.Record, error)
+}
+
+// TxnSink is the Kafka sink with delivery = 'exactly_once': the records of
+// one checkpoint interval form one Kafka transaction, committed (Commit)
+// before the checkpoint is stored. Readers with isolation.level =
+// read_committed see each row once.
+//
+// The transactional id is <group_id>.<pipeline>.sink (the runtime's group
+// prefix, the server's --group-id), stable across restarts and
+// processes: a new producer's InitProducerID fences a zombie one and
+// aborts its open transaction. Inside each transaction the sink also
+// commits, for the consumer group of the same name, the offset <epoch> of
+// partition 0 of its topic with metadata naming the epoch, the rows and a
+// hash of the records. After a crash between the Kafka commit and the
+// checkpoint, the runtime replays the same input under the same epoch
+// (runtime.SinkConfig.Pending); the sink finds that epoch committed with
+// the same rows and aborts the replayed transaction instead of committing
+// the rows twice.
+type TxnSink struct {
+	*Sink
+	txnID   string
+	topicID [16]byte
+	inTxn   bool
+	rows    int64
+	hash    uint64
+	// pending is the epoch a crash may have left committed without its
+	// checkpoint, and committed the marker found for it ("" for none).
+	pending   uint64
+	committed string
 }
 
 // OpenSink opens a Kafka sink. Besides the options of the package:
@@ -41,11 +82,10 @@ type Sink struct {
 //   - key: a column whose value becomes each record's key (strings as their
 //     bytes, other values as their JSON text), so that rows with one key land
 //     in one partition. Default: no key (records are spread over partitions).
+//   - delivery: 'at_least_once' (default) or 'exactly_once' (see TxnSink).
 //
 // Records are produced with acks from all in-sync replicas by an idempotent
-// producer; Write returns once every record of the batch is acknowledged.
-// Kafka has no insert deduplication: a batch replayed after a crash is
-// written again.
+// producer with a 1 ms linger.
 func OpenSink(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) {
 	s, err := openSink(ctx, cfg)
 	if err != nil {
@@ -54,17 +94,34 @@ func OpenSink(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error)
 	return s, nil
 }
 
-func openSink(ctx context.Context, cfg runtime.SinkConfig) (*Sink, error) {
+// TransactionalID is the transactional id of a pipeline's exactly-once
+// Kafka sink, and the consumer group its epochs are recorded in.
+func TransactionalID(groupID, pipeline string) string {
+	if groupID == "" {
+		groupID = "sluice"
+	}
+	return groupID + "." + strings.ToLower(pipeline) + ".sink"
+}
+
+func openSink(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) {
 	o, err := option.Resolve(cfg.Spec.Options, &declaration, connector.Sink)
 	if err != nil {
 		return nil, err
 	}
 	conn := readConnection(o)
 	s := &Sink{name: cfg.Spec.Name, topic: conn.topic, schema: cfg.Schema, keyCol: -1}
+	s.done = s.recordDone
 	if k := o.String("key"); k != "" {
 		if s.keyCol = cfg.Schema.Index(k); s.keyCol < 0 {
 			o.Errorf("key", "no such column (columns: %v)", cfg.Schema.Names())
 		}
+	}
+	// Read by the runtime, which hands the rows over.
+	o.Count("batch_size")
+	o.Duration("flush_interval")
+	exactly := o.Enum("delivery") == "exactly_once"
+	if exactly && cfg.Pipeline == "" {
+		o.Errorf("delivery", "'exactly_once' needs a pipeline (its transactional id is derived from the pipeline's name)")
 	}
 	if err := o.Err(); err != nil {
 		return nil, err
@@ -72,105 +129,372 @@ func openSink(ctx context.Context, cfg runtime.SinkConfig) (*Sink, error) {
 	opts := append(conn.opts,
 		kgo.DefaultProduceTopic(s.topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(linger),
 		kgo.ProducerBatchCompression(kgo.SnappyCompression(), kgo.NoCompression()),
 	)
+	var ts *TxnSink
+	if exactly {
+		ts = &TxnSink{Sink: s, txnID: TransactionalID(cfg.GroupID, cfg.Pipeline)}
+		// A transaction spans one checkpoint interval; the broker aborts
+		// one that lasts longer than this.
+		opts = append(opts, kgo.TransactionalID(ts.txnID),
+			kgo.TransactionTimeout(max(time.Minute, 4*cfg.CheckpointInterval)))
+	}
 	s.cl, err = kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := topicPartitions(ctx, s.cl, s.topic); err != nil {
+	id, err := topicMeta(ctx, s.cl, s.topic)
+	if err != nil {
 		s.cl.Close()
 		return nil, err
 	}
 	s.enc = jsonformat.NewEncoder(cfg.Schema)
-	return s, nil
+	if ts == nil {
+		return s, nil
+	}
+	ts.topicID = id
+	if err := ts.init(ctx, cfg); err != nil {
+		s.cl.Close()
+		return nil, err
+	}
+	return ts, nil
 }
 
-// Write produces one record per row and waits until all are acknowledged,
-// retrying with backoff (up to 5 s apart) until ctx ends.
+// topicMeta checks that topic exists and returns its id.
+func topicMeta(ctx context.Context, cl *kgo.Client, topic string) ([16]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, metadataTimeout)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return [16]byte{}, fmt.Errorf("metadata of topic %q: %w", topic, err)
+	}
+	if len(resp.Topics) != 1 {
+		return [16]byte{}, fmt.Errorf("metadata of topic %q: the broker answered for %d topics", topic, len(resp.Topics))
+	}
+	t := resp.Topics[0]
+	if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			return [16]byte{}, fmt.Errorf("topic %q does not exist", topic)
+		}
+		return [16]byte{}, fmt.Errorf("metadata of topic %q: %w", topic, err)
+	}
+	return t.TopicID, nil
+}
+
+func (s *Sink) recordDone(_ *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	s.errMu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.errMu.Unlock()
+}
+
+func (s *Sink) takeErr() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	err := s.err
+	s.err = nil
+	return err
+}
+
+// Write hands one record per row to the producer and returns without
+// waiting for them (Flush does). It blocks while the producer's buffer is
+// full, which holds the pipeline back.
 func (s *Sink) Write(ctx context.Context, b *runtime.Batch, _ string) error {
-	if b.Len == 0 {
-		return nil
-	}
-	s.encode(b)
-	backoff := 100 * time.Millisecond
-	for {
-		err := s.produce(ctx)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("kafka sink %q: %w", s.name, err)
-		}
-		var ke *kerr.Error
-		if errors.As(err, &ke) && !ke.Retriable && !errors.Is(err, kerr.UnknownTopicOrPartition) {
-			return fmt.Errorf("kafka sink %q: produce to %q: %w", s.name, s.topic, err)
-		}
-		slog.Warn("kafka sink: produce failed; retrying", "sink", s.name, "topic", s.topic, "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("kafka sink %q: %w", s.name, err)
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, 5*time.Second)
-	}
+	_, err := s.write(ctx, b, nil)
+	return err
 }
 
-// encode renders every row first, so the records can slice one buffer that
-// does not move afterwards.
-func (s *Sink) encode(b *runtime.Batch) {
-	s.buf, s.ends = s.buf[:0], s.ends[:0]
-	s.keys, s.kend = s.keys[:0], s.kend[:0]
+// write encodes b into records that live until they are acknowledged
+// (each Write has its own buffer) and produces them; sum, when not nil,
+// is fed every key and value.
+func (s *Sink) write(ctx context.Context, b *runtime.Batch, sum func([]byte)) (int, error) {
+	if b.Len == 0 {
+		return 0, nil
+	}
+	recs := s.encode(b)
+	for i := range recs {
+		if sum != nil {
+			sum(recs[i].Key)
+			sum(recs[i].Value)
+		}
+		s.cl.Produce(ctx, &recs[i], s.done)
+	}
+	s.errMu.Lock()
+	err := s.err
+	s.errMu.Unlock()
+	if err != nil {
+		return len(recs), s.produceErr(err)
+	}
+	return len(recs), nil
+}
+
+func (s *Sink) produceErr(err error) error {
+	return fmt.Errorf("kafka sink %q: produce to %q: %w", s.name, s.topic, err)
+}
+
+// Flush waits until every record produced so far is acknowledged, and
+// returns the first that failed (the producer retries transient failures
+// itself; a record fails for good only on a non-retriable error).
+func (s *Sink) Flush(ctx context.Context) error {
+	if err := s.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("kafka sink %q: flush: %w", s.name, err)
+	}
+	if err := s.takeErr(); err != nil {
+		return s.produceErr(err)
+	}
+	return nil
+}
+
+// encode renders every row into one new buffer and returns its records.
+func (s *Sink) encode(b *runtime.Batch) []kgo.Record {
+	var buf, keys []byte
+	ends := make([]int, 0, b.Len)
+	var kend []int
 	for i := 0; i < b.Len; i++ {
-		s.buf = s.enc.AppendRow(s.buf, b, i)
-		s.ends = append(s.ends, len(s.buf))
+		buf = s.enc.AppendRow(buf, b, i)
+		ends = append(ends, len(buf))
 		if s.keyCol >= 0 {
 			v := &b.Vecs[s.keyCol]
 			switch {
 			case len(v.Nulls) != 0 && v.Nulls[i]:
-				s.kend = append(s.kend, -1)
+				kend = append(kend, -1)
 				continue
 			case s.schema[s.keyCol].Type.Kind == dag.String:
-				s.keys = append(s.keys, v.Data[v.Offs[i]:v.Offs[i+1]]...)
+				keys = append(keys, v.Data[v.Offs[i]:v.Offs[i+1]]...)
 			default:
-				s.keys = jsonformat.AppendValue(s.keys, v, s.schema[s.keyCol].Type, i)
+				keys = jsonformat.AppendValue(keys, v, s.schema[s.keyCol].Type, i)
 			}
-			s.kend = append(s.kend, len(s.keys))
+			kend = append(kend, len(keys))
 		}
 	}
-	if cap(s.recs) < b.Len {
-		s.recs = make([]kgo.Record, b.Len)
-		s.ptrs = make([]*kgo.Record, b.Len)
-	}
-	s.recs, s.ptrs = s.recs[:b.Len], s.ptrs[:b.Len]
+	recs := make([]kgo.Record, b.Len)
 	start, kstart := 0, 0
-	for i := range s.recs {
-		s.recs[i] = kgo.Record{Value: s.buf[start:s.ends[i]:s.ends[i]]}
-		start = s.ends[i]
+	for i := range recs {
+		recs[i].Value = buf[start:ends[i]:ends[i]]
+		start = ends[i]
 		if s.keyCol >= 0 {
-			if end := s.kend[i]; end >= 0 {
-				s.recs[i].Key = s.keys[kstart:end:end]
+			if end := kend[i]; end >= 0 {
+				recs[i].Key = keys[kstart:end:end]
 				kstart = end
 			}
 		}
-		s.ptrs[i] = &s.recs[i]
 	}
+	return recs
 }
 
-// produce sends the records and waits for all of them. After a failure the
-// records are reset, so a retry produces them again as new records.
-func (s *Sink) produce(ctx context.Context) error {
-	err := s.cl.ProduceSync(ctx, s.ptrs...).FirstErr()
+// Close closes the client. Records not flushed are abandoned: the run
+// that wrote them did not checkpoint them, and the next one writes them
+// again (an open transaction is aborted by the next producer).
+func (s *Sink) Close() error {
+	s.cl.Close()
+	return nil
+}
+
+// init fences earlier producers of the transactional id (their open
+// transaction is aborted) and, when a crash may have left an epoch
+// committed without its checkpoint, reads what was committed for it.
+func (t *TxnSink) init(ctx context.Context, cfg runtime.SinkConfig) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, _, err := t.cl.ProducerID(ctx); err != nil {
+		return fmt.Errorf("initialize transactional producer %q: %w", t.txnID, err)
+	}
+	if cfg.Pending == 0 || cfg.Pending <= cfg.Restored {
+		return nil
+	}
+	t.pending = cfg.Pending
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = t.txnID
+	req.RequireStable = true
+	rt := kmsg.NewOffsetFetchRequestTopic()
+	rt.Topic = t.topic
+	rt.Partitions = []int32{0}
+	req.Topics = append(req.Topics, rt)
+	rg := kmsg.NewOffsetFetchRequestGroup()
+	rg.Group = t.txnID
+	rg.Topics = []kmsg.OffsetFetchRequestGroupTopic{{Topic: t.topic, TopicID: t.topicID, Partitions: []int32{0}}}
+	req.Groups = append(req.Groups, rg)
+	resp, err := req.RequestWith(ctx, t.cl)
 	if err != nil {
-		for i := range s.recs {
-			s.recs[i] = kgo.Record{Key: s.recs[i].Key, Value: s.recs[i].Value}
+		return fmt.Errorf("read the epochs committed by %q: %w", t.txnID, err)
+	}
+	var off int64 = -1
+	var meta string
+	check := func(code int16, offset int64, m *string) error {
+		if err := kerr.ErrorForCode(code); err != nil {
+			return err
+		}
+		off = offset
+		if m != nil {
+			meta = *m
+		}
+		return nil
+	}
+	err = kerr.ErrorForCode(resp.ErrorCode)
+	for _, g := range resp.Groups {
+		if err == nil {
+			err = kerr.ErrorForCode(g.ErrorCode)
+		}
+		for _, tp := range g.Topics {
+			for _, p := range tp.Partitions {
+				if e := check(p.ErrorCode, p.Offset, p.Metadata); e != nil && err == nil {
+					err = e
+				}
+			}
 		}
 	}
+	for _, tp := range resp.Topics {
+		for _, p := range tp.Partitions {
+			if e := check(p.ErrorCode, p.Offset, p.Metadata); e != nil && err == nil {
+				err = e
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("read the epochs committed by %q: %w", t.txnID, err)
+	}
+	if off == int64(t.pending) && strings.HasPrefix(meta, epochMarker(t.pending, -1, 0)) {
+		t.committed = meta
+		slog.Info("kafka sink: the epoch replayed after a crash was committed before it; its replay will be aborted if it holds the same records",
+			"sink", t.name, "transactional_id", t.txnID, "epoch", t.pending)
+	}
+	return nil
+}
+
+// epochMarker is the metadata committed with an epoch; rows < 0 gives the
+// prefix naming the epoch alone.
+func epochMarker(epoch uint64, rows int64, hash uint64) string {
+	if rows < 0 {
+		return fmt.Sprintf("sluice epoch %d ", epoch)
+	}
+	return fmt.Sprintf("sluice epoch %d rows %d hash %016x", epoch, rows, hash)
+}
+
+// Write produces the rows inside the current transaction, beginning one
+// if needed.
+func (t *TxnSink) Write(ctx context.Context, b *runtime.Batch, _ string) error {
+	if b.Len == 0 {
+		return nil
+	}
+	if !t.inTxn {
+		if err := t.cl.BeginTransaction(); err != nil {
+			return fmt.Errorf("kafka sink %q: begin transaction: %w", t.name, err)
+		}
+		t.inTxn, t.rows, t.hash = true, 0, fnvOffset
+	}
+	n, err := t.write(ctx, b, t.sum)
+	t.rows += int64(n)
 	return err
 }
 
-// Close flushes nothing (Write already waited) and closes the client.
-func (s *Sink) Close() error {
-	s.cl.Close()
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// sum feeds b and a separator into the transaction's FNV-1a hash.
+func (t *TxnSink) sum(b []byte) {
+	h := t.hash
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	h ^= 0xff
+	h *= fnvPrime
+	t.hash = h
+}
+
+// DeduplicatesTokens reports true: a batch replayed after a crash is
+// either aborted (its epoch was committed) or was never visible.
+func (t *TxnSink) DeduplicatesTokens() bool { return true }
+
+// Commit commits the transaction of epoch, with the epoch's marker, or
+// aborts it when it replays an epoch committed before a crash.
+func (t *TxnSink) Commit(ctx context.Context, epoch uint64) error {
+	if !t.inTxn {
+		return nil
+	}
+	if err := t.Flush(ctx); err != nil {
+		t.abort(ctx)
+		return err
+	}
+	meta := epochMarker(epoch, t.rows, t.hash)
+	if epoch == t.pending && t.committed != "" {
+		t.pending = 0
+		if t.committed == meta {
+			slog.Info("kafka sink: aborting the replay of an epoch committed before a crash", "sink", t.name, "epoch", epoch, "rows", t.rows)
+			return t.end(ctx, kgo.TryAbort)
+		}
+		slog.Warn("kafka sink: the epoch replayed after a crash differs from the one committed before it (windows or LEFT rows emitted at other times); committing it: rows may be duplicated",
+			"sink", t.name, "epoch", epoch, "committed", t.committed, "replayed", meta)
+	}
+	if err := t.commitMarker(ctx, epoch, meta); err != nil {
+		t.abort(ctx)
+		return err
+	}
+	return t.end(ctx, kgo.TryCommit)
+}
+
+func (t *TxnSink) end(ctx context.Context, how kgo.TransactionEndTry) error {
+	t.inTxn = false
+	if err := t.cl.EndTransaction(ctx, how); err != nil {
+		return fmt.Errorf("kafka sink %q: end transaction: %w", t.name, err)
+	}
+	return nil
+}
+
+func (t *TxnSink) abort(ctx context.Context) {
+	if err := t.cl.AbortBufferedRecords(ctx); err == nil {
+		t.end(ctx, kgo.TryAbort)
+	}
+	t.inTxn = false
+}
+
+// commitMarker adds the epoch's marker offset to the transaction.
+func (t *TxnSink) commitMarker(ctx context.Context, epoch uint64, meta string) error {
+	id, pe, err := t.cl.ProducerID(ctx)
+	if err != nil {
+		return fmt.Errorf("kafka sink %q: producer id: %w", t.name, err)
+	}
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = t.txnID, id, pe, t.txnID
+	ar, err := add.RequestWith(ctx, t.cl)
+	if err == nil {
+		err = kerr.ErrorForCode(ar.ErrorCode)
+	}
+	if err != nil {
+		return fmt.Errorf("kafka sink %q: add the epoch marker to the transaction: %w", t.name, err)
+	}
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = t.txnID, t.txnID, id, pe
+	req.Generation = -1
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic, rt.TopicID = t.topic, t.topicID
+	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = 0, int64(epoch), -1, &meta
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, t.cl)
+	if err == nil {
+		for _, tp := range resp.Topics {
+			for _, p := range tp.Partitions {
+				if e := kerr.ErrorForCode(p.ErrorCode); e != nil && err == nil {
+					err = e
+				}
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("kafka sink %q: commit the epoch marker: %w", t.name, err)
+	}
 	return nil
 }

@@ -23,6 +23,9 @@ var declaration = connector.Connector{
 	Doc:     "Writes rows to the process's standard output as JSON lines, for trying pipelines.",
 	Kinds:   []connector.Kind{connector.Sink},
 	Formats: []string{"json"},
+	// Rows are written as they are produced.
+	Continuous: true,
+	Options:    []connector.Option{connector.ContinuousBatchSize, connector.ContinuousFlushInterval},
 }
 
 // out is where every stdout sink writes; one lock keeps the lines of
@@ -43,9 +46,16 @@ type Sink struct {
 	buf  []byte
 }
 
-// OpenSink opens a stdout sink. It takes no options.
+// OpenSink opens a stdout sink. Its only options are batch_size and
+// flush_interval, read by the runtime.
 func OpenSink(_ context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) {
-	if _, err := option.Resolve(cfg.Spec.Options, &declaration, connector.Sink); err != nil {
+	o, err := option.Resolve(cfg.Spec.Options, &declaration, connector.Sink)
+	if err == nil {
+		o.Count("batch_size")
+		o.Duration("flush_interval")
+		err = o.Err()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("open stdout sink %q: %w", cfg.Spec.Name, err)
 	}
 	return &Sink{name: cfg.Spec.Name, enc: jsonformat.NewEncoder(cfg.Schema)}, nil

@@ -52,3 +52,17 @@ export function openPreview(request, on) {
   };
   return ws;
 }
+
+// openSocket opens a websocket to an API path that needs no request
+// message (a pipeline's tail or live counters).
+export function openSocket(path, on) {
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const ws = new WebSocket(`${proto}//${location.host}${path}`);
+  ws.onmessage = (ev) => {
+    let msg;
+    try { msg = JSON.parse(ev.data); } catch { return; }
+    on.message(msg);
+  };
+  ws.onclose = (ev) => on.close && on.close(ev);
+  return ws;
+}

@@ -19,7 +19,7 @@ import { tokenize, withGroups } from './script.js';
 
 // Colours come from CSS variables, so one style serves the light and the
 // dark theme (style.css switches them with prefers-color-scheme).
-const highlight = HighlightStyle.define([
+export const highlight = HighlightStyle.define([
   { tag: t.keyword, color: 'var(--hl-keyword)', fontWeight: '600' },
   { tag: [t.typeName], color: 'var(--hl-type)' },
   { tag: [t.standard(t.name), t.function(t.variableName)], color: 'var(--hl-function)' },
@@ -30,7 +30,7 @@ const highlight = HighlightStyle.define([
   { tag: t.special(t.name), color: 'var(--hl-quoted)' },
 ]);
 
-const theme = EditorView.theme({
+export const theme = EditorView.theme({
   '&': { height: '100%', backgroundColor: 'var(--editor-bg)', color: 'var(--fg)' },
   '.cm-content': { fontFamily: 'var(--mono)', caretColor: 'var(--fg)' },
   '.cm-gutters': { backgroundColor: 'var(--editor-bg)', color: 'var(--muted)', border: 'none' },

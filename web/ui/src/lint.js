@@ -91,7 +91,7 @@ export function sluiceLinter(onResult, delay = 150) {
       return toDiagnostics(doc, r.data.errors);
     }
     if (r.ok) {
-      onResult({ ok: true, count: 0, plans: r.data && r.data.plans });
+      onResult({ ok: true, count: 0, plans: r.data && r.data.plans, statements: r.data && r.data.statements });
       return [];
     }
     onResult({ ok: false, error: (r.data && r.data.error) || `validate: HTTP ${r.status}` });

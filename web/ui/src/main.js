@@ -12,6 +12,7 @@ import { toDiagnostics } from './lint.js';
 import { toOffset, toLineColumn } from './positions.js';
 import { statementAt, selectOf, tokenize } from './script.js';
 import { PreviewPane, PreviewRun } from './preview.js';
+import { PipelinesPage, PipelinePage } from './monitor.js';
 import './style.css';
 
 const html = htm.bind(h);
@@ -37,7 +38,22 @@ const store = {
   ended: false,
   auth: false,
   cursor: { line: 1, column: 1 },
+  route: routeOf(location.hash),
 };
+
+// The pages: #/ the editor, #/pipelines the pipelines, #/pipelines/NAME one.
+function routeOf(hash) {
+  const m = /^#\/pipelines(?:\/(.+))?$/.exec(hash || '');
+  if (!m) return { page: 'editor' };
+  return m[1] ? { page: 'pipeline', name: decodeURIComponent(m[1]) } : { page: 'pipelines' };
+}
+addEventListener('hashchange', () => update({ route: routeOf(location.hash) }));
+
+// openInEditor opens a pipeline's SQL in a tab and shows the editor.
+function openInEditor(obj) {
+  location.hash = '#/';
+  openObject(obj);
+}
 
 let scheduled = false;
 function update(patch) {
@@ -246,7 +262,10 @@ async function applyScript() {
     update({ applying: false, applied: { error: (r.data && r.data.error) || `HTTP ${r.status}` } });
     return;
   }
-  update({ applying: false, applied: { statements: r.data.statements || [], at: new Date() } });
+  // What the last validation foresaw has now happened: the status line no
+  // longer announces restarts.
+  const validation = store.validation && { ...store.validation, statements: [] };
+  update({ applying: false, applied: { statements: r.data.statements || [], at: new Date() }, validation });
   refreshCatalog();
 }
 
@@ -254,6 +273,7 @@ function statementText(st) {
   const what = `${st.kind || 'statement'} ${st.name || st.index + 1}`;
   let how = st.action;
   if (st.restarted) how += st.state_kept ? ' (restarted, state kept)' : ' (restarted; state starts empty from the committed offsets)';
+  else if (st.kind === 'pipeline' && st.action === 'replaced') how += ' (not running: nothing restarted)';
   return { what, how };
 }
 
@@ -264,7 +284,8 @@ function Catalog() {
   const item = (o, kind) => html`<li class=${'obj ' + kind} data-name=${o.name}>
       <button class="open" title=${'open the SQL of ' + o.name + ' in a tab'} onClick=${() => openObject(o)}>${o.name}</button>
       ${kind === 'pipeline' ? html`<span class=${'state ' + (o.state || '')} title=${o.error || o.state}>${o.state || ''}</span>
-        <button class="mini" title=${'preview what ' + o.name + ' would write, without writing its sink'} onClick=${() => previewPipeline(o.name)}>▶</button>` : null}
+        <button class="mini" title=${'preview what ' + o.name + ' would write, without writing its sink'} onClick=${() => previewPipeline(o.name)}>▶</button>
+        <a class="mini watch" href=${'#/pipelines/' + encodeURIComponent(o.name)} title=${'watch ' + o.name + ' run: its graph, counters, output and dead letters'}>graph</a>` : null}
       ${kind !== 'pipeline' && o.connector ? html`<span class="conn">${o.connector}</span>` : null}
     </li>`;
   const section = (title, list, kind) => html`<section>
@@ -335,6 +356,7 @@ function Applied() {
       return html`<li class=${'result ' + st.action} data-name=${st.name || ''} data-action=${st.action}>
         <span class=${'badge ' + st.action}>${st.action}</span> <b>${what}</b> ${how !== st.action ? how.slice(st.action.length) : ''}
         ${st.notice ? html`<span class="muted"> — ${st.notice}</span>` : null}
+        ${st.kind === 'pipeline' && ['created', 'replaced', 'started'].includes(st.action) ? html` <a class="watch" href=${'#/pipelines/' + encodeURIComponent(st.name)}>watch it run</a>` : null}
         ${(st.also || []).map((x) => html`<div class="muted">also: ${x}</div>`)}
       </li>`;
     })}</ul></div>`;
@@ -357,25 +379,48 @@ function Dock() {
   </div>`;
 }
 
+// Restarts says, before applying, which running pipelines the script would
+// restart and whether each keeps its state (the validate answer knows).
+function Restarts() {
+  const v = store.validation;
+  const list = ((v && v.ok && v.statements) || []).filter((st) => st.restarted);
+  if (!list.length) return null;
+  return html`<span class="restarts">${list.map((st) => html`<span class=${'restart ' + (st.state_kept ? 'kept' : 'lost')} data-name=${st.name} data-state-kept=${String(!!st.state_kept)}
+      title=${st.state_kept ? 'its dedup, join and window state carries over' : 'its plan changed where it keeps state: dedup, join and window state start empty, reading from the committed offsets'}>
+      apply restarts ${st.name}: ${st.state_kept ? 'state kept' : 'state starts empty'}</span>`)}</span>`;
+}
+
+function Nav() {
+  const r = store.route.page;
+  return html`<nav class="pages">
+    <a href="#/" class=${r === 'editor' ? 'active' : ''} data-page="editor">Editor</a>
+    <a href="#/pipelines" class=${r !== 'editor' ? 'active' : ''} data-page="pipelines">Pipelines</a>
+  </nav>`;
+}
+
 function App() {
   const v = store.validation;
+  const r = store.route;
   const check = !v ? '' : v.error ? 'not checked' : v.ok ? '✓ checks' : `${v.count + (v.more || 0)} error${v.count + (v.more || 0) === 1 ? '' : 's'}`;
   return html`<div class="app">
     <header>
       <span class="logo">Sluice</span>
-      <button class="primary" data-action="preview" onClick=${() => previewAtCursor()} title=${mod + '-Enter: preview the statement under the cursor'}>Preview <kbd>${mod}-↵</kbd></button>
-      <button class="primary" data-action="apply" disabled=${store.applying} onClick=${() => applyScript()} title=${mod + '-S: apply the script'}>Apply <kbd>${mod}-S</kbd></button>
+      <${Nav} />
+      ${r.page === 'editor' ? html`<button class="primary" data-action="preview" onClick=${() => previewAtCursor()} title=${mod + '-Enter: preview the statement under the cursor'}>Preview <kbd>${mod}-↵</kbd></button>
+      <button class="primary" data-action="apply" disabled=${store.applying} onClick=${() => applyScript()} title=${mod + '-S: apply the script'}>Apply <kbd>${mod}-S</kbd></button>` : null}
       <span class="grow"></span>
       ${store.auth ? html`<button class="logout" onClick=${logout} title="end this browser's session">Log out</button>` : null}
       <a href="/api/v1/openapi.json" target="_blank" rel="noopener">API</a>
       <a href="/metrics" target="_blank" rel="noopener">metrics</a>
     </header>
-    <div class="main">
+    ${r.page === 'pipelines' ? html`<${PipelinesPage} onOpen=${openInEditor} />` : null}
+    ${r.page === 'pipeline' ? html`<${PipelinePage} key=${r.name} name=${r.name} onOpen=${openInEditor} />` : null}
+    <div class="main" style=${r.page === 'editor' ? '' : 'display: none'}>
       <${Catalog} />
       <section class="work">
         <${Tabs} />
         <${EditorHost} />
-        <div class="statusline"><span class=${'check ' + (v && !v.ok ? 'bad' : 'good')}>${check}</span><span class="grow"></span><span>${store.cursor.line}:${store.cursor.column}</span></div>
+        <div class="statusline"><span class=${'check ' + (v && !v.ok ? 'bad' : 'good')}>${check}</span><${Restarts} /><span class="grow"></span><span>${store.cursor.line}:${store.cursor.column}</span></div>
         <${Dock} />
       </section>
     </div>

@@ -137,7 +137,7 @@ function cell(v) {
   return html`<td>${String(v)}</td>`;
 }
 
-function Grid({ run }) {
+export function Grid({ run }) {
   const box = useRef(null);
   const [top, setTop] = useState(0);
   const [height, setHeight] = useState(400);
