@@ -1,4 +1,4 @@
-package kafka_test
+package kafka
 
 import (
 	"context"
@@ -13,7 +13,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	_ "github.com/sluice-sql/sluice/connectors/all"
+	"github.com/sluice-sql/sluice/connector"
+	"github.com/sluice-sql/sluice/format"
+	jsonformat "github.com/sluice-sql/sluice/format/json"
 	"github.com/sluice-sql/sluice/planner"
 	"github.com/sluice-sql/sluice/runtime"
 )
@@ -46,6 +48,7 @@ func TestExactlyOnceCrashBetweenCommitAndCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Skip("kcat is not installed")
 	}
+	registerOnce()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "in", "out"))
 	if err != nil {
 		t.Fatal(err)
@@ -141,4 +144,16 @@ CREATE PIPELINE copy AS INSERT INTO dst SELECT id FROM src;`, brokers)
 		}
 	}
 	t.Logf("the crashed epoch held %d rows; its replay was aborted", in.Rows)
+}
+
+// registerOnce registers the connector with the runtime (and its
+// declaration with the planner) and the JSON format, unless a test did
+// already.
+func registerOnce() {
+	if _, ok := connector.Lookup("kafka"); !ok {
+		runtime.Register(Connector)
+	}
+	if _, ok := format.Lookup("json"); !ok {
+		format.Register(jsonformat.Format)
+	}
 }
