@@ -36,6 +36,14 @@ bench-delta:
 	eval "$$(bash scripts/clickhouse.sh start)"; trap 'bash scripts/clickhouse.sh stop' EXIT; \
 	SLUICE_BENCH_EVENTS=$${SLUICE_BENCH_EVENTS:-2000000} $(GO) test -run '^$$' -bench 'SluiceDedup' -benchtime 1x -count 3 -timeout 30m ./internal/bench/
 
+# Produce-to-visible latency at a fixed rate (docs/benchmarks.md): Kafka →
+# dedup → Kafka (at least once, exactly once), Kafka → join → Kafka, Kafka
+# → ClickHouse; starts its own ClickHouse server. SLUICE_LATENCY_RATE
+# (events/s, default 20000) and SLUICE_LATENCY_SECONDS (default 10).
+bench-latency:
+	eval "$$(bash scripts/clickhouse.sh start)"; trap 'bash scripts/clickhouse.sh stop' EXIT; \
+	$(GO) test -run '^$$' -bench Latency -benchtime 1x -timeout 30m ./internal/bench/
+
 lint:
 	gofmt -l . | (! grep .)
 	$(GO) vet $(PKGS)

@@ -48,7 +48,15 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 	if x.continuous {
 		every = x.opts.CheckpointInterval
 	}
-	tick := time.NewTicker(max(every/4, 10*time.Millisecond))
+	// A continuous sink's checkpoints start every CheckpointInterval
+	// (lastReq), whatever they take; a batch sink's flush_interval runs
+	// from its last write (lastFlush).
+	lastReq := lastFlush
+	tickEvery := max(every/4, 10*time.Millisecond)
+	if x.continuous {
+		tickEvery = max(every/50, 5*time.Millisecond)
+	}
+	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	failed := false
 	var unsaved []*Checkpoint
@@ -64,7 +72,14 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 				return
 			}
 		case <-tick.C:
-			if x.opts.Now().Sub(lastFlush) >= every {
+			now := x.opts.Now()
+			switch {
+			case x.continuous && !requested && now.Sub(lastReq) >= every:
+				request()
+				if requested {
+					lastReq = now
+				}
+			case !x.continuous && now.Sub(lastFlush) >= every:
 				request()
 			}
 			continue

@@ -2,7 +2,9 @@ package server
 
 import (
 	"fmt"
+	"math"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluice-sql/sluice/catalog"
@@ -33,6 +35,10 @@ var (
 	descJoinExpired  = prometheus.NewDesc("sluice_operator_join_expired_total", "Join rows released by the watermark.", opLabels, nil)
 	descLateRows     = prometheus.NewDesc("sluice_operator_late_rows_total", "Rows dropped for arriving after their window was emitted.", opLabels, nil)
 	descStateEntries = prometheus.NewDesc("sluice_operator_state_entries", "Keys or rows an operator holds in state.", opLabels, nil)
+	descStateBytes   = prometheus.NewDesc("sluice_operator_state_bytes", "Estimated bytes of an operator's state (its last full checkpoint, scaled to its entries now).", opLabels, nil)
+	descBusy         = prometheus.NewDesc("sluice_operator_busy_seconds_total", "Time spent in an operator itself (a source: decoding; the sink: writing).", opLabels, nil)
+	descWatermarkLag = prometheus.NewDesc("sluice_source_watermark_delay_seconds", "How far a source's watermark trails the wall clock (absent before the first watermark).", []string{"pipeline", "source"}, nil)
+	descQueueFill    = prometheus.NewDesc("sluice_pipeline_queue_fill_ratio", "How full a pipeline's queue is, 0 to 1: queue=operators (decoded records waiting for the operators) or sink (batches waiting for the sink).", []string{"pipeline", "queue"}, nil)
 )
 
 // Collector exposes the server's pipelines to Prometheus.
@@ -43,7 +49,7 @@ type collector Server
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRecordsIn, descRowsWritten, descDeadLettered, descFuture, descCheckpoints, descPossibleDups,
 		descSinkLatency, descSinkLast, descLag, descState, descOpIn, descOpOut, descDedupDrops, descJoinMatches,
-		descJoinExpired, descLateRows, descStateEntries} {
+		descJoinExpired, descLateRows, descStateEntries, descStateBytes, descBusy, descWatermarkLag, descQueueFill} {
 		ch <- d
 	}
 }
@@ -85,6 +91,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 				name = fmt.Sprint(i)
 			}
 			ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(src.Lag), p, name)
+			if src.Watermark != math.MinInt64 {
+				ch <- prometheus.MustNewConstMetric(descWatermarkLag, prometheus.GaugeValue, time.Since(time.Unix(0, src.Watermark)).Seconds(), p, name)
+			}
+		}
+		if st.OperatorQueueCap > 0 {
+			ch <- prometheus.MustNewConstMetric(descQueueFill, prometheus.GaugeValue, float64(st.OperatorQueue)/float64(st.OperatorQueueCap), p, "operators")
+		}
+		if st.SinkQueueCap > 0 {
+			ch <- prometheus.MustNewConstMetric(descQueueFill, prometheus.GaugeValue, float64(st.SinkQueue)/float64(st.SinkQueueCap), p, "sink")
 		}
 		for _, op := range st.Operators {
 			kind := string(op.Kind)
@@ -101,6 +116,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 				counter(descLateRows, op.LateRows, l...)
 			}
 			ch <- prometheus.MustNewConstMetric(descStateEntries, prometheus.GaugeValue, float64(op.StateEntries), l...)
+			ch <- prometheus.MustNewConstMetric(descStateBytes, prometheus.GaugeValue, float64(op.StateBytes), l...)
+			busy := op.Busy
+			if op.Kind == "sink" {
+				busy = st.SinkTime
+			}
+			ch <- prometheus.MustNewConstMetric(descBusy, prometheus.CounterValue, busy.Seconds(), l...)
 		}
 	}
 }

@@ -51,7 +51,9 @@ type NotifyConfig struct {
 	Format string
 	// PublicURL is the server's address as users reach it, e.g.
 	// http://sluice.example.com:8080; an event's url is
-	// <PublicURL>/api/v1/pipelines/<name>. Default http://localhost:8080.
+	// <PublicURL>/api/v1/pipelines/<name>, its status in the API, and its
+	// page <PublicURL>/#/pipelines/<name>, its page in the web UI.
+	// Default http://localhost:8080.
 	PublicURL string
 	// Poll is how often lag and recoveries are looked at. Default 5s.
 	Poll time.Duration
@@ -77,7 +79,8 @@ type NotifyEvent struct {
 	State    string    `json:"state"`
 	Error    string    `json:"error,omitempty"`
 	Time     time.Time `json:"time"`
-	URL      string    `json:"url"`
+	URL      string    `json:"url"`  // the pipeline's status in the API
+	Page     string    `json:"page"` // the pipeline's page in the web UI
 	// Lag is the consumer lag, in records, of a behind or caught_up event.
 	Lag *int64 `json:"lag,omitempty"`
 
@@ -113,6 +116,8 @@ type notifier struct {
 	watches map[string]*pipelineWatch // by lower-case name
 
 	sent, failed, dropped atomic.Int64
+	pending               atomic.Int64 // events queued or being posted
+	closed                sync.Once
 }
 
 func newNotifier(s *Server, cfg NotifyConfig) *notifier {
@@ -153,8 +158,18 @@ func newNotifier(s *Server, cfg NotifyConfig) *notifier {
 	return n
 }
 
-// close stops the notifier; events still queued are dropped (logged).
-func (n *notifier) close() {
+// drainWait bounds how long close waits for queued events to be sent.
+const drainWait = 5 * time.Second
+
+// close stops the notifier once the queued events are sent, or after
+// drainWait; events still queued then are dropped (logged).
+func (n *notifier) close() { n.closed.Do(n.drainAndStop) }
+
+func (n *notifier) drainAndStop() {
+	deadline := time.Now().Add(drainWait)
+	for n.pending.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	n.cancel()
 	n.done.Wait()
 	if left := len(n.queue); left > 0 {
@@ -288,11 +303,14 @@ func (n *notifier) emit(name, state, msg string, lag *int64) {
 	}
 	ev := &NotifyEvent{
 		Pipeline: name, State: state, Error: secret.MaskText(msg), Time: time.Now().UTC(),
-		URL: n.cfg.PublicURL + "/api/v1/pipelines/" + url.PathEscape(name), Lag: lag, target: t,
+		URL:  n.cfg.PublicURL + "/api/v1/pipelines/" + url.PathEscape(name),
+		Page: n.cfg.PublicURL + "/#/pipelines/" + url.PathEscape(name), Lag: lag, target: t,
 	}
+	n.pending.Add(1)
 	select {
 	case n.queue <- ev:
 	default:
+		n.pending.Add(-1)
 		n.dropped.Add(1)
 		n.log.Warn("notification dropped: the queue is full (the webhook is slow or down)", "pipeline", name, "state", state, "queue", cap(n.queue))
 	}
@@ -407,6 +425,7 @@ func (n *notifier) send() {
 			return
 		case ev := <-n.queue:
 			n.post(ev)
+			n.pending.Add(-1)
 		}
 	}
 }
@@ -435,7 +454,7 @@ func (ev *NotifyEvent) payload() ([]byte, error) {
 	if ev.Error != "" && ev.State != NotifyBehind {
 		fmt.Fprintf(&b, ": %s", ev.Error)
 	}
-	fmt.Fprintf(&b, " (%s) <%s>", ev.Time.Format(time.RFC3339), ev.URL)
+	fmt.Fprintf(&b, " (%s) <%s>", ev.Time.Format(time.RFC3339), ev.Page)
 	return json.Marshal(map[string]string{"text": b.String()})
 }
 

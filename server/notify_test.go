@@ -40,8 +40,13 @@ func init() {
 			Options: []connector.Option{{Name: "mode", Type: connector.String, Doc: "ok or fail"}},
 		},
 		OpenSource: func(_ context.Context, cfg runtime.SourceConfig) (runtime.Source, error) {
-			if cfg.Spec.Options["mode"] == "fail" {
+			opens := supCounter(&supOpens, cfg.Pipeline).Add(1)
+			switch mode := cfg.Spec.Options["mode"]; {
+			case mode == "fail", mode == "fail twice" && opens <= 2:
 				return nil, errors.New("broker unreachable")
+			case mode == "fail twice":
+				// Then it runs, reading nothing: recovered by time alone.
+				return &idleSource{}, nil
 			}
 			v, _ := notifyLag.LoadOrStore(cfg.Pipeline, &atomic.Int64{})
 			return &lagSource{lag: v.(*atomic.Int64)}, nil
@@ -50,6 +55,48 @@ func init() {
 			return &supSink{rows: supCounter(&supRows, cfg.Spec.Name)}, nil
 		},
 	})
+}
+
+// idleSource reads nothing and never ends.
+type idleSource struct{ supSource }
+
+func (s *idleSource) Poll(ctx context.Context) ([]runtime.Record, error) {
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(20 * time.Millisecond):
+		return nil, nil
+	}
+}
+
+// A pipeline that fails twice and then runs without writing anything is
+// reported failed once, and recovered once it has run for RecoverAfter.
+func TestNotifyRecoveredAfterRunning(t *testing.T) {
+	hook := newRecorder(t)
+	s := newNotifyServer(t, NotifyConfig{URL: hook.URL, RecoverAfter: 500 * time.Millisecond})
+	apply(t, s, lagPipeline("flappy", "fail twice", "description = 'fails twice'"))
+	waitFor(t, "two events", func() bool { return len(hook.got()) >= 2 })
+	got := hook.got()
+	if got[0]["state"] != "failed" || got[1]["state"] != "recovered" || got[1]["error"] != nil {
+		t.Fatalf("events %v, want failed then recovered", got)
+	}
+	if opens := supCounter(&supOpens, "flappy").Load(); opens != 3 {
+		t.Errorf("%d opens, want 3 (two failed)", opens)
+	}
+	hook.mu.Lock()
+	gap := hook.times[1].Sub(hook.times[0])
+	hook.mu.Unlock()
+	if gap < 500*time.Millisecond {
+		t.Errorf("recovered %v after failing, before RecoverAfter", gap)
+	}
+	// It recovered by running, not by writing.
+	if st, _ := s.PipelineStats("flappy"); st.RowsWritten != 0 || st.Checkpoints != 0 {
+		t.Errorf("rows %d, checkpoints %d", st.RowsWritten, st.Checkpoints)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(hook.got()); n != 2 {
+		t.Errorf("%d events, want 2", n)
+	}
 }
 
 func setLag(pipeline string, n int64) {
@@ -140,12 +187,12 @@ func TestNotifyLag(t *testing.T) {
 	}
 	ev := hook.got()[0]
 	if ev["pipeline"] != "lagging" || ev["state"] != "behind" || ev["lag"] != 500.0 ||
-		ev["url"] != "https://sluice.example.com/api/v1/pipelines/lagging" || !strings.Contains(fmt.Sprint(ev["error"]), "500 records") {
+		ev["url"] != "https://sluice.example.com/api/v1/pipelines/lagging" || ev["page"] != "https://sluice.example.com/#/pipelines/lagging" || !strings.Contains(fmt.Sprint(ev["error"]), "500 records") {
 		t.Errorf("behind event %v", ev)
 	}
 	text := fmt.Sprint(slack.got()[0]["text"])
 	if len(slack.got()[0]) != 1 || !strings.Contains(text, "*lagging_slack* is falling behind: 500 records") ||
-		!strings.Contains(text, "<https://sluice.example.com/api/v1/pipelines/lagging_slack>") {
+		!strings.Contains(text, "<https://sluice.example.com/#/pipelines/lagging_slack>") {
 		t.Errorf("slack message %v", slack.got()[0])
 	}
 	// Still behind: no second event.

@@ -3,8 +3,11 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -135,6 +138,37 @@ CREATE SINK out WITH (connector = 'file', path = '%s');
 	if last.Metrics == nil || last.Metrics.DeadLettered != 1 {
 		t.Errorf("metrics %+v", last.Metrics)
 	}
+
+	// The same in /metrics.
+	resp, err := http.Get(e.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	metric := func(name string) float64 {
+		m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(body)
+		if m == nil {
+			t.Errorf("/metrics lacks %s", name)
+			return 0
+		}
+		v, _ := strconv.ParseFloat(string(m[1]), 64)
+		return v
+	}
+	if v := metric(`sluice_source_watermark_delay_seconds{pipeline="watched",source="orders"}`); v < 0.9 || v > 60 {
+		t.Errorf("watermark delay %v s", v)
+	}
+	if v := metric(`sluice_operator_busy_seconds_total{kind="dedup",operator="1:dedup",pipeline="watched"}`); v <= 0 {
+		t.Errorf("dedup busy %v s", v)
+	}
+	if v := metric(`sluice_operator_busy_seconds_total{kind="sink",operator="4:sink",pipeline="watched"}`); v <= 0 {
+		t.Errorf("sink busy %v s", v)
+	}
+	metric(`sluice_operator_state_bytes{kind="dedup",operator="1:dedup",pipeline="watched"}`)
+	if v := metric(`sluice_pipeline_queue_fill_ratio{pipeline="watched",queue="sink"}`); v < 0 || v > 1 {
+		t.Errorf("sink queue fill %v", v)
+	}
+	metric(`sluice_pipeline_queue_fill_ratio{pipeline="watched",queue="operators"}`)
 
 	// The dead letter, read back from the dead-letter topic.
 	var dl struct {

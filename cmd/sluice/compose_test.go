@@ -309,6 +309,17 @@ func TestComposeSluiceCommands(t *testing.T) {
 			t.Errorf("%s reads env:%s, which the sluice service does not set", script, m[1])
 		}
 	}
+	// The example scenarios run in compose (docs/operations.md): every
+	// variable their scripts read is set in the sluice service.
+	examples, _ := filepath.Glob("../../examples/*/*.sql")
+	for _, f := range examples {
+		b, _ := os.ReadFile(f)
+		for _, m := range regexp.MustCompile(`'env:([A-Za-z_][A-Za-z0-9_]*)'`).FindAllStringSubmatch(string(b), -1) {
+			if _, ok := s.Environment[m[1]]; !ok {
+				t.Errorf("%s reads env:%s, which the compose file's sluice service does not set", f, m[1])
+			}
+		}
+	}
 	for _, pw := range []string{"password = '", "sasl_password = '"} {
 		for _, line := range strings.Split(string(b), "\n") {
 			if j := strings.Index(line, pw); j >= 0 && !strings.HasPrefix(line[j+len(pw):], "env:") {

@@ -51,6 +51,10 @@ type Sink struct {
 	every     int64
 	appID     string
 
+	// pending is the epoch of the write intent the run replays (0 for
+	// none): the only epoch this run may find committed already.
+	pending uint64
+
 	snap   *snapshot
 	cur    *dataFile
 	staged []*addFile
@@ -98,7 +102,7 @@ func openSink(cfg runtime.SinkConfig) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{name: cfg.Spec.Name, path: p, st: st, schema: cfg.Schema, target: target, every: every, appID: appID, codecName: codecName}
+	s := &Sink{name: cfg.Spec.Name, path: p, st: st, schema: cfg.Schema, target: target, every: every, appID: appID, codecName: codecName, pending: cfg.Pending}
 	s.codec = &parquet.Zstd
 	if codecName == "snappy" {
 		s.codec = &parquet.Snappy
@@ -190,6 +194,13 @@ func (s *Sink) Write(_ context.Context, b *runtime.Batch, token string) error {
 			}
 		}
 	}
+	// One row group per write: the rows of a checkpoint that went into
+	// this file.
+	if s.cur != nil {
+		if err := s.cur.w.Flush(); err != nil {
+			return fmt.Errorf("delta sink %q: write %s: %w", s.name, s.cur.name, err)
+		}
+	}
 	return nil
 }
 
@@ -216,9 +227,10 @@ func (s *Sink) DeduplicatesTokens() bool { return true }
 // written with put-if-absent on the next version. When another writer
 // took that version, its entries are read and the commit retried on the
 // version after ("Optimistic concurrency" of the protocol's "Delta Log
-// Entries"). When the log already holds a txn of this appId at epoch with
-// the same write token, the epoch was committed before a crash: the
-// staged files are deleted, never referenced.
+// Entries"). When epoch is the one the run replays after a crash
+// (SinkConfig.Pending) and the log already holds a txn of this appId at
+// that version with the same write token, the epoch was committed before
+// the crash: the staged files are deleted, never referenced.
 func (s *Sink) Commit(ctx context.Context, epoch uint64) error {
 	if s.cur != nil {
 		if err := s.closeFile(); err != nil {
@@ -245,7 +257,7 @@ func (s *Sink) Commit(ctx context.Context, epoch uint64) error {
 				return fmt.Errorf("delta sink %q: table changed: %w", s.name, err)
 			}
 		}
-		if v, ok := s.snap.txns[s.appID]; ok && v == int64(epoch) {
+		if v, ok := s.snap.txns[s.appID]; ok && v == int64(epoch) && epoch == s.pending {
 			if tok := s.snap.tokens[s.appID]; tok == "" || tok == s.token {
 				s.drop()
 				return nil
@@ -254,6 +266,9 @@ func (s *Sink) Commit(ctx context.Context, epoch uint64) error {
 			// could not reproduce the batch, and the runtime counts its
 			// rows as possible duplicates. Writing them loses nothing.
 		}
+		// Any other epoch found committed belongs to another history of
+		// the pipeline (dropped and created again, run without a
+		// checkpoint store, its checkpoints removed): its rows are new.
 		version := s.snap.version + 1
 		now := time.Now().UnixMilli()
 		acts := []action{{CommitInfo: map[string]any{

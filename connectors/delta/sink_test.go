@@ -63,11 +63,18 @@ func allTypesBatch(base int64) *runtime.Batch {
 
 func open(t *testing.T, dir, pipeline string, schema dag.Schema, opts map[string]string) *Sink {
 	t.Helper()
+	return openResumed(t, dir, pipeline, schema, opts, 0)
+}
+
+// openResumed opens a sink as a run that replays the write intent of
+// epoch pending does (0: a run that replays nothing).
+func openResumed(t *testing.T, dir, pipeline string, schema dag.Schema, opts map[string]string, pending uint64) *Sink {
+	t.Helper()
 	o := map[string]string{"path": dir}
 	for k, v := range opts {
 		o[k] = v
 	}
-	s, err := OpenSink(context.Background(), runtime.SinkConfig{Spec: &dag.SinkSpec{Name: "lake", Connector: "delta", Options: o}, Schema: schema, Pipeline: pipeline})
+	s, err := OpenSink(context.Background(), runtime.SinkConfig{Spec: &dag.SinkSpec{Name: "lake", Connector: "delta", Options: o}, Schema: schema, Pipeline: pipeline, Restored: max(pending, 1) - 1, Pending: pending})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +222,7 @@ func TestReplayOfCommittedEpochIsDropped(t *testing.T) {
 	}
 	s.Close()
 
-	s = open(t, dir, "p", idSchema, nil)
+	s = openResumed(t, dir, "p", idSchema, nil, 1) // the intent of epoch 1
 	s.Write(ctx, idBatch(0, 10), "p-1-a")
 	if err := s.Commit(ctx, 1); err != nil {
 		t.Fatal(err)
@@ -239,8 +246,10 @@ func TestReplayOfCommittedEpochIsDropped(t *testing.T) {
 	}
 
 	// Another pipeline (another appId) with the same epoch is not a
-	// replay; nor is a pipeline of this name whose epochs started over
-	// (a new checkpoint history) with other rows.
+	// replay; nor is the same epoch, even with the same token, in a run
+	// that replays no intent (the pipeline was dropped and created again:
+	// a new history whose epochs start over); nor a replayed epoch whose
+	// rows differ (the replay could not reproduce the batch).
 	o := open(t, dir, "q", idSchema, nil)
 	o.Write(ctx, idBatch(100, 1), "q-1-a")
 	if err := o.Commit(ctx, 1); err != nil || o.Dropped != 0 {
@@ -248,12 +257,18 @@ func TestReplayOfCommittedEpochIsDropped(t *testing.T) {
 	}
 	o.Close()
 	p := open(t, dir, "p", idSchema, nil)
-	p.Write(ctx, idBatch(200, 1), "p-1-other")
-	if err := p.Commit(ctx, 1); err != nil || p.Dropped != 0 {
+	p.Write(ctx, idBatch(200, 1), "p-2-b")
+	if err := p.Commit(ctx, 2); err != nil || p.Dropped != 0 {
 		t.Fatal(err, p.Dropped)
 	}
 	p.Close()
-	if got, want := len(duckIDs(t, dir)), 17; got != want {
+	p = openResumed(t, dir, "p", idSchema, nil, 2)
+	p.Write(ctx, idBatch(300, 1), "p-2-other")
+	if err := p.Commit(ctx, 2); err != nil || p.Dropped != 0 {
+		t.Fatal(err, p.Dropped)
+	}
+	p.Close()
+	if got, want := len(duckIDs(t, dir)), 18; got != want {
 		t.Fatalf("%d rows, want %d", got, want)
 	}
 }
@@ -291,7 +306,7 @@ func TestConcurrentWriters(t *testing.T) {
 
 	// Two sinks of one appId (a restarted process and the old one still
 	// committing): the second finds the first's txn and drops.
-	c := open(t, dir, "a", idSchema, nil)
+	c := openResumed(t, dir, "a", idSchema, nil, 2)
 	a.Write(ctx, idBatch(10, 1), "a-2")
 	c.Write(ctx, idBatch(10, 1), "a-2")
 	if err := a.Commit(ctx, 2); err != nil {
@@ -378,7 +393,7 @@ func TestLogCheckpoints(t *testing.T) {
 	for v := 0; v < 6; v++ {
 		os.Remove(filepath.Join(dir, "_delta_log", fmt.Sprintf("%020d.json", v)))
 	}
-	s = open(t, dir, "p", idSchema, nil)
+	s = openResumed(t, dir, "p", idSchema, nil, 7)
 	if s.snap.version != 7 || s.snap.checkpoint != 6 || len(s.snap.files) != 7 || s.snap.txns["sluice.p"] != 7 {
 		t.Fatalf("snapshot v%d ckpt %d files %d txns %v", s.snap.version, s.snap.checkpoint, len(s.snap.files), s.snap.txns)
 	}
@@ -400,7 +415,7 @@ func TestLogCheckpoints(t *testing.T) {
 	s.Write(ctx, idBatch(1, 1), "p-2")
 	s.Commit(ctx, 2) // version 2: checkpoint
 	s.Close()
-	s = open(t, dir2, "p", idSchema, nil)
+	s = openResumed(t, dir2, "p", idSchema, nil, 2)
 	s.Write(ctx, idBatch(1, 1), "p-2")
 	if err := s.Commit(ctx, 2); err != nil || s.Dropped != 1 {
 		t.Fatal(err, s.Dropped)

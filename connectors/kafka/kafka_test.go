@@ -354,6 +354,9 @@ func TestSink(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := snk.(runtime.Flusher).Flush(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics("out"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)

@@ -215,16 +215,15 @@ func (s *Sink) Write(ctx context.Context, b *runtime.Batch, _ string) error {
 
 // write encodes b into records that live until they are acknowledged
 // (each Write has its own buffer) and produces them; sum, when not nil,
-// is fed every key and value.
-func (s *Sink) write(ctx context.Context, b *runtime.Batch, sum func([]byte)) (int, error) {
+// is given every record.
+func (s *Sink) write(ctx context.Context, b *runtime.Batch, sum func(*kgo.Record)) (int, error) {
 	if b.Len == 0 {
 		return 0, nil
 	}
 	recs := s.encode(b)
 	for i := range recs {
 		if sum != nil {
-			sum(recs[i].Key)
-			sum(recs[i].Value)
+			sum(&recs[i])
 		}
 		s.cl.Produce(ctx, &recs[i], s.done)
 	}
@@ -389,7 +388,7 @@ func (t *TxnSink) Write(ctx context.Context, b *runtime.Batch, _ string) error {
 		if err := t.cl.BeginTransaction(); err != nil {
 			return fmt.Errorf("kafka sink %q: begin transaction: %w", t.name, err)
 		}
-		t.inTxn, t.rows, t.hash = true, 0, fnvOffset
+		t.inTxn, t.rows, t.hash = true, 0, 0
 	}
 	n, err := t.write(ctx, b, t.sum)
 	t.rows += int64(n)
@@ -401,16 +400,22 @@ const (
 	fnvPrime  = 1099511628211
 )
 
-// sum feeds b and a separator into the transaction's FNV-1a hash.
-func (t *TxnSink) sum(b []byte) {
-	h := t.hash
-	for _, c := range b {
+// sum adds a record's FNV-1a hash (key, separator, value) to the
+// transaction's: a sum, so that it does not depend on the order of the
+// records, which a replay may interleave differently across partitions.
+func (t *TxnSink) sum(r *kgo.Record) {
+	h := uint64(fnvOffset)
+	for _, c := range r.Key {
 		h ^= uint64(c)
 		h *= fnvPrime
 	}
 	h ^= 0xff
 	h *= fnvPrime
-	t.hash = h
+	for _, c := range r.Value {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	t.hash += h
 }
 
 // DeduplicatesTokens reports true: a batch replayed after a crash is

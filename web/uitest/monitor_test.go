@@ -162,7 +162,7 @@ func TestMonitor(t *testing.T) {
 			v.dispatch({changes: {from: i, to: i + 12, insert: 'o.amount > 1'}}); return true; })()`, nil)
 		b.wait(`(document.querySelector('.restart[data-name=enrich_orders]') || {}).textContent === 'apply restarts enrich_orders: state kept'`, 10*time.Second)
 		b.do(chromedp.Click(chromedp.CSS(`button[data-action=apply]`)))
-		b.wait(`(document.querySelector('.result[data-name=enrich_orders]') || {}).textContent.includes('restarted, state kept')`, 15*time.Second)
+		b.wait(`(document.querySelector('.result[data-name=enrich_orders]') || {}).textContent.includes('restarted, state kept') && !document.querySelector('.restart')`, 15*time.Second)
 		b.shot("redeployed")
 		b.do(chromedp.Click(chromedp.CSS(`.result[data-name=enrich_orders] a.watch`)))
 		b.wait(`document.querySelectorAll('.opgraph g.node').length === 7 && document.querySelector('.pipeline-page .phead .state').dataset.state === 'running'`, 10*time.Second)

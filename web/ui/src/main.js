@@ -262,7 +262,10 @@ async function applyScript() {
     update({ applying: false, applied: { error: (r.data && r.data.error) || `HTTP ${r.status}` } });
     return;
   }
-  update({ applying: false, applied: { statements: r.data.statements || [], at: new Date() } });
+  // What the last validation foresaw has now happened: the status line no
+  // longer announces restarts.
+  const validation = store.validation && { ...store.validation, statements: [] };
+  update({ applying: false, applied: { statements: r.data.statements || [], at: new Date() }, validation });
   refreshCatalog();
 }
 

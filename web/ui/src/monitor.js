@@ -361,6 +361,7 @@ function DeadLetters({ name }) {
     ${notes.map((s) => html`<div class=${s.error ? 'bad' : 'muted'}>${s.source}: ${s.error || `the ${s.connector} connector keeps no dead letters`}</div>`)}
     ${rows.length === 0 ? html`<div class="empty">No dead letters: every record decoded.</div>` : html`
     <table class="dl">
+      <colgroup><col class="t" /><col class="s" /><col class="p" /><col class="o" /><col /><col class="v" /></colgroup>
       <thead><tr><th>time</th><th>source</th><th class="n">partition</th><th class="n">offset</th><th>reason</th><th>value</th></tr></thead>
       <tbody>${rows.map((d) => html`<tr class="dlrow" data-partition=${d.partition} data-offset=${d.offset}>
         <td>${new Date(d.time).toLocaleTimeString()}</td><td>${d.source}</td><td class="n">${d.partition}</td><td class="n">${d.offset}</td>
