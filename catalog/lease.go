@@ -291,3 +291,17 @@ func (l *Leases) Nodes(ctx context.Context) ([]Node, error) {
 	}
 	return out, nil
 }
+
+// Get returns pipeline's lease; ok is false when it never had one.
+func (l *Leases) Get(ctx context.Context, pipeline string) (x Lease, ok bool, err error) {
+	err = l.b.pool.QueryRow(ctx, `SELECT pipeline_key, owner, fence, expires_at, expires_at > now() FROM `+l.b.schema+`.leases WHERE pipeline_key = $1`, key(pipeline)).
+		Scan(&x.Pipeline, &x.Owner, &x.Fence, &x.Expires, &x.Live)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Lease{}, false, nil
+	}
+	if err != nil {
+		return Lease{}, false, fmt.Errorf("read the lease on pipeline %s: %w", pipeline, err)
+	}
+	x.Expires = x.Expires.UTC()
+	return x, true, nil
+}

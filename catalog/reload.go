@@ -47,7 +47,7 @@ func (s *Store) Reload(ctx context.Context) ([]Reloaded, error) {
 		// Only states changed, if anything: no planning needed.
 		for k, e := range fresh {
 			cp := *s.entries[k]
-			cp.State, cp.Error, cp.Updated = e.State, e.Error, e.Updated
+			newerState(&cp, e)
 			s.entries[k] = &cp
 		}
 		return nil, nil
@@ -113,10 +113,24 @@ func (s *Store) Reload(ctx context.Context) ([]Reloaded, error) {
 	if err := s.mem.Apply(changes); err != nil {
 		return nil, err
 	}
+	for k, e := range scratch.entries {
+		if old := s.entries[k]; old != nil && old.Updated.After(e.Updated) {
+			// This process changed it after the read.
+			e.State, e.Error, e.Updated = old.State, old.Error, old.Updated
+		}
+	}
 	s.entries = scratch.entries
 	s.LoadErrors = loadErrs
 	slices.SortFunc(out, func(a, b Reloaded) int { return strings.Compare(key(a.Name), key(b.Name)) })
 	return out, nil
+}
+
+// newerState takes e's state into cur when it was recorded later: the
+// read may predate a state this process has set since.
+func newerState(cur, e *Entry) {
+	if e.Updated.After(cur.Updated) {
+		cur.State, cur.Error, cur.Updated = e.State, e.Error, e.Updated
+	}
 }
 
 // sameEntry reports whether two records define the same object the same

@@ -363,16 +363,24 @@ func (x *execution) run(ctx context.Context) error {
 			}
 		}
 		// A restart from a checkpoint that a stop did not store, or with
-		// a write intent but no checkpoint, follows a crash.
-		crashed := x.restored != nil && !x.restored.Final || x.restored == nil && x.intent != nil
+		// a write intent newer than the checkpoint (or without one), follows
+		// a crash.
+		crashed := x.restored != nil && !x.restored.Final || x.intent != nil
 		replayCounted := x.continuous && !x.dedupSink && crashed
 		if x.intent != nil && !x.dedupSink && !replayCounted {
 			x.counters.possibleDups.Add(int64(x.intent.Rows))
 		}
-		if x.continuous && !x.dedupSink && x.opts.Store != nil && x.restored == nil && x.intent == nil {
+		if x.continuous && !x.dedupSink && x.opts.Store != nil && (x.restored == nil || x.restored.Final) && x.intent == nil {
 			// Mark the run as started, so that a crash before its first
-			// checkpoint is known as one by the next run (above).
-			if err := x.opts.Store.SaveIntent(runCtx, name, &Intent{Owner: x.opts.Owner}); err != nil {
+			// checkpoint is known as one by the next run (above), also
+			// when it resumed from a clean stop (or was taken over from
+			// one by another server): the mark is newer than the
+			// checkpoint.
+			mark := &Intent{Owner: x.opts.Owner}
+			if x.restored != nil {
+				mark.Epoch = x.restored.Epoch + 1
+			}
+			if err := x.opts.Store.SaveIntent(runCtx, name, mark); err != nil {
 				x.closeSources()
 				sink.Close()
 				return fmt.Errorf("pipeline %q: store write intent: %w", name, err)

@@ -15,8 +15,8 @@ package server
 // first server to see it, resuming from its last checkpoint.
 //
 // The server a script is applied on takes over the pipelines it stops,
-// drops or replaces, fencing their old owner at once: the change never
-// waits for, nor races with, another process's run.
+// drops or replaces once their owner has stopped them in order (see
+// takeOver), so the change never races with another process's run.
 
 import (
 	"context"
@@ -71,6 +71,10 @@ type leaser struct {
 	// a live lease: past a lease time, any server takes it, over its
 	// share or not.
 	freeSince map[string]time.Time
+	// yielded are the pipelines this server stopped because a script on
+	// another server changed them, until when it leaves them to that
+	// server (which waits to take them over).
+	yielded map[string]time.Time
 	// nodes are the other live servers, as last read.
 	nodes []string
 
@@ -87,7 +91,7 @@ func newLeaser(s *Server, l *catalog.Leases) *leaser {
 	if s.cfg.LeaseTime <= 0 {
 		s.cfg.LeaseTime = DefaultLeaseTime
 	}
-	return &leaser{s: s, l: l, id: s.cfg.NodeID, ttl: s.cfg.LeaseTime, held: map[string]held{}, view: map[string]catalog.Lease{}, freeSince: map[string]time.Time{}, kick: make(chan struct{}, 1)}
+	return &leaser{s: s, l: l, id: s.cfg.NodeID, ttl: s.cfg.LeaseTime, held: map[string]held{}, view: map[string]catalog.Lease{}, freeSince: map[string]time.Time{}, yielded: map[string]time.Time{}, kick: make(chan struct{}, 1)}
 }
 
 // claim takes the pipeline's lease for a run about to start; ok is false
@@ -112,11 +116,28 @@ func (s *Server) claim(name string, force bool) (o runtime.Owner, ok bool, err e
 	return runtime.Owner{ID: l.id, Fence: fence}, true, nil
 }
 
-// takeOver fences whichever process runs the pipeline, before a script
-// stops, drops or replaces it; the lease is then this server's.
+// takeOver makes the lease of a pipeline that a script stops, drops or
+// replaces this server's, so that its state is kept, dropped or replaced
+// here with no other run saving it meanwhile. Another server running it
+// sees the change (NOTIFY) and stops its run in order — rows written,
+// state checkpointed, offsets committed — then gives its lease up; this
+// waits for that, up to the lease time and the stop timeout (a dead owner's
+// lease runs out in that time), then takes the lease, fencing any run that
+// still holds it.
 func (s *Server) takeOver(name string) {
-	if s.lease == nil {
+	l := s.lease
+	if l == nil {
 		return
+	}
+	deadline := time.Now().Add(l.ttl + s.cfg.StopTimeout)
+	for time.Now().Before(deadline) && s.ctx.Err() == nil {
+		ctx, cancel := context.WithTimeout(s.ctx, l.ttl)
+		x, ok, err := l.l.Get(ctx, name)
+		cancel()
+		if err != nil || !ok || !x.Live || x.Owner == l.id {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	if _, _, err := s.claim(name, true); err != nil {
 		s.log.Error("take over the lease of a changed pipeline", "pipeline", name, "error", err)
@@ -276,7 +297,7 @@ func (l *leaser) tick(ctx context.Context) {
 	free := map[string]bool{}
 	for _, obj := range s.cat.List(sql.ObjPipeline) {
 		k := strings.ToLower(obj.Name)
-		if !obj.Pipeline.Running || ctx.Err() != nil {
+		if !l.wanted(obj.Name, obj.Pipeline.Running) || ctx.Err() != nil {
 			continue
 		}
 		if x, ok := view[k]; ok && x.Live {
@@ -296,6 +317,12 @@ func (l *leaser) tick(ctx context.Context) {
 			}
 		}
 		s.mu.Unlock()
+		if until, ok := l.yielded[k]; ok {
+			if time.Now().Before(until) {
+				continue
+			}
+			delete(l.yielded, k)
+		}
 		if busy {
 			continue
 		}
@@ -324,13 +351,25 @@ func (l *leaser) tick(ctx context.Context) {
 	l.shed(view, share, mine)
 }
 
+// wanted reports whether a pipeline should run somewhere: the catalog
+// wants it running, and it did not finish (a bounded source ended: state
+// stopped while wanted), which only a START or a server's restart runs
+// again, as with one server.
+func (l *leaser) wanted(name string, running bool) bool {
+	if !running {
+		return false
+	}
+	e, ok := l.s.cat.Entry(name)
+	return ok && e.State != catalog.Stopped
+}
+
 // share returns how many of the wanted pipelines each live server should
 // run: all of them divided by the live servers (heartbeats), rounded up.
 // It renews this server's heartbeat first.
 func (l *leaser) share(ctx context.Context) int {
 	wanted := 0
 	for _, obj := range l.s.cat.List(sql.ObjPipeline) {
-		if obj.Pipeline.Running {
+		if l.wanted(obj.Name, obj.Pipeline.Running) {
 			wanted++
 		}
 	}
@@ -481,9 +520,12 @@ func (s *Server) syncCatalog(ctx context.Context) {
 	}
 	for _, c := range changed {
 		s.log.Info("pipeline changed on another server", "pipeline", c.Name)
-		if r := s.stopRun(c.Name); r != nil {
-			s.release(c.Name, r.owner.Fence)
-		}
+		// A run here stops in order under its lease (a retry waiting here
+		// is dropped); the lease is given up for the server that changed
+		// the pipeline, which is waiting to take it over.
+		s.stopRun(c.Name)
+		s.release(c.Name, 0)
+		s.lease.yielded[strings.ToLower(c.Name)] = time.Now().Add(s.lease.ttl)
 		if _, ok := s.cat.Lookup(c.Name); !ok || c.Gone {
 			s.taps.closePipeline(c.Name)
 		}

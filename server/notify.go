@@ -51,7 +51,9 @@ type NotifyConfig struct {
 	Format string
 	// PublicURL is the server's address as users reach it, e.g.
 	// http://sluice.example.com:8080; an event's url is
-	// <PublicURL>/#/pipelines/<name>, its page in the web UI. Default http://localhost:8080.
+	// <PublicURL>/api/v1/pipelines/<name>, its status in the API, and its
+	// page <PublicURL>/#/pipelines/<name>, its page in the web UI.
+	// Default http://localhost:8080.
 	PublicURL string
 	// Poll is how often lag and recoveries are looked at. Default 5s.
 	Poll time.Duration
@@ -77,7 +79,8 @@ type NotifyEvent struct {
 	State    string    `json:"state"`
 	Error    string    `json:"error,omitempty"`
 	Time     time.Time `json:"time"`
-	URL      string    `json:"url"`
+	URL      string    `json:"url"`  // the pipeline's status in the API
+	Page     string    `json:"page"` // the pipeline's page in the web UI
 	// Lag is the consumer lag, in records, of a behind or caught_up event.
 	Lag *int64 `json:"lag,omitempty"`
 
@@ -300,7 +303,8 @@ func (n *notifier) emit(name, state, msg string, lag *int64) {
 	}
 	ev := &NotifyEvent{
 		Pipeline: name, State: state, Error: secret.MaskText(msg), Time: time.Now().UTC(),
-		URL: n.cfg.PublicURL + "/#/pipelines/" + url.PathEscape(name), Lag: lag, target: t,
+		URL:  n.cfg.PublicURL + "/api/v1/pipelines/" + url.PathEscape(name),
+		Page: n.cfg.PublicURL + "/#/pipelines/" + url.PathEscape(name), Lag: lag, target: t,
 	}
 	n.pending.Add(1)
 	select {
@@ -450,7 +454,7 @@ func (ev *NotifyEvent) payload() ([]byte, error) {
 	if ev.Error != "" && ev.State != NotifyBehind {
 		fmt.Fprintf(&b, ": %s", ev.Error)
 	}
-	fmt.Fprintf(&b, " (%s) <%s>", ev.Time.Format(time.RFC3339), ev.URL)
+	fmt.Fprintf(&b, " (%s) <%s>", ev.Time.Format(time.RFC3339), ev.Page)
 	return json.Marshal(map[string]string{"text": b.String()})
 }
 

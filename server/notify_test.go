@@ -187,7 +187,7 @@ func TestNotifyLag(t *testing.T) {
 	}
 	ev := hook.got()[0]
 	if ev["pipeline"] != "lagging" || ev["state"] != "behind" || ev["lag"] != 500.0 ||
-		ev["url"] != "https://sluice.example.com/#/pipelines/lagging" || !strings.Contains(fmt.Sprint(ev["error"]), "500 records") {
+		ev["url"] != "https://sluice.example.com/api/v1/pipelines/lagging" || ev["page"] != "https://sluice.example.com/#/pipelines/lagging" || !strings.Contains(fmt.Sprint(ev["error"]), "500 records") {
 		t.Errorf("behind event %v", ev)
 	}
 	text := fmt.Sprint(slack.got()[0]["text"])

@@ -30,6 +30,7 @@ type hookEvent struct {
 	Error       string    `json:"error"`
 	Time        time.Time `json:"time"`
 	URL         string    `json:"url"`
+	Page        string    `json:"page"`
 }
 
 // webhook is a local HTTP server that records the events posted to it.
@@ -134,8 +135,8 @@ CREATE PIPELINE p_default AS INSERT INTO ch_def SELECT id FROM gen;
 			t.Fatalf("no event for %s; got %+v", p, hook.got())
 		case ev.State != "failed" || ev.Path != want.path || !strings.Contains(ev.Error, want.table):
 			t.Errorf("%s: event %+v, want state failed at %s with an error naming table %s", p, ev, want.path, want.table)
-		case ev.URL != "http://sluice.example.com:8080/#/pipelines/"+p:
-			t.Errorf("%s: url %q", p, ev.URL)
+		case ev.URL != "http://sluice.example.com:8080/api/v1/pipelines/"+p || ev.Page != "http://sluice.example.com:8080/#/pipelines/"+p:
+			t.Errorf("%s: url %q, page %q", p, ev.URL, ev.Page)
 		case ev.ContentType != "application/json" || time.Since(ev.Time) > time.Minute:
 			t.Errorf("%s: content type %q, time %v", p, ev.ContentType, ev.Time)
 		}

@@ -195,10 +195,15 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 	if ckpt == nil {
 		log.Info("checkpoints in the data directory", "dir", filepath.Join(cfg.dataDir, "checkpoints"))
 	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		cat.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.listen, err)
+	}
 	notify := cfg.notify
 	notify.Format = strings.ToLower(notify.Format)
 	if notify.PublicURL == "" {
-		notify.PublicURL = listenURL(cfg.listen)
+		notify.PublicURL = "http://" + displayAddr(ln.Addr())
 	}
 	srv, err := server.New(server.Config{
 		Catalog:            cat,
@@ -215,16 +220,12 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 		},
 	})
 	if err != nil {
+		ln.Close()
 		cat.Close()
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(srv.Collector(), srv.NotifyCollector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	ln, err := net.Listen("tcp", cfg.listen)
-	if err != nil {
-		cat.Close()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.listen, err)
-	}
 	hs := &http.Server{
 		Handler:           web.Handler(web.Config{Server: srv, Token: cfg.token, Origins: cfg.origins, AllowedHosts: cfg.hosts, Gatherer: reg, Logger: log}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -240,19 +241,6 @@ func startServer(ctx context.Context, cfg serverConfig) (*runningServer, error) 
 	srv.Start()
 	log.Info("server ready", "url", rs.url, "auth", cfg.token != "")
 	return rs, nil
-}
-
-// listenURL is the URL of a listen address as a browser on the same
-// machine opens it: http://localhost:8080 for :8080.
-func listenURL(listen string) string {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return "http://" + listen
-	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		host = "localhost"
-	}
-	return "http://" + net.JoinHostPort(host, port)
 }
 
 // displayAddr turns a wildcard listen address into one a browser opens.

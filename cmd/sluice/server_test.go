@@ -42,7 +42,7 @@ type serverProc struct {
 }
 
 // startProc starts `sluice server` with args and waits until it is ready.
-func startProc(t *testing.T, args ...string) *serverProc {
+func startProc(t testing.TB, args ...string) *serverProc {
 	t.Helper()
 	argv, _ := json.Marshal(append([]string{"server", "--listen", "127.0.0.1:0"}, args...))
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -98,7 +98,7 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
+func waitUntil(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -111,7 +111,7 @@ func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
 
 // catalogArgs points a server at PostgreSQL (a schema of its own) when
 // SLUICE_TEST_POSTGRES is set, else at the embedded catalog.
-func catalogArgs(t *testing.T) []string {
+func catalogArgs(t testing.TB) []string {
 	url := os.Getenv("SLUICE_TEST_POSTGRES")
 	if url == "" {
 		t.Log("SLUICE_TEST_POSTGRES is not set: using the embedded catalog")

@@ -76,7 +76,7 @@ func newDataFile(name string, out io.WriteCloser, schema dag.Schema, ps *parquet
 // size is the file's size so far, the buffered row group included.
 func (f *dataFile) size() int64 { return f.w.Size() }
 
-// write appends rows [from, to) of b as one row group.
+// write appends rows [from, to) of b to the current row group.
 func (f *dataFile) write(b *column.Batch, from, to int) error {
 	n := to - from
 	cols := len(f.schema)
@@ -115,7 +115,7 @@ func (f *dataFile) write(b *column.Batch, from, to int) error {
 		return err
 	}
 	f.rows += int64(n)
-	return f.w.Flush()
+	return nil
 }
 
 // value converts row i of v to its Parquet value (see deltaType) and

@@ -194,6 +194,13 @@ func (s *Sink) Write(_ context.Context, b *runtime.Batch, token string) error {
 			}
 		}
 	}
+	// One row group per write: the rows of a checkpoint that went into
+	// this file.
+	if s.cur != nil {
+		if err := s.cur.w.Flush(); err != nil {
+			return fmt.Errorf("delta sink %q: write %s: %w", s.name, s.cur.name, err)
+		}
+	}
 	return nil
 }
 
