@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -468,6 +469,51 @@ func TestServersShareThePipelines(t *testing.T) {
 		}
 		if dups := int64(countLines(out(i)) - 2*n); dups > p.Metrics.PossibleDuplicates {
 			t.Errorf("copy%d: %d rows written twice, %d counted", i, dups, p.Metrics.PossibleDuplicates)
+		}
+	}
+}
+
+// SIGTERM stops a server in order and gives its leases up: another server
+// takes its pipeline at once, not after the lease time, from the stop's
+// checkpoint, so every record arrives exactly once.
+func TestOrderlyStopHandsOver(t *testing.T) {
+	c := newCluster(t, 2)
+	a := c.server("node-a", "--lease-time", "20s")
+	c.apply(a.url, c.copyScript())
+	b := c.server("node-b", "--lease-time", "20s")
+	const n = 3000
+	c.produce(0, n)
+	waitUntil(t, "every record", 60*time.Second, func() bool { return countLines(c.out) >= n })
+	if !ownedBy(t, b.url, "copy", "node-a") {
+		t.Fatalf("owner: %+v", pipelinesOf(t, b.url)["copy"])
+	}
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	stopped := time.Now()
+	if err := a.cmd.Wait(); err != nil {
+		t.Fatalf("node-a exited with %v", err)
+	}
+	waitUntil(t, "node-b to take the pipeline", 10*time.Second, func() bool { return ownedBy(t, b.url, "copy", "node-b") })
+	t.Logf("node-b took over %.1fs after the SIGTERM (lease time 20s)", time.Since(stopped).Seconds())
+	c.produce(n, 2*n)
+	waitUntil(t, "the records after the handover", 60*time.Second, func() bool { return countLines(c.out) >= 2*n })
+	time.Sleep(2 * time.Second)
+	if got, d := countLines(c.out), distinctIDs(t, c.out); got != 2*n || d != 2*n {
+		t.Errorf("%d rows, %d distinct, want %d exactly", got, d, 2*n)
+	}
+	if p := pipelinesOf(t, b.url)["copy"]; p.Metrics == nil || p.Metrics.PossibleDuplicates != 0 {
+		t.Errorf("after an orderly handover: %+v", p.Metrics)
+	}
+}
+
+// -lease-time is checked: a value that is no duration, or outside 1s–1h,
+// is refused with the flag's name and an example.
+func TestLeaseTimeFlag(t *testing.T) {
+	for _, v := range []string{"0s", "500ms", "2h", "soon"} {
+		var stderr bytes.Buffer
+		err := serverCmd([]string{"--lease-time", v}, io.Discard, &stderr)
+		ee, ok := err.(*exitError)
+		if !ok || ee.code != 2 || !strings.Contains(ee.msg, fmt.Sprintf("-lease-time %q: give a duration from 1s to 1h, e.g. 15s", v)) {
+			t.Errorf("--lease-time %s: %v", v, err)
 		}
 	}
 }
