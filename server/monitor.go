@@ -260,6 +260,11 @@ func (s *Server) Live(name string, tr *LiveTracker) (Live, error) {
 			n.RowsOut = st.RowsWritten
 			n.OutPerSecond = rate(st.RowsWritten, prev.RowsWritten)
 		}
+		if op.Kind != dag.KindSource {
+			// One goroutine runs the operators, one the sink: a share
+			// above 1 is time counted when a long call ended.
+			n.Busy = min(n.Busy, 1)
+		}
 		if n.Busy > busiestShare {
 			busiest, busiestShare = op.ID, n.Busy
 		}

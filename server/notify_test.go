@@ -19,9 +19,11 @@ import (
 	"github.com/sluice-sql/sluice/runtime"
 )
 
-// The notifier's lag rules are tested on a source double whose consumer
-// lag the test sets (notifyLag); cmd/sluice's notify tests run real
-// pipelines that fail and recover against ClickHouse and file sinks.
+// The notifier's lag rules are tested here on a source double whose
+// consumer lag the test sets (notifyLag), for their edges (a short spike,
+// still behind); cmd/sluice's notify tests run real pipelines that fail
+// and recover against ClickHouse and file sinks, and one held back by a
+// locked PostgreSQL table while kfake holds 300 000 records it has not read.
 var notifyLag sync.Map // pipeline → *atomic.Int64
 
 type lagSource struct {

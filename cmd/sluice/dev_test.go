@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -128,5 +129,93 @@ func TestDevTopics(t *testing.T) {
 	}
 	if got := start("pos_sales"); !slices.Equal(got, []string{"http_requests", "orders", "pos_sales", "students", "users"}) {
 		t.Errorf("second start: topics %v", got)
+	}
+}
+
+// TestDevUsersOnce: the demo announces its users again and again, but
+// feed_users passes each one once per two hours, so within the demo's
+// first minutes the users topic holds each of the 100 users exactly once
+// and no order is written twice (without the dedup, a user would come
+// every two seconds and each order would meet many).
+func TestDevUsersOnce(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	var stdout, stderr bytes.Buffer
+	port := freePort(t)
+	go func() {
+		done <- runDev(ctx, devConfig{listen: "127.0.0.1:0", kafkaPort: port, dataDir: dir,
+			clickhouse: "clickhouse://127.0.0.1:1/default", ready: ready}, &stdout, &stderr)
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("dev ended: %v\n%s", err, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev did not start")
+	}
+	defer func() { cancel(); <-done }()
+	cl, err := kgo.NewClient(kgo.SeedBrokers("127.0.0.1:"+strconv.Itoa(port)), kgo.ConsumeTopics("users"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seen := map[uint64]int{}
+	pctx, pcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer pcancel()
+	for len(seen) < 100 && pctx.Err() == nil {
+		cl.PollFetches(pctx).EachRecord(func(r *kgo.Record) {
+			var u struct {
+				ID    uint64 `json:"user_id"`
+				Email string `json:"email"`
+			}
+			if err := json.Unmarshal(r.Value, &u); err != nil || u.Email != "user"+strconv.FormatUint(u.ID, 10) {
+				t.Errorf("users record %s", r.Value)
+			}
+			seen[u.ID]++
+		})
+	}
+	if len(seen) != 100 {
+		t.Fatalf("%d distinct users announced in 60 s, want 100", len(seen))
+	}
+	// Some more seconds of orders meeting the announced users, and of
+	// users that must not come again.
+	more, mcancel := context.WithTimeout(context.Background(), 3*time.Second)
+	for more.Err() == nil {
+		cl.PollFetches(more).EachRecord(func(r *kgo.Record) {
+			var u struct {
+				ID uint64 `json:"user_id"`
+			}
+			json.Unmarshal(r.Value, &u)
+			seen[u.ID]++
+		})
+	}
+	mcancel()
+	for id, n := range seen {
+		if id < 1 || id > 100 || n != 1 {
+			t.Errorf("user %d announced %d times", id, n)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "files", "orders_enriched.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var o struct {
+			ID string `json:"order_id"`
+		}
+		json.Unmarshal([]byte(line), &o)
+		orders[o.ID]++
+	}
+	for id, n := range orders {
+		if n != 1 {
+			t.Errorf("order %s written %d times", id, n)
+		}
+	}
+	if len(orders) < 50 {
+		t.Errorf("only %d enriched orders", len(orders))
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/sluice-sql/sluice/catalog"
 	"github.com/sluice-sql/sluice/confine"
 	"github.com/sluice-sql/sluice/connectors/clickhouse/chtest"
@@ -31,6 +32,7 @@ type hookEvent struct {
 	Time        time.Time `json:"time"`
 	URL         string    `json:"url"`
 	Page        string    `json:"page"`
+	Lag         *int64    `json:"lag"`
 }
 
 // webhook is a local HTTP server that records the events posted to it.
@@ -276,6 +278,71 @@ CREATE PIPELINE fail_down WITH (notify_url = 'env:SLUICE_TEST_DOWN_HOOK') AS INS
 	}
 	if m := get(t, rs.url+"/metrics"); !strings.Contains(m, `sluice_notifications_total{result="failed"} 1`) {
 		t.Errorf("/metrics:\n%s", grepLines(m, "sluice_notifications"))
+	}
+}
+
+// A pipeline held back by its sink while its topic holds 300 000 records
+// more than it has read is reported behind once its lag has stayed above
+// notify_lag_threshold for notify_lag_for, and caught up once the sink
+// writes again and it has read them: real Kafka-protocol broker (kfake),
+// real PostgreSQL sink, whose table the test locks.
+func TestNotifyBehindAndCaughtUp(t *testing.T) {
+	pgURL := os.Getenv("SLUICE_TEST_POSTGRES")
+	if pgURL == "" {
+		t.Skip("SLUICE_TEST_POSTGRES is not set")
+	}
+	brokers := kafkaCluster(t, "lagging")
+	const n = 300_000
+	produceIDs(t, brokers, "lagging", 0, n)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	table := fmt.Sprintf("notify_lag_%d_%d", os.Getpid(), time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE TABLE "+table+" (id numeric(20, 0))"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Exec(context.Background(), "DROP TABLE IF EXISTS "+table) })
+	// Holding this lock, the sink's COPY waits: the pipeline is held back.
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	hook := newWebhook(t)
+	rs := notifyServer(t, server.NotifyConfig{URL: hook.URL})
+	start := time.Now()
+	applySQL(t, rs, "lag.sql", fmt.Sprintf(`
+CREATE SOURCE lagging (id UInt64) WITH (connector = 'kafka', brokers = '%s', topic = 'lagging');
+CREATE SINK pg WITH (connector = 'postgres', url = '%s', table = '%s');
+CREATE PIPELINE p_lag WITH (notify_lag_threshold = '50000', notify_lag_for = '1s') AS INSERT INTO pg SELECT id FROM lagging;
+`, brokers, pgURL, table))
+	waitUntil(t, "a behind event", 60*time.Second, func() bool { return len(hook.got()) >= 1 })
+	ev := hook.got()[0]
+	if ev.Pipeline != "p_lag" || ev.State != "behind" || ev.Lag == nil || *ev.Lag <= 50000 || *ev.Lag > n {
+		t.Fatalf("event %+v (lag %v), want behind with a lag above 50000", ev, ev.Lag)
+	}
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("behind after %v, before notify_lag_for", d)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "a caught_up event", 60*time.Second, func() bool { return len(hook.got()) >= 2 })
+	if ev := hook.got()[1]; ev.State != "caught_up" || ev.Lag == nil || *ev.Lag > 50000 {
+		t.Errorf("event %+v, want caught_up with a lag under the threshold", ev)
+	}
+	var rows int64
+	waitUntil(t, "every row in PostgreSQL", 60*time.Second, func() bool {
+		conn.QueryRow(ctx, "SELECT count(DISTINCT id) FROM "+table).Scan(&rows)
+		return rows == n
+	})
+	if len(hook.got()) != 2 {
+		t.Errorf("events %+v, want behind and caught_up only", hook.got())
 	}
 }
 
