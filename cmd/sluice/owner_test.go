@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -221,6 +222,10 @@ func TestTwoServersOneOwnerAndFailover(t *testing.T) {
 	}
 	if pb := pipelinesOf(t, b.url)["copy"]; pb.State != "running" || pb.Metrics != nil {
 		t.Errorf("node-b's view of a pipeline running on node-a: %+v", pb)
+	}
+	var desc, descErr bytes.Buffer
+	if err := dispatch([]string{"describe", "copy", "--server", b.url}, &desc, &descErr); err != nil || !regexp.MustCompile(`runs on\s+node-a \(lease epoch \d+\)\n`).MatchString(desc.String()) {
+		t.Errorf("sluice describe on node-b: %v\n%s%s", err, desc.String(), descErr.String())
 	}
 
 	// STOP on node-b stops the run on node-a.
