@@ -436,6 +436,32 @@ func TestServersShareThePipelines(t *testing.T) {
 		}
 	}
 
+	// /metrics of each server: sluice_pipeline_owned is 1 on the owner only.
+	owned := map[string]float64{}
+	for node, p := range nodes {
+		resp, err := http.Get(p.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		mine := 0
+		for _, m := range regexp.MustCompile(`(?m)^sluice_pipeline_owned\{pipeline="(\w+)"\} (\d)$`).FindAllStringSubmatch(string(body), -1) {
+			if m[2] == "1" {
+				owned[m[1]]++
+				mine++
+			}
+		}
+		if mine != 2 {
+			t.Errorf("%s: sluice_pipeline_owned is 1 for %d pipelines, want 2", node, mine)
+		}
+	}
+	for i := range pipes {
+		if owned[fmt.Sprintf("copy%d", i)] != 1 {
+			t.Errorf("copy%d is owned by %v servers by sluice_pipeline_owned", i, owned[fmt.Sprintf("copy%d", i)])
+		}
+	}
+
 	// Kill node-b while records flow: its two pipelines move.
 	go func() {
 		for i := n; i < 2*n; i += 100 {
