@@ -29,7 +29,6 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 	if x.restored != nil {
 		prev = x.restored.Offsets
 	}
-	lastFlush := x.opts.Now()
 	requested := false
 	request := func() {
 		if requested {
@@ -48,14 +47,12 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 	if x.continuous {
 		every = x.opts.CheckpointInterval
 	}
-	// A continuous sink's checkpoints start every CheckpointInterval
-	// (lastReq), whatever they take; a batch sink's flush_interval runs
-	// from its last write (lastFlush).
-	lastReq := lastFlush
-	tickEvery := max(every/4, 10*time.Millisecond)
-	if x.continuous {
-		tickEvery = max(every/50, 5*time.Millisecond)
-	}
+	// Barriers are asked for every flush_interval (batch sinks) or
+	// CheckpointInterval (continuous ones) from the last one asked for or
+	// cut by batch_size (lastReq), whatever the write and checkpoint take:
+	// rows wait at most that long before their write starts.
+	lastReq := x.opts.Now()
+	tickEvery := max(every/50, 5*time.Millisecond)
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
 	failed := false
@@ -73,14 +70,11 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 			}
 		case <-tick.C:
 			now := x.opts.Now()
-			switch {
-			case x.continuous && !requested && now.Sub(lastReq) >= every:
+			if !requested && now.Sub(lastReq) >= every {
 				request()
 				if requested {
 					lastReq = now
 				}
-			case !x.continuous && now.Sub(lastFlush) >= every:
-				request()
 			}
 			continue
 		}
@@ -108,10 +102,13 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 			// (maybeBarrier); flush_interval is this one's.
 			continue
 		}
+		if !requested {
+			// A barrier for batch_size: the next flush_interval starts now.
+			lastReq = x.opts.Now()
+		}
 		requested = false
 		cp := m.barrier
 		if cp == nil || failed || x.broken.Load() {
-			lastFlush = x.opts.Now()
 			continue
 		}
 		// Every write runs under stopCtx, which outlives the stop by
@@ -189,7 +186,6 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 			x.counters.lastCheckpoint.Store(cp.Time.UnixNano())
 		}
 		prev = cp.Offsets
-		lastFlush = x.opts.Now()
 		for _, s := range x.sources {
 			if o := cp.Offsets[s.key]; len(o) > 0 {
 				s.ctrl <- ctrlMsg{commit: o}

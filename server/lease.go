@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluice-sql/sluice/catalog"
 	"github.com/sluice-sql/sluice/runtime"
 	"github.com/sluice-sql/sluice/sql"
@@ -529,5 +530,27 @@ func (s *Server) syncCatalog(ctx context.Context) {
 		if _, ok := s.cat.Lookup(c.Name); !ok || c.Gone {
 			s.taps.closePipeline(c.Name)
 		}
+	}
+}
+
+var descOwned = prometheus.NewDesc("sluice_pipeline_owned", "1 on the server that holds the pipeline's lease, 0 on the other servers of a shared PostgreSQL catalog (absent without one).", []string{"pipeline"}, nil)
+
+// collectLeases reports which pipelines this server holds the lease of,
+// for every pipeline of a shared catalog: summed over the servers, a
+// wanted pipeline that no server owns shows 0.
+func (s *Server) collectLeases(ch chan<- prometheus.Metric) {
+	l := s.lease
+	if l == nil {
+		return
+	}
+	for _, e := range s.cat.Entries(sql.ObjPipeline) {
+		l.mu.Lock()
+		_, mine := l.held[strings.ToLower(e.Name)]
+		l.mu.Unlock()
+		v := 0.0
+		if mine {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descOwned, prometheus.GaugeValue, v, e.Name)
 	}
 }

@@ -52,10 +52,12 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descJoinExpired, descLateRows, descStateEntries, descStateBytes, descBusy, descWatermarkLag, descQueueFill} {
 		ch <- d
 	}
+	ch <- descOwned
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	s := (*Server)(c)
+	s.collectLeases(ch)
 	for _, e := range s.cat.Entries(sql.ObjPipeline) {
 		for _, st := range []catalog.State{catalog.Running, catalog.Stopped, catalog.Failed} {
 			v := 0.0

@@ -453,6 +453,14 @@ func describeCmd(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(tw, "retry\tattempt %d at %s (in %s)\n", o.Attempts+1, o.NextRetry.Format(time.RFC3339),
 				max(time.Until(*o.NextRetry), 0).Round(time.Second))
 		}
+		if o.Owner != "" {
+			// Servers sharing a catalog: which one holds the lease.
+			if o.LeaseLive != nil && *o.LeaseLive {
+				fmt.Fprintf(tw, "runs on\t%s (lease epoch %d)\n", o.Owner, o.LeaseEpoch)
+			} else {
+				fmt.Fprintf(tw, "runs on\tno server: the lease of %s (epoch %d) was given up or ran out\n", o.Owner, o.LeaseEpoch)
+			}
+		}
 		fmt.Fprintf(tw, "reads\t%s\nwrites\t%s\n", strings.Join(o.Sources, ", "), o.Sink)
 		if o.Since != nil {
 			fmt.Fprintf(tw, "running since\t%s\n", o.Since.Format(time.RFC3339))

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -221,6 +223,10 @@ func TestTwoServersOneOwnerAndFailover(t *testing.T) {
 	if pb := pipelinesOf(t, b.url)["copy"]; pb.State != "running" || pb.Metrics != nil {
 		t.Errorf("node-b's view of a pipeline running on node-a: %+v", pb)
 	}
+	var desc, descErr bytes.Buffer
+	if err := dispatch([]string{"describe", "copy", "--server", b.url}, &desc, &descErr); err != nil || !regexp.MustCompile(`runs on\s+node-a \(lease epoch \d+\)\n`).MatchString(desc.String()) {
+		t.Errorf("sluice describe on node-b: %v\n%s%s", err, desc.String(), descErr.String())
+	}
 
 	// STOP on node-b stops the run on node-a.
 	c.apply(b.url, "STOP PIPELINE copy;")
@@ -307,9 +313,7 @@ func TestPausedOwnerCannotCommit(t *testing.T) {
 	const n = 4000
 	c.produce(0, n)
 	waitUntil(t, "the first records in the sink", 60*time.Second, func() bool { return countLines(c.out) >= n })
-	if !ownedBy(t, b.url, "copy", "node-a") {
-		t.Fatalf("node-a does not own the pipeline it was applied on: %+v", pipelinesOf(t, b.url)["copy"])
-	}
+	waitUntil(t, "node-b to show node-a, where the pipeline was applied, as its owner", 10*time.Second, func() bool { return ownedBy(t, b.url, "copy", "node-a") })
 	// Records keep coming while node-a is paused and after it resumes.
 	stopProducing := make(chan struct{})
 	produced := make(chan int)
@@ -432,6 +436,32 @@ func TestServersShareThePipelines(t *testing.T) {
 		}
 	}
 
+	// /metrics of each server: sluice_pipeline_owned is 1 on the owner only.
+	owned := map[string]float64{}
+	for node, p := range nodes {
+		resp, err := http.Get(p.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		mine := 0
+		for _, m := range regexp.MustCompile(`(?m)^sluice_pipeline_owned\{pipeline="(\w+)"\} (\d)$`).FindAllStringSubmatch(string(body), -1) {
+			if m[2] == "1" {
+				owned[m[1]]++
+				mine++
+			}
+		}
+		if mine != 2 {
+			t.Errorf("%s: sluice_pipeline_owned is 1 for %d pipelines, want 2", node, mine)
+		}
+	}
+	for i := range pipes {
+		if owned[fmt.Sprintf("copy%d", i)] != 1 {
+			t.Errorf("copy%d is owned by %v servers by sluice_pipeline_owned", i, owned[fmt.Sprintf("copy%d", i)])
+		}
+	}
+
 	// Kill node-b while records flow: its two pipelines move.
 	go func() {
 		for i := n; i < 2*n; i += 100 {
@@ -468,6 +498,49 @@ func TestServersShareThePipelines(t *testing.T) {
 		}
 		if dups := int64(countLines(out(i)) - 2*n); dups > p.Metrics.PossibleDuplicates {
 			t.Errorf("copy%d: %d rows written twice, %d counted", i, dups, p.Metrics.PossibleDuplicates)
+		}
+	}
+}
+
+// SIGTERM stops a server in order and gives its leases up: another server
+// takes its pipeline at once, not after the lease time, from the stop's
+// checkpoint, so every record arrives exactly once.
+func TestOrderlyStopHandsOver(t *testing.T) {
+	c := newCluster(t, 2)
+	a := c.server("node-a", "--lease-time", "20s")
+	c.apply(a.url, c.copyScript())
+	b := c.server("node-b", "--lease-time", "20s")
+	const n = 3000
+	c.produce(0, n)
+	waitUntil(t, "every record", 60*time.Second, func() bool { return countLines(c.out) >= n })
+	waitUntil(t, "node-b to show node-a as the owner", 10*time.Second, func() bool { return ownedBy(t, b.url, "copy", "node-a") })
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	stopped := time.Now()
+	if err := a.cmd.Wait(); err != nil {
+		t.Fatalf("node-a exited with %v", err)
+	}
+	waitUntil(t, "node-b to take the pipeline", 10*time.Second, func() bool { return ownedBy(t, b.url, "copy", "node-b") })
+	t.Logf("node-b took over %.1fs after the SIGTERM (lease time 20s)", time.Since(stopped).Seconds())
+	c.produce(n, 2*n)
+	waitUntil(t, "the records after the handover", 60*time.Second, func() bool { return countLines(c.out) >= 2*n })
+	time.Sleep(2 * time.Second)
+	if got, d := countLines(c.out), distinctIDs(t, c.out); got != 2*n || d != 2*n {
+		t.Errorf("%d rows, %d distinct, want %d exactly", got, d, 2*n)
+	}
+	if p := pipelinesOf(t, b.url)["copy"]; p.Metrics == nil || p.Metrics.PossibleDuplicates != 0 {
+		t.Errorf("after an orderly handover: %+v", p.Metrics)
+	}
+}
+
+// -lease-time is checked: a value that is no duration, or outside 1s–1h,
+// is refused with the flag's name and an example.
+func TestLeaseTimeFlag(t *testing.T) {
+	for _, v := range []string{"0s", "500ms", "2h", "soon"} {
+		var stderr bytes.Buffer
+		err := serverCmd([]string{"--lease-time", v}, io.Discard, &stderr)
+		ee, ok := err.(*exitError)
+		if !ok || ee.code != 2 || !strings.Contains(ee.msg, fmt.Sprintf("-lease-time %q: give a duration from 1s to 1h, e.g. 15s", v)) {
+			t.Errorf("--lease-time %s: %v", v, err)
 		}
 	}
 }

@@ -105,6 +105,19 @@ CREATE PIPELINE copy AS INSERT INTO out2 SELECT id, name FROM ev WHERE id > 10;
 		t.Fatal("top did not stop on SIGINT")
 	}
 
+	// On a terminal (script(1) gives it one) each refresh clears the screen.
+	if scriptCmd, err := exec.LookPath("script"); err == nil {
+		argv, _ := json.Marshal([]string{"top", "--server", url, "--count", "2", "--interval", "200ms"})
+		c := exec.Command(scriptCmd, "-qec", os.Args[0]+" -test.run=^$", "/dev/null")
+		c.Env = append(os.Environ(), "SLUICE_TEST_MAIN="+string(argv))
+		out, err := c.Output()
+		if err != nil || strings.Count(string(out), "\x1b[H\x1b[2J") != 2 || !strings.Contains(string(out), "uniq") {
+			t.Errorf("top on a terminal: %v\n%q", err, out)
+		}
+	} else {
+		t.Log("script(1) is not installed: top on a terminal is not tested")
+	}
+
 	// --count ends it; bad flags are refused.
 	stdout, stderr, code = sluice("top", "--server", url, "--count", "2", "--interval", "100ms")
 	if code != 0 || strings.Count(stdout, "sluice top — ") != 2 {

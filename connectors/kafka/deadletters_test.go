@@ -17,7 +17,7 @@ import (
 func TestReadDeadLetters(t *testing.T) {
 	brokers := cluster(t, kfake.SeedTopics(2, "orders"))
 	spec := &dag.SourceSpec{Name: "orders", Connector: "kafka", Options: map[string]string{"brokers": brokers, "topic": "orders"}}
-	runtime.Register(Connector)
+	registerOnce()
 
 	// No dead-letter topic yet: none.
 	got, ok, err := runtime.ReadDeadLetters(ctxT(t), spec, 10)

@@ -188,6 +188,27 @@ func TestMonitor(t *testing.T) {
 		b.wait(`document.querySelector('.pipeline-page .phead .state').dataset.state === 'running'`, 10*time.Second)
 	})
 
+	t.Run("failed and drop", func(t *testing.T) {
+		b.t = t
+		// A pipeline that cannot start shows its error on the list.
+		d.post(t, "/api/v1/scripts", "CREATE SINK broken WITH (connector = 'file', path = 'orders_enriched.jsonl/out.jsonl');\nCREATE PIPELINE doomed AS INSERT INTO broken SELECT order_id FROM orders;")
+		b.do(chromedp.Navigate(d.url + "/#/pipelines"))
+		row := `document.querySelector('tr.prow[data-name="doomed"]')`
+		b.wait(row+` && `+row+`.dataset.state === 'failed' && `+row+`.querySelector('.perr')`, 20*time.Second)
+		var msg string
+		b.eval(row+`.querySelector('.perr').textContent`, &msg)
+		if !strings.Contains(msg, `open sink "broken"`) || !strings.Contains(msg, "retry 1 at") {
+			t.Errorf("the failed row says %q", msg)
+		}
+		// Drop, confirmed: the pipeline is gone from the API and the list.
+		b.eval(`window.confirm = () => true`, nil)
+		b.do(chromedp.Click(chromedp.CSS(`tr.prow[data-name="doomed"] button[data-action=drop]`)))
+		b.wait(`!document.querySelector('tr.prow[data-name="doomed"]')`, 10*time.Second)
+		if code := d.get(t, "/api/v1/pipelines/doomed", nil); code != 404 {
+			t.Fatalf("after Drop: GET answers %d", code)
+		}
+	})
+
 	t.Run("dark", func(t *testing.T) {
 		b.t = t
 		dk := newBrowser(t, d.url+"/#/pipelines", true)
