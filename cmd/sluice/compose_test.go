@@ -291,6 +291,9 @@ func TestComposeSluiceCommands(t *testing.T) {
 		t.Fatalf("sluice-init: command %q, want apply …", in.Command)
 	}
 	checkFlags("sluice-init", applyCmd, in.Command[1:])
+	if j := slices.Index(in.Command, "--server"); j < 0 || in.Command[j+1] != "http://sluice:8080" {
+		t.Errorf("sluice-init: command %q should apply to the sluice service, --server http://sluice:8080", in.Command)
+	}
 	i := slices.Index(in.Command, "-f")
 	if i < 0 {
 		t.Fatalf("sluice-init: command %q has no -f", in.Command)
