@@ -397,3 +397,46 @@ func TestContinuousCrashInFlush(t *testing.T) {
 		t.Errorf("%d distinct durable rows, want 80: nothing lost", len(got))
 	}
 }
+
+// LEFT-join rows without a partner leave as soon as the watermark passes
+// their interval, not at a checkpoint.
+func TestContinuousLeftJoinIsPrompt(t *testing.T) {
+	left, lid := newTestTopic(t, 1)
+	right, rid := newTestTopic(t, 1, "/right")
+	sink, sid := newContSink(t, false)
+	src := func(id int, name, topic string) *dag.Node {
+		return &dag.Node{ID: id, Kind: dag.KindSource, Schema: ordersSchema, TimeCol: 2, Source: &dag.SourceSpec{
+			Name: name, Connector: "memtest", Options: map[string]string{"id": topic},
+			Declared: ordersSchema, Watermark: "ts", IdleTimeout: time.Hour}}
+	}
+	j := joinNode(ordersSchema, ordersSchema, dag.Left, time.Minute, 2, 2, 0, 0)
+	out := dag.Schema{{Name: "id", Type: dag.T(dag.String)}, {Name: "amount", Type: tFloat}, {Name: "ramount", Type: tFloat}}
+	p := &dag.Node{ID: 4, Kind: dag.KindProject, Inputs: []int{3}, Schema: out, TimeCol: -1,
+		Exprs: []*dag.Expr{dag.ColRef(0, dag.T(dag.String), "id"), dag.ColRef(1, tFloat, "amount"), dag.ColRef(4, tFloat, "amount")}}
+	s := &dag.Node{ID: 5, Kind: dag.KindSink, Inputs: []int{4}, Schema: out, TimeCol: -1,
+		Sink: &dag.SinkSpec{Name: "out", Connector: "memcont", Options: map[string]string{"id": sid}}}
+	g := &dag.Graph{Name: "ljprompt", Nodes: []*dag.Node{src(1, "l", lid), src(2, "r", rid), j, p, s}}
+
+	left.add(0, t0, order("b", 2, 0))
+	// Later rows move the watermark of both sources past 0 + 1 min.
+	left.add(0, t0, order("z", 0, 5*time.Minute))
+	right.add(0, t0, order("y", 0, 5*time.Minute))
+	pl, _ := NewPipeline(g, Options{Store: &MemoryCheckpointStore{}, CheckpointInterval: time.Hour})
+	var ckpts int64 = -1
+	err := runUntil(t, pl, func() bool {
+		if w, _, _ := sink.snap(); len(w) < 1 {
+			return false
+		}
+		ckpts = pl.Stats().Checkpoints
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ckpts != 0 {
+		t.Errorf("the LEFT row was written with checkpoint %d; want it before any checkpoint", ckpts)
+	}
+	if w, _, _ := sink.snap(); len(w) != 1 || w[0] != "b,2,NULL" {
+		t.Errorf("wrote %v, want b,2,NULL", w)
+	}
+}
