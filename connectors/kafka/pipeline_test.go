@@ -16,7 +16,7 @@ import (
 	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/format"
 	jsonformat "github.com/sluice-sql/sluice/format/json"
-	"github.com/sluice-sql/sluice/planner"
+	"github.com/sluice-sql/sluice/planner/dag"
 	"github.com/sluice-sql/sluice/runtime"
 )
 
@@ -68,18 +68,24 @@ func TestExactlyOnceCrashBetweenCommitAndCheckpoint(t *testing.T) {
 	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	script := fmt.Sprintf(`
-CREATE SOURCE src (id UInt64) WITH (connector = 'kafka', brokers = '%[1]s', topic = 'in');
-CREATE SINK dst WITH (connector = 'kafka', brokers = '%[1]s', topic = 'out', delivery = 'exactly_once');
-CREATE PIPELINE copy AS INSERT INTO dst SELECT id FROM src;`, brokers)
-	cat := planner.NewMem()
-	if _, errs := planner.ApplyScript(script, cat); len(errs) > 0 {
-		t.Fatalf("plan:\n%s", errs.Render(script))
-	}
-	obj, _ := cat.Lookup("copy")
+	// src (id UInt64) from topic in → SELECT id → the exactly-once sink on
+	// topic out: the graph the planner makes of it (connectors' tests may
+	// not import the planner).
+	id := dag.Column{Name: "id", Type: dag.T(dag.UInt64).WithNull(true), Path: []string{"id"}}
+	graph := &dag.Graph{Name: "copy", Nodes: []*dag.Node{
+		{ID: 0, Kind: dag.KindSource, TimeCol: 1,
+			Schema: dag.Schema{id, {Name: "_timestamp", Type: dag.Timestamp, Pseudo: true}},
+			Source: &dag.SourceSpec{Name: "src", Connector: "kafka", Options: map[string]string{"brokers": brokers, "topic": "in"},
+				Declared: dag.Schema{id}, IdleTimeout: 5 * time.Second}},
+		{ID: 1, Kind: dag.KindProject, Inputs: []int{0}, TimeCol: -1,
+			Schema: dag.Schema{{Name: "id", Type: id.Type}}, Exprs: []*dag.Expr{dag.ColRef(0, id.Type, "id")}},
+		{ID: 2, Kind: dag.KindSink, Inputs: []int{1}, TimeCol: -1,
+			Schema: dag.Schema{{Name: "id", Type: id.Type}},
+			Sink:   &dag.SinkSpec{Name: "dst", Connector: "kafka", Options: map[string]string{"brokers": brokers, "topic": "out", "delivery": "exactly_once"}}},
+	}}
 	mem := &runtime.MemoryCheckpointStore{}
 	run := func(store runtime.CheckpointStore, until func(*runtime.Pipeline) bool) (*runtime.Pipeline, error) {
-		p, err := runtime.NewPipeline(obj.Pipeline.Graph, runtime.Options{Store: store, CheckpointInterval: 200 * time.Millisecond})
+		p, err := runtime.NewPipeline(graph, runtime.Options{Store: store, CheckpointInterval: 200 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,8 +153,7 @@ CREATE PIPELINE copy AS INSERT INTO dst SELECT id FROM src;`, brokers)
 }
 
 // registerOnce registers the connector with the runtime (and its
-// declaration with the planner) and the JSON format, unless a test did
-// already.
+// declaration) and the JSON format, unless a test did already.
 func registerOnce() {
 	if _, ok := connector.Lookup("kafka"); !ok {
 		runtime.Register(Connector)
