@@ -137,7 +137,10 @@ func (m *Mem) Apply(changes []Change) error {
 			delete(m.objs, key(c.Name))
 		case OpStart, OpStop:
 			if o, ok := m.objs[key(c.Name)]; ok {
-				o.Pipeline = withRunning(o.Pipeline, c.Op == OpStart)
+				// A new object: the one handed out may be read meanwhile.
+				cp := *o
+				cp.Pipeline = withRunning(o.Pipeline, c.Op == OpStart)
+				m.objs[key(c.Name)] = &cp
 			}
 		}
 	}

@@ -37,7 +37,6 @@ const (
 	NotifyRecovered = "recovered" // running again after a failure
 	NotifyBehind    = "behind"    // lag above notify_lag_threshold for notify_lag_for
 	NotifyCaughtUp  = "caught_up" // lag back under the threshold after "behind"
-	NotifyFinished  = "finished"  // its sources ended (bounded sources only)
 )
 
 // NotifyConfig configures failure notifications. The zero value sends
@@ -210,9 +209,6 @@ func (n *notifier) stateChanged(name string, st catalog.State, msg string) {
 		n.mu.Unlock()
 	}
 }
-
-// finished is called when a pipeline's sources ended by themselves.
-func (n *notifier) finished(name string) { n.emit(name, NotifyFinished, "", nil) }
 
 // target resolves a pipeline's notification options: its own, else the
 // server's. ok is false when no webhook is named.
@@ -446,8 +442,6 @@ func (ev *NotifyEvent) payload() ([]byte, error) {
 		fmt.Fprintf(&b, "is falling behind: %d records of lag", *ev.Lag)
 	case NotifyCaughtUp:
 		fmt.Fprintf(&b, "caught up: %d records of lag", *ev.Lag)
-	case NotifyFinished:
-		b.WriteString("finished: its sources ended")
 	default:
 		b.WriteString(ev.State)
 	}

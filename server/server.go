@@ -359,7 +359,6 @@ func (s *Server) startAttempt(obj *planner.Object, failed int) {
 		s.log.Info("pipeline finished: its sources ended", "pipeline", name)
 		s.setState(name, catalog.Stopped, "")
 		s.release(name, r.owner.Fence)
-		s.notes.finished(name)
 	}()
 }
 

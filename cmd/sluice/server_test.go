@@ -61,6 +61,10 @@ func startProc(t testing.TB, args ...string) *serverProc {
 			cmd.Process.Signal(syscall.SIGTERM)
 			cmd.Wait()
 		}
+		// Under -race the server is race-checked too.
+		if out := p.stderr.String(); strings.Contains(out, "WARNING: DATA RACE") {
+			t.Errorf("data race in the server:\n%s", out[strings.Index(out, "WARNING: DATA RACE"):])
+		}
 	})
 	lines := bufio.NewScanner(out)
 	urlc := make(chan string, 1)
