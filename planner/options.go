@@ -35,19 +35,28 @@ func knownPipelineOption(k string) bool {
 // checkOptions does a connector's.
 func checkPipelineOption(o sql.Option, errs *sql.ErrorList) {
 	os, _ := connector.PipelineOption(o.Key.Name)
+	checkValue(o, os, errs)
+}
+
+// checkValue checks the value written for a declared option, unless it is
+// read from the environment at run time (env:NAME). A wrong enum value is
+// offered the closest allowed value, else each of them, as quick fixes.
+func checkValue(o sql.Option, os *connector.Option, errs *sql.ErrorList) {
 	if strings.HasPrefix(o.Value, connector.EnvPrefix) {
 		return
 	}
-	if msg, hint := os.Check(o.Value); msg != "" {
-		err := errs.Add(o.ValuePos, hint, "option %s: %s", o.Key.Name, msg)
-		if os.Type == connector.Enum {
-			vs := sql.Suggest(o.Value, os.Values)
-			if len(vs) == 0 {
-				vs = os.Values
-			}
-			for _, v := range vs {
-				replaceWith(err, sql.QuoteString(v), v)
-			}
+	msg, hint := os.Check(o.Value)
+	if msg == "" {
+		return
+	}
+	err := errs.Add(o.ValuePos, hint, "option %s: %s", o.Key.Name, msg)
+	if os.Type == connector.Enum {
+		vs := sql.Suggest(o.Value, os.Values)
+		if len(vs) == 0 {
+			vs = os.Values
+		}
+		for _, v := range vs {
+			replaceWith(err, sql.QuoteString(v), v)
 		}
 	}
 }
@@ -162,22 +171,7 @@ func checkOptions(opts []sql.Option, r role, at sql.Pos, errs *sql.ErrorList) (c
 			continue
 		}
 		out.values[k] = o.Value
-		if strings.HasPrefix(o.Value, connector.EnvPrefix) {
-			continue
-		}
-		if msg, hint := os.Check(o.Value); msg != "" {
-			err := errs.Add(o.ValuePos, hint, "option %s: %s", o.Key.Name, msg)
-			if os.Type == connector.Enum {
-				// The closest allowed value, else each of them.
-				vs := sql.Suggest(o.Value, os.Values)
-				if len(vs) == 0 {
-					vs = os.Values
-				}
-				for _, v := range vs {
-					replaceWith(err, sql.QuoteString(v), v)
-				}
-			}
-		}
+		checkValue(o, os, errs)
 	}
 	for _, o := range spec.OptionsFor(r) {
 		if _, ok := out.values[o.Name]; o.Required && !ok {
