@@ -137,6 +137,11 @@ func runDev(ctx context.Context, cfg devConfig, stdout, stderr io.Writer) error 
 		}
 	}
 
+	// The pipelines log their sinks' delivery warnings as they open them:
+	// let that happen before the banner, so that the banner is the last
+	// thing on the screen.
+	waitSinksOpen(ctx, rs.srv, []string{"feed_users", "feed_orders", "enrich_orders"}, 2*time.Second)
+
 	out := "the ClickHouse table orders_enriched at " + demo.ClickHouse
 	if demo.ClickHouse == "" {
 		out = demo.File + " (no ClickHouse at " + cfg.clickhouse + ")"
@@ -165,6 +170,24 @@ Ctrl-C stops; the next 'make run' resumes where this one stopped.
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping: writing rows, checkpointing state")
 	return nil
+}
+
+// waitSinksOpen waits, at most max, until each named pipeline has opened
+// its sink (a sink that cannot drop replayed batches says so then).
+func waitSinksOpen(ctx context.Context, srv *server.Server, names []string, max time.Duration) {
+	deadline := time.Now().Add(max)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		open := 0
+		for _, n := range names {
+			if st, ok := srv.PipelineStats(n); ok && st.SinkWarning != "" {
+				open++
+			}
+		}
+		if open == len(names) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // createTopics creates topics with 3 partitions each on the broker at
