@@ -38,6 +38,12 @@ type demoConfig struct {
 	Brokers    string
 	ClickHouse string // "" when none is reachable
 	File       string
+	// ClickHouseUser and ClickHousePassword, when set, are the sink's
+	// credentials (the compose demo's env: references).
+	ClickHouseUser, ClickHousePassword string
+	// Compose renders deploy/compose/demo.sql, the demo of docker
+	// compose, instead of the `sluice dev` one.
+	Compose bool
 }
 
 func devCmd(args []string, stdout, stderr io.Writer) error {

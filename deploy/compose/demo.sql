@@ -3,17 +3,23 @@
 -- pipeline enrich_orders deduplicates the orders, joins them with the
 -- users and writes ClickHouse. Every address and credential is an env:
 -- reference to the sluice service's environment (docker-compose.yml), so
--- the script holds no secret and runs unchanged elsewhere.
+-- the script holds no secret and runs unchanged elsewhere. Rendered from
+-- cmd/sluice/demo/demo.sql, the `sluice dev` demo (go test ./cmd/sluice
+-- -run TestComposeDemo -update rewrites it).
 
--- Users: ids 1..100, produced once.
+-- Users: ids 1..100, announced again and again. The generator picks 50
+-- user ids a second at random; feed_users passes each user once per two
+-- hours. enrich_orders joins an order with the users at most an hour from
+-- it, and one user's announcements are two hours or more apart: each
+-- order meets one of them (none in the second or so between one's hour
+-- and the next one's; two only exactly midway, to the millisecond), and
+-- the demo keeps joining as long as it runs.
 CREATE SOURCE gen_users (
     user_id    UInt64,
-    email      String,
     updated_at DateTime64(3)
 ) WITH (
-    connector = 'datagen', rows_per_second = '50', rows = '100', seed = '1',
-    fields.user_id.kind = 'sequence',
-    fields.email.prefix = 'user', fields.email.kind = 'sequence'
+    connector = 'datagen', rows_per_second = '50', seed = '1',
+    fields.user_id.min = '1', fields.user_id.max = '100'
 );
 
 -- Orders: 20 a second, one in ten a duplicate of a recent one.
@@ -34,7 +40,8 @@ CREATE SINK users_topic WITH (connector = 'kafka', brokers = 'env:KAFKA_BROKERS'
 CREATE SINK orders_topic WITH (connector = 'kafka', brokers = 'env:KAFKA_BROKERS', topic = 'orders');
 
 CREATE PIPELINE feed_users AS INSERT INTO users_topic
-SELECT user_id, email, updated_at FROM gen_users;
+SELECT user_id, CONCAT('user', CAST(user_id AS String)) AS email, updated_at FROM gen_users
+DEDUPLICATE BY user_id WITHIN INTERVAL 2 HOUR;
 
 CREATE PIPELINE feed_orders AS INSERT INTO orders_topic
 SELECT order_id, user_id, amount, created_at FROM gen_orders;

@@ -1,7 +1,15 @@
--- The `sluice dev` demo. Generators feed the Kafka topics of the embedded
+{{if .Compose}}-- The demo of `docker compose up`: the README's pipeline against real
+-- services. Generators feed the Kafka topics `orders` and `users`; the
+-- pipeline enrich_orders deduplicates the orders, joins them with the
+-- users and writes ClickHouse. Every address and credential is an env:
+-- reference to the sluice service's environment (docker-compose.yml), so
+-- the script holds no secret and runs unchanged elsewhere. Rendered from
+-- cmd/sluice/demo/demo.sql, the `sluice dev` demo (go test ./cmd/sluice
+-- -run TestComposeDemo -update rewrites it).
+{{else}}-- The `sluice dev` demo. Generators feed the Kafka topics of the embedded
 -- broker; the README pipeline reads them. Applied like `sluice apply`, so
 -- restarting the demo changes nothing that already exists.
-
+{{end}}
 -- Users: ids 1..100, announced again and again. The generator picks 50
 -- user ids a second at random; feed_users passes each user once per two
 -- hours. enrich_orders joins an order with the users at most an hour from
@@ -57,7 +65,8 @@ CREATE SOURCE users (
 ) WITH (connector = 'kafka', brokers = '{{.Brokers}}', topic = 'users', format = 'json');
 
 {{if .ClickHouse}}CREATE SINK orders_enriched WITH (
-    connector = 'clickhouse', url = '{{.ClickHouse}}',
+    connector = 'clickhouse', url = '{{.ClickHouse}}',{{if .ClickHouseUser}}
+    user = '{{.ClickHouseUser}}', password = '{{.ClickHousePassword}}',{{end}}
     table = 'orders_enriched', create_table = 'true'
 );{{else}}-- No ClickHouse was reachable: the demo writes JSON lines instead.
 CREATE SINK orders_enriched WITH (connector = 'file', path = '{{.File}}');{{end}}
