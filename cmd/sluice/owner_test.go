@@ -75,7 +75,9 @@ type cluster struct {
 	next    atomic.Int64
 }
 
-func newCluster(t testing.TB, partitions int32) *cluster {
+// newCluster seeds topic "events" with partitions; extra options seed more
+// topics (kfake.SeedTopics).
+func newCluster(t testing.TB, partitions int32, extra ...kfake.Opt) *cluster {
 	pgURL := os.Getenv("SLUICE_TEST_POSTGRES")
 	if pgURL == "" {
 		t.Skip("SLUICE_TEST_POSTGRES is not set: servers share a PostgreSQL catalog")
@@ -83,7 +85,7 @@ func newCluster(t testing.TB, partitions int32) *cluster {
 	c := &cluster{t: t, pg: pgURL, dir: t.TempDir()}
 	args := catalogArgs(t)
 	c.schema = args[3]
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, "events"))
+	kc, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(partitions, "events")}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
