@@ -301,6 +301,7 @@ func planPipeline(s *sql.CreatePipeline, cat Catalog, errs *sql.ErrorList, faile
 		return nil, nil
 	}
 	g := q.lower(s.Name.Name)
+	g.Parallelism = parallelism(s, errs)
 	top := g.Nodes[len(g.Nodes)-1]
 	schema := top.Schema
 	if len(sink.Sink.Declared) > 0 {

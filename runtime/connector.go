@@ -66,6 +66,10 @@ type SourceConfig struct {
 	// Resume, when not nil, is where to start reading (from a checkpoint);
 	// otherwise the group's committed offsets, else the start option.
 	Resume Offsets
+	// Task is the share of the pipeline the run executes (Options.Task):
+	// a source reads only the partitions the task Owns, also those created
+	// later. Zero: every partition.
+	Task Task
 }
 
 // Sink writes the rows of a pipeline. A Sink is used by one goroutine.
@@ -114,6 +118,12 @@ type SinkConfig struct {
 	// Restored belongs to another history (a pipeline dropped and created
 	// again, a checkpoint removed) and must not be trusted.
 	Restored, Pending uint64
+	// Task is the share of the pipeline the run executes (Options.Task):
+	// a sink that names something of its own outside Sluice (a
+	// transactional id, an application id, a file) gives each task of a
+	// split pipeline its own, so that tasks never fence or overwrite each
+	// other. Zero: the whole pipeline.
+	Task Task
 }
 
 // SourceOpener opens a source of one connector.

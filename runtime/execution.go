@@ -264,7 +264,9 @@ func (x *execution) firstErr() error {
 }
 
 func (x *execution) run(ctx context.Context) error {
-	name := x.g.Name
+	// Checkpoints and intents are the task's; consumer groups and the
+	// names sinks derive stay the pipeline's (the sinks add the task).
+	name := TaskName(x.g.Name, x.opts.Task)
 	if x.opts.Store != nil {
 		chain, err := x.opts.Store.Load(ctx, name)
 		if err != nil {
@@ -313,9 +315,9 @@ func (x *execution) run(ctx context.Context) error {
 	defer stopCancel()
 
 	for _, s := range x.sources {
-		cfg := SourceConfig{Spec: s.spec, GroupID: x.opts.GroupID}
+		cfg := SourceConfig{Spec: s.spec, GroupID: x.opts.GroupID, Task: x.opts.Task}
 		if x.preview == nil {
-			cfg.Pipeline = name
+			cfg.Pipeline = x.g.Name
 			if x.restored != nil {
 				if o, ok := x.restored.Offsets[s.key]; ok {
 					cfg.Resume = maps.Clone(o)
@@ -333,7 +335,7 @@ func (x *execution) run(ctx context.Context) error {
 		}
 	}
 	if x.sinkNode != nil {
-		sc := SinkConfig{Spec: x.sinkNode.Sink, Schema: x.sinkSchema, Pipeline: name, GroupID: x.opts.GroupID, CheckpointInterval: x.opts.CheckpointInterval}
+		sc := SinkConfig{Spec: x.sinkNode.Sink, Schema: x.sinkSchema, Pipeline: x.g.Name, GroupID: x.opts.GroupID, CheckpointInterval: x.opts.CheckpointInterval, Task: x.opts.Task}
 		if x.restored != nil {
 			sc.Restored = x.restored.Epoch
 		}

@@ -71,6 +71,13 @@ type Options struct {
 	// checkpoint and write intent so the store can refuse those of a
 	// fenced owner (ErrFenced). Zero: no lease.
 	Owner Owner
+	// Task is the share of the pipeline this run executes; the zero value
+	// runs all of it. A task of a split pipeline reads only the partitions
+	// it owns, and stores its checkpoints and write intents under
+	// TaskName(pipeline, Task), so that tasks never share one. Its sources
+	// keep the pipeline's consumer groups: each task commits only the
+	// partitions it owns.
+	Task Task
 }
 
 func (o *Options) fill(sink *dag.SinkSpec) error {

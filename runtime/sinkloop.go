@@ -24,7 +24,7 @@ func (x *execution) sinkLoop(runCtx, stopCtx context.Context) {
 		}
 	}()
 	acc := NewBatch(x.sinkSchema)
-	name := x.g.Name
+	name := TaskName(x.g.Name, x.opts.Task)
 	prev := map[string]Offsets{}
 	if x.restored != nil {
 		prev = x.restored.Offsets
@@ -221,7 +221,7 @@ func (x *execution) writeNow(ctx context.Context, b *Batch) error {
 // cp's epoch, and counts the rows as possible duplicates), flushes the
 // sink and, for a Committer, commits the epoch.
 func (x *execution) settle(ctx context.Context, cp *Checkpoint, prev map[string]Offsets, rows int) error {
-	name := x.g.Name
+	name := TaskName(x.g.Name, x.opts.Task)
 	if x.opts.Store != nil {
 		in := &Intent{Epoch: cp.Epoch, Token: writeToken(name, cp.Epoch, prev, cp.Offsets), Rows: rows, End: cp.Offsets, Owner: x.opts.Owner}
 		if err := x.opts.Store.SaveIntent(ctx, name, in); err != nil {
