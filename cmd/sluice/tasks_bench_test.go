@@ -8,7 +8,7 @@ import (
 )
 
 // BenchmarkOnePipelineTasks measures what one pipeline split into six
-// tasks (`parallelism = 6`) reads on 1, 2 and 3 `sluice server` processes
+// tasks (`parallelism = '6'`) reads on 1, 2 and 3 `sluice server` processes
 // sharing one catalog, each one worker on one core (GOMAXPROCS=1), and on
 // one server given one or two cores. The pipeline reads 200 000 records
 // (JSON of four fields, keyed by id) of a 12-partition topic through a
@@ -40,7 +40,7 @@ func benchTasks(b *testing.B, workers int) {
 	c.apply(nodes[0].url, fmt.Sprintf(`CREATE SOURCE events (id UInt64, user String, amount Float64, ts DateTime64(3), WATERMARK FOR ts AS ts - INTERVAL 5 SECOND)
   WITH (connector = 'kafka', brokers = '%s', topic = 'events', start = 'earliest');
 CREATE SINK void WITH (connector = 'blackhole');
-CREATE PIPELINE read WITH (parallelism = %d) AS INSERT INTO void
+CREATE PIPELINE read WITH (parallelism = '%d') AS INSERT INTO void
   SELECT id, upper(user) AS user, amount * 2 AS amount, ts FROM events WHERE amount > 1 DEDUPLICATE BY _key WITHIN INTERVAL 1 MINUTE;
 STOP PIPELINE read;
 `, c.brokers, tasks))

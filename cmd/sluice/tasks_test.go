@@ -23,7 +23,7 @@ import (
 )
 
 // The tests of this file run one pipeline split into tasks
-// (`parallelism = N`) over several `sluice server` processes sharing one
+// (`parallelism = 'N'`) over several `sluice server` processes sharing one
 // catalog, kill or pause one of them, and check what users rely on: every
 // server runs its share of the tasks, a dead server's tasks move to the
 // others, and an exactly-once Kafka sink read with read_committed holds
@@ -371,7 +371,7 @@ func TestThreeWorkersShareOnePipeline(t *testing.T) {
 	nodes := c.workers("node-a", "node-b", "node-c")
 	c.apply(nodes["node-a"].url, fmt.Sprintf(`CREATE SOURCE events (id UInt64, n UInt64) WITH (connector = 'kafka', brokers = '%[1]s', topic = 'events', start = 'earliest');
 CREATE SINK out WITH (connector = 'kafka', brokers = '%[1]s', topic = 'out', delivery = 'exactly_once');
-CREATE PIPELINE dedup WITH (parallelism = 12, checkpoint_interval = '1s') AS
+CREATE PIPELINE dedup WITH (parallelism = '12', checkpoint_interval = '1s') AS
   INSERT INTO out SELECT id FROM events DEDUPLICATE BY _key WITHIN INTERVAL 1 HOUR;
 `, c.brokers))
 	out := c.readCommitted("out")
@@ -406,7 +406,7 @@ func TestThreeWorkersShareOneJoin(t *testing.T) {
 	c.apply(nodes["node-a"].url, fmt.Sprintf(`CREATE SOURCE orders (id UInt64) WITH (connector = 'kafka', brokers = '%[1]s', topic = 'orders', start = 'earliest');
 CREATE SOURCE payments (id UInt64, n UInt64) WITH (connector = 'kafka', brokers = '%[1]s', topic = 'payments', start = 'earliest');
 CREATE SINK out WITH (connector = 'kafka', brokers = '%[1]s', topic = 'out', delivery = 'exactly_once');
-CREATE PIPELINE paid WITH (parallelism = 12, checkpoint_interval = '1s') AS
+CREATE PIPELINE paid WITH (parallelism = '12', checkpoint_interval = '1s') AS
   INSERT INTO out SELECT o.id AS id, p.n AS n
   FROM orders AS o JOIN payments AS p ON o._key = p._key WITHIN INTERVAL 1 HOUR;
 `, c.brokers))
@@ -447,7 +447,7 @@ func TestThreeWorkersRepartitionedDedup(t *testing.T) {
 CREATE SINK out WITH (connector = 'kafka', brokers = '%[1]s', topic = 'out', delivery = 'exactly_once');
 `, c.brokers)
 	pipeline := func(opts string) string {
-		return objects + "CREATE PIPELINE users WITH (parallelism = 12, checkpoint_interval = '1s'" + opts + `) AS
+		return objects + "CREATE PIPELINE users WITH (parallelism = '12', checkpoint_interval = '1s'" + opts + `) AS
   INSERT INTO out SELECT uid FROM events DEDUPLICATE BY uid WITHIN INTERVAL 1 HOUR;
 `
 	}
@@ -519,7 +519,7 @@ func TestPausedTaskOwnerCannotCommit(t *testing.T) {
 	a := c.server("node-a")
 	c.apply(a.url, fmt.Sprintf(`CREATE SOURCE events (id UInt64) WITH (connector = 'kafka', brokers = '%[1]s', topic = 'events', start = 'earliest');
 CREATE SINK out WITH (connector = 'kafka', brokers = '%[1]s', topic = 'out', delivery = 'exactly_once');
-CREATE PIPELINE copy WITH (parallelism = 4, checkpoint_interval = '1s') AS INSERT INTO out SELECT id FROM events;
+CREATE PIPELINE copy WITH (parallelism = '4', checkpoint_interval = '1s') AS INSERT INTO out SELECT id FROM events;
 `, c.brokers))
 	b := c.server("node-b")
 	out := c.readCommitted("out")
