@@ -275,8 +275,43 @@ func (sp *splitter) keyed(n *dag.Node, in flow, port int, keys []*dag.Expr, at s
 	if sp.refuseAfterKeyed(in, at, what()) {
 		return
 	}
+	keys = sp.sharedKeys(n, src, keys)
 	sp.addCut(cut{from: src, to: n.ID, port: port, keys: keys, texts: keyTexts(keys), at: at, what: what()})
 	*f = flow{part: sp.repartitioned(src, keys, n.ID), keyed: n, sources: in.sources}
+}
+
+// sharedKeys narrows the keys a stage partitions by to those that the
+// keyed operators after n on its way to the sink (up to a join) also
+// group by, when there are such keys: DEDUPLICATE BY user_id, event_id
+// followed by GROUP BY …, user_id then needs one stage, by user_id, not a
+// second one that could not follow the dedup.
+func (sp *splitter) sharedKeys(n *dag.Node, in int, keys []*dag.Expr) []*dag.Expr {
+	next := map[int]*dag.Node{}
+	for _, m := range sp.g.Nodes {
+		for _, id := range m.Inputs {
+			next[id] = m
+		}
+	}
+	shared := slices.Clone(keys)
+	for m := next[n.ID]; m != nil && m.Kind != dag.KindJoin && m.Kind != dag.KindSink; m = next[m.ID] {
+		var later []*dag.Expr
+		switch m.Kind {
+		case dag.KindDedup:
+			later = m.Dedup.Keys
+		case dag.KindWindow:
+			later = m.Window.Keys
+		default:
+			continue
+		}
+		origins := sp.traceKeys(m.Inputs[0], later)
+		shared = slices.DeleteFunc(shared, func(k *dag.Expr) bool {
+			return k.Op != dag.OpColumn || !slices.Contains(origins, sp.trace(in, k.Col))
+		})
+	}
+	if len(shared) == 0 {
+		return keys
+	}
+	return shared
 }
 
 func (sp *splitter) join(n *dag.Node, l, r flow) flow {
@@ -367,7 +402,7 @@ func (sp *splitter) refuseAfterKeyed(in flow, at sql.Node, what string) bool {
 	for _, id := range in.sources {
 		names = append(names, sp.byID[id].Source.Name)
 	}
-	sp.errs.AddNode(at, "key the input topic by what "+what+" uses, or remove the parallelism option",
+	sp.errs.AddNode(at, "key the records of the input topics by what "+what+" uses and use _key there, or remove the parallelism option",
 		"%s is not on the record key of %s and cannot be repartitioned: its input comes from the %s, and only stateless steps can move into a repartition stage",
 		what, sp.sourceNames(names), sp.keyedText(in.keyed))
 	sp.bad = true
@@ -419,8 +454,9 @@ func (sp *splitter) addCut(c cut) {
 	for _, col := range sp.byID[c.from].Schema {
 		if col.Pseudo && (col.Name == "_topic" || col.Name == "_partition" || col.Name == "_offset") {
 			src := sp.byID[sp.chainSource(c.from)].Source.Name
-			sp.errs.AddNode(c.at, "use "+col.Name+" only before the repartitioned clause, or key the topic by what it uses",
-				"%s repartitions %q through an internal topic, after which %s would be the internal topic's, not %q's", c.what, src, col.Name, src)
+			sp.errs.AddNode(c.at, "remove "+col.Name+" from the query, or key the records of "+strconv.Quote(src)+" by what "+c.what+" uses and use _key there, so that no stage is needed",
+				"%s is not on the record key of %q, so the pipeline reads %q through an internal topic keyed by it (repartition = 'auto'), where %s would describe the internal topic, not %q",
+				c.what, src, src, col.Name, src)
 			sp.bad = true
 			return
 		}
@@ -439,16 +475,25 @@ func (sp *splitter) chainSource(id int) int {
 
 // The clauses errors point at.
 
+// dedupClause is the first key of the DEDUPLICATE BY a dedup node comes
+// from.
 func (sp *splitter) dedupClause(n *dag.Node) sql.Node {
-	if at, ok := sp.q.nodeAt[n.ID]; ok {
-		return at
+	if d, ok := sp.q.nodeAt[n.ID].(*sql.Dedup); ok && d != nil {
+		if len(d.Keys) > 0 {
+			return d.Keys[0]
+		}
+		return d
 	}
 	return sp.sel.From.Name
 }
 
+// joinClause is the join's ON condition.
 func (sp *splitter) joinClause() sql.Node {
-	if sp.sel.Join != nil {
-		return sp.sel.Join
+	if j := sp.sel.Join; j != nil {
+		if j.On != nil {
+			return j.On
+		}
+		return j
 	}
 	return sp.sel.From.Name
 }
