@@ -18,6 +18,10 @@ var PipelineOptions = []Option{
 		Doc: "Consumer lag, in records summed over the pipeline's sources, above which the pipeline counts as falling behind."},
 	{Name: "notify_lag_for", Type: Duration, Default: "5m",
 		Doc: "How long the lag must stay above notify_lag_threshold before the falling-behind event is sent."},
+	{Name: "parallelism", Type: Count, Min: 1, Max: 256, Default: "1",
+		Doc: "The number of tasks the pipeline runs as: task i of N reads the Kafka partitions p with p % N == i of every source and keeps the keyed state of those; tasks spread over the servers and their cores. Every source must be Kafka with at least N partitions; see repartition."},
+	{Name: "repartition", Type: Enum, Values: []string{"auto", "refuse"}, Default: "auto",
+		Doc: "With parallelism > 1, what to do when a DEDUPLICATE BY, JOIN or GROUP BY key is not the record key _key: auto rewrites the source through an internal Kafka topic keyed by it; refuse makes it an error."},
 }
 
 // PipelineOption returns the declaration of a pipeline option, by name

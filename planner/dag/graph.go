@@ -36,6 +36,42 @@ const (
 type Graph struct {
 	Name  string // the pipeline's name; empty for a preview
 	Nodes []*Node
+	// Parallelism is the number of tasks the graph runs as (0 or 1: one).
+	// Task i of N reads, of every source, the Kafka partitions p with
+	// p % N == i, and keeps the keyed state of those partitions only.
+	Parallelism int `json:",omitempty"`
+	// Stages are the repartition stages that feed this graph: each runs
+	// as Parallelism tasks of its own and writes an internal Kafka topic
+	// that a source of this graph reads.
+	Stages []*Stage `json:",omitempty"`
+}
+
+// Stage is a repartition stage: it reads a source, keys its rows by what a
+// keyed operator of the main graph groups by, and writes them to an
+// internal Kafka topic with that key, so that equal keys land in one
+// partition and so in one task of the main graph.
+type Stage struct {
+	// Graph reads the original source, runs the stateless nodes up to the
+	// cut, adds the key column(s) and ends in a Kafka sink (delivery
+	// exactly_once, key = the key column(s), partitions = Parallelism) into
+	// Topic. Graph.Name is "<pipeline>.<source name>.repartition" in lower
+	// case; its Parallelism is the main graph's.
+	Graph *Graph
+	// Topic is the internal topic, "<group_id>.<pipeline>.<source>.repartition"
+	// (group_id is the source's group_id option, else "sluice").
+	Topic string
+	// Source names the SOURCE object the stage reads.
+	Source string
+	// Keys are the key expressions as written, for EXPLAIN.
+	Keys []string
+}
+
+// Tasks is the number of tasks the graph runs as: Parallelism, at least 1.
+func (g *Graph) Tasks() int {
+	if g.Parallelism < 1 {
+		return 1
+	}
+	return g.Parallelism
 }
 
 // Node is one operator.
