@@ -69,7 +69,8 @@ type Config struct {
 	// start, fails while running or fails its final write or checkpoint
 	// when stopped is not started again, and FailFast is called with its
 	// error (started tells whether it had started). `sluice run` stops on
-	// the first failure and exits with it.
+	// the first failure and exits with it. Its name is the failed task's
+	// (runtime.TaskName): the pipeline's own unless it is split into tasks.
 	FailFast func(pipeline string, err error, started bool)
 	// SecretKey, when set, seals the catalog's secrets instead of
 	// SLUICE_SECRET_KEY or <StateDir>/secret.key: a catalog that lives in
