@@ -84,6 +84,9 @@ type flow struct {
 	keyed *dag.Node
 	// sources are the source nodes the rows come from.
 	sources []int
+	// forJoin is the join whose keys (of this side) a stage already
+	// partitions the rows by, nil when none.
+	forJoin *dag.Node
 }
 
 // cut is an edge of the lowered graph where a repartition stage goes in:
@@ -94,6 +97,7 @@ type cut struct {
 	texts          []string
 	at             sql.Node // the clause, for errors
 	what           string   // the clause as errors name it
+	name, topic    string   // the stage's graph name and topic
 }
 
 type splitter struct {
@@ -121,7 +125,7 @@ func (q *query) split(g *dag.Graph, sel *sql.Select, opts splitOptions, errs *sq
 	for _, n := range g.Nodes {
 		flows[n.ID] = sp.flowOf(n, flows)
 	}
-	if sp.bad || len(sp.cuts) == 0 {
+	if sp.bad || len(sp.cuts) == 0 || !sp.nameStages() {
 		return
 	}
 	sp.rewrite()
@@ -275,31 +279,46 @@ func (sp *splitter) keyed(n *dag.Node, in flow, port int, keys []*dag.Expr, at s
 	if sp.refuseAfterKeyed(in, at, what()) {
 		return
 	}
-	keys = sp.sharedKeys(n, src, keys)
+	keys, join := sp.sharedKeys(n, src, keys)
 	sp.addCut(cut{from: src, to: n.ID, port: port, keys: keys, texts: keyTexts(keys), at: at, what: what()})
-	*f = flow{part: sp.repartitioned(src, keys, n.ID), keyed: n, sources: in.sources}
+	*f = flow{part: sp.repartitioned(src, keys, n.ID), keyed: n, sources: in.sources, forJoin: join}
 }
 
 // sharedKeys narrows the keys a stage partitions by to those that the
-// keyed operators after n on its way to the sink (up to a join) also
-// group by, when there are such keys: DEDUPLICATE BY user_id, event_id
-// followed by GROUP BY …, user_id then needs one stage, by user_id, not a
-// second one that could not follow the dedup.
-func (sp *splitter) sharedKeys(n *dag.Node, in int, keys []*dag.Expr) []*dag.Expr {
+// keyed operators after n on its way to the sink also group by, when there
+// are such keys: DEDUPLICATE BY user_id, event_id followed by GROUP BY …,
+// user_id then needs one stage, by user_id, not a second one that could
+// not follow the dedup. When the way reaches a join whose keys of this
+// side are all among the shared keys, the stage partitions by exactly
+// those, in the join's order, and the join is returned: the join's other
+// side is then repartitioned by its own keys to match.
+func (sp *splitter) sharedKeys(n *dag.Node, in int, keys []*dag.Expr) ([]*dag.Expr, *dag.Node) {
 	next := map[int]*dag.Node{}
 	for _, m := range sp.g.Nodes {
 		for _, id := range m.Inputs {
 			next[id] = m
 		}
 	}
+	orAll := func(shared []*dag.Expr) []*dag.Expr {
+		if len(shared) == 0 {
+			return keys
+		}
+		return shared
+	}
 	shared := slices.Clone(keys)
-	for m := next[n.ID]; m != nil && m.Kind != dag.KindJoin && m.Kind != dag.KindSink; m = next[m.ID] {
+	prev := n
+	for m := next[n.ID]; m != nil && m.Kind != dag.KindSink; prev, m = m, next[m.ID] {
 		var later []*dag.Expr
 		switch m.Kind {
 		case dag.KindDedup:
 			later = m.Dedup.Keys
 		case dag.KindWindow:
 			later = m.Window.Keys
+		case dag.KindJoin:
+			if js := sp.joinSideKeys(m, prev.ID, in, shared); js != nil {
+				return js, m
+			}
+			return orAll(shared), nil
 		default:
 			continue
 		}
@@ -308,10 +327,30 @@ func (sp *splitter) sharedKeys(n *dag.Node, in int, keys []*dag.Expr) []*dag.Exp
 			return k.Op != dag.OpColumn || !slices.Contains(origins, sp.trace(in, k.Col))
 		})
 	}
-	if len(shared) == 0 {
-		return keys
+	return orAll(shared), nil
+}
+
+// joinSideKeys returns the join m's keys of the side fed by node from, as
+// expressions among cands (over node in's output), in the join's order; nil
+// unless every one of them is there.
+func (sp *splitter) joinSideKeys(m *dag.Node, from, in int, cands []*dag.Expr) []*dag.Expr {
+	side, port := m.Join.LeftKeys, 0
+	if m.Inputs[1] == from {
+		side, port = m.Join.RightKeys, 1
 	}
-	return shared
+	var out []*dag.Expr
+	for _, k := range side {
+		if k.Op != dag.OpColumn {
+			return nil
+		}
+		o := sp.trace(m.Inputs[port], k.Col)
+		i := slices.IndexFunc(cands, func(c *dag.Expr) bool { return c.Op == dag.OpColumn && sp.trace(in, c.Col) == o })
+		if i < 0 {
+			return nil
+		}
+		out = append(out, cands[i])
+	}
+	return out
 }
 
 func (sp *splitter) join(n *dag.Node, l, r flow) flow {
@@ -332,6 +371,27 @@ func (sp *splitter) join(n *dag.Node, l, r flow) flow {
 		}
 	}
 	at := sp.joinClause()
+	if l.forJoin == n || r.forJoin == n {
+		// A side already went through a stage keyed by its join keys
+		// (before a dedup on them): the other goes through one keyed by
+		// its own, unless it did too.
+		for port, f := range []flow{l, r} {
+			if f.forJoin == n {
+				continue
+			}
+			what := sp.keyedText(n)
+			if sp.refuseAfterKeyed(f, at, what) {
+				return out
+			}
+			keys := j.LeftKeys
+			if port == 1 {
+				keys = j.RightKeys
+			}
+			sp.addCut(cut{from: n.Inputs[port], to: n.ID, port: port, keys: keys, texts: keyTexts(keys), at: at, what: what})
+		}
+		out.part = sp.joinPart(n)
+		return out
+	}
 	var pairs []string
 	for i := range j.LeftKeys {
 		pairs = append(pairs, j.LeftKeys[i].Text+" = "+j.RightKeys[i].Text)
@@ -356,17 +416,23 @@ func (sp *splitter) join(n *dag.Node, l, r flow) flow {
 	// the two internal topics.
 	sp.addCut(cut{from: n.Inputs[0], to: n.ID, port: 0, keys: j.LeftKeys, texts: keyTexts(j.LeftKeys), at: at, what: what})
 	sp.addCut(cut{from: n.Inputs[1], to: n.ID, port: 1, keys: j.RightKeys, texts: keyTexts(j.RightKeys), at: at, what: what})
-	lp, rp := sp.repartitioned(n.Inputs[0], j.LeftKeys, n.ID), sp.repartitioned(n.Inputs[1], j.RightKeys, n.ID)
-	for i := range lp {
-		if lp[i][0].col > -2 || rp[i][0].col > -2 {
-			out.part = append(out.part, []origin{lp[i][0], rp[i][0]})
-		} else {
-			// Two computed keys: the pair's equality still puts the
-			// rows of one key in one task, but no later key names it.
-			out.part = append(out.part, lp[i])
-		}
-	}
+	out.part = sp.joinPart(n)
 	return out
+}
+
+// joinPart is the partitioning of a join's output when both sides are
+// partitioned by their join keys: each pair of keys is one class.
+func (sp *splitter) joinPart(n *dag.Node) [][]origin {
+	j := n.Join
+	lp, rp := sp.repartitioned(n.Inputs[0], j.LeftKeys, n.ID), sp.repartitioned(n.Inputs[1], j.RightKeys, n.ID)
+	var part [][]origin
+	for i := range lp {
+		// Two computed keys are one class of their own: the pair's
+		// equality still puts the rows of one key in one task, but no
+		// later key names it.
+		part = append(part, []origin{lp[i][0], rp[i][0]})
+	}
+	return part
 }
 
 // refuseNotOnKey reports an operator not on the record key when
@@ -517,6 +583,53 @@ func isWindowCall(e sql.Expr) bool {
 	return ok && (strings.EqualFold(c.Name, "TUMBLE") || strings.EqualFold(c.Name, "HOP"))
 }
 
+// nameStages names each cut's stage and topic,
+// "<group_id>.<pipeline>.<source>.repartition", refusing names Kafka
+// cannot take.
+func (sp *splitter) nameStages() bool {
+	seen := map[string]int{}
+	ok := true
+	for i := range sp.cuts {
+		c := &sp.cuts[i]
+		spec := sp.byID[sp.chainSource(c.from)].Source
+		name := strings.ToLower(spec.Name)
+		// A source read twice (a self-join) gets a stage per reading.
+		if seen[name]++; seen[name] > 1 {
+			name += "." + strconv.Itoa(seen[name])
+		}
+		group := spec.Options["group_id"]
+		if group == "" {
+			group = "sluice"
+		}
+		c.name = strings.ToLower(sp.g.Name) + "." + name + ".repartition"
+		c.topic = group + "." + c.name
+		switch {
+		case strings.HasPrefix(group, connector.EnvPrefix):
+			sp.errs.AddNode(c.at, "write the group_id of "+strconv.Quote(spec.Name)+" itself, or key its records by what "+c.what+" uses and use _key",
+				"%s needs a repartition topic named after the group_id of %q, which is read from the environment", c.what, spec.Name)
+			ok = false
+		case !validTopic(c.topic):
+			sp.errs.AddNode(c.at, "give the pipeline and the source names of letters, digits, '.', '_' and '-', or key the records by what "+c.what+" uses and use _key",
+				"%s needs the repartition topic %q, which is not a valid Kafka topic name", c.what, c.topic)
+			ok = false
+		}
+	}
+	return ok
+}
+
+// validTopic tells whether Kafka accepts name as a topic name.
+func validTopic(name string) bool {
+	if name == "" || len(name) > 249 {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // The rewrite.
 
 // sourceOptions are the options of a Kafka source that say how to reach
@@ -531,9 +644,8 @@ func (sp *splitter) rewrite() {
 	g := sp.g
 	removed := map[int]bool{}
 	newSource := map[[2]int]*dag.Node{} // {to, port} → the source reading the stage's topic
-	names := map[string]int{}
 	for _, c := range sp.cuts {
-		st, src := sp.stage(c, names)
+		st, src := sp.stage(c)
 		g.Stages = append(g.Stages, st)
 		for id := c.from; ; id = sp.byID[id].Inputs[0] {
 			removed[id] = true
@@ -569,22 +681,12 @@ func (sp *splitter) rewrite() {
 
 // stage builds the repartition stage of one cut and the source node of the
 // main graph that reads its topic.
-func (sp *splitter) stage(c cut, names map[string]int) (*dag.Stage, *dag.Node) {
+func (sp *splitter) stage(c cut) (*dag.Stage, *dag.Node) {
 	g := sp.g
 	edge := sp.byID[c.from]
-	srcNode := sp.byID[sp.chainSource(c.from)]
-	spec := srcNode.Source
-	name := strings.ToLower(spec.Name)
-	// A source read twice (a self-join) gets a stage per reading.
-	if names[name]++; names[name] > 1 {
-		name += "." + strconv.Itoa(names[name])
-	}
-	group := spec.Options["group_id"]
-	if group == "" {
-		group = "sluice"
-	}
-	topic := group + "." + strings.ToLower(g.Name) + "." + name + ".repartition"
-	sg := &dag.Graph{Name: strings.ToLower(g.Name) + "." + name + ".repartition", Parallelism: g.Parallelism}
+	spec := sp.byID[sp.chainSource(c.from)].Source
+	topic := c.topic
+	sg := &dag.Graph{Name: c.name, Parallelism: g.Parallelism}
 
 	// The stateless chain from the source to the cut, in order.
 	var chain []*dag.Node
