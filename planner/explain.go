@@ -19,29 +19,65 @@ func Explain(g *dag.Graph) string {
 	} else {
 		b.WriteString("preview\n")
 	}
+	if g.Parallelism > 1 {
+		fmt.Fprintf(&b, "parallelism: %d tasks\n", g.Parallelism)
+	}
 	if len(g.Nodes) == 0 {
 		return b.String()
 	}
-	byID := make(map[int]*dag.Node, len(g.Nodes))
-	for _, n := range g.Nodes {
-		byID[n.ID] = n
+	stages := map[string]*dag.Stage{}
+	for _, st := range g.Stages {
+		stages[st.Topic] = st
 	}
-	e := explainer{b: &b, byID: byID}
-	e.node(g.Nodes[len(g.Nodes)-1], "", "", 0)
+	newExplainer(&b, g, stages).node(g.Nodes[len(g.Nodes)-1], "", "", 0)
 	return b.String()
 }
 
 type explainer struct {
 	b    *strings.Builder
 	byID map[int]*dag.Node
+	// stages are the repartition stages by their topic: a source node
+	// reading one shows the stage under it.
+	stages map[string]*dag.Stage
+	tasks  int
+}
+
+func newExplainer(b *strings.Builder, g *dag.Graph, stages map[string]*dag.Stage) explainer {
+	byID := make(map[int]*dag.Node, len(g.Nodes))
+	for _, n := range g.Nodes {
+		byID[n.ID] = n
+	}
+	return explainer{b: b, byID: byID, stages: stages, tasks: g.Tasks()}
+}
+
+// stageOf returns the stage whose topic a source node reads.
+func (e explainer) stageOf(n *dag.Node) *dag.Stage {
+	if n.Kind != dag.KindSource || n.Source == nil || n.Source.Connector != "kafka" {
+		return nil
+	}
+	return e.stages[n.Source.Options["topic"]]
+}
+
+// stage writes a repartition stage as the one input of the source node
+// that reads its topic: its title line, then its own graph from its sink.
+func (e explainer) stage(st *dag.Stage, rest string) {
+	fmt.Fprintf(e.b, "%s└── Repartition %s BY (%s) THROUGH TOPIC %s (%d partitions)\n", rest, st.Source, strings.Join(st.Keys, ", "), st.Topic, st.Graph.Tasks())
+	inner := rest + "    "
+	fmt.Fprintf(e.b, "%s│ stage: %s, %d tasks\n", inner, st.Graph.Name, st.Graph.Tasks())
+	if len(st.Graph.Nodes) == 0 {
+		return
+	}
+	sub := newExplainer(e.b, st.Graph, nil)
+	sub.node(st.Graph.Nodes[len(st.Graph.Nodes)-1], inner+"└── ", inner+"    ", 0)
 }
 
 // node writes n with first as the prefix of its title line and rest as
 // the prefix of everything under it.
 func (e explainer) node(n *dag.Node, first, rest string, depth int) {
 	fmt.Fprintf(e.b, "%s%s\n", first, title(n))
+	st := e.stageOf(n)
 	inner := rest + "│ "
-	if len(n.Inputs) == 0 {
+	if len(n.Inputs) == 0 && st == nil {
 		inner = rest + "  "
 	}
 	var in dag.Schema
@@ -52,6 +88,10 @@ func (e explainer) node(n *dag.Node, first, rest string, depth int) {
 	}
 	for _, l := range details(n, in) {
 		fmt.Fprintf(e.b, "%s%s\n", inner, l)
+	}
+	if st != nil {
+		e.stage(st, rest)
+		return
 	}
 	if depth > len(e.byID) {
 		// Inputs precede their node, so a graph cannot nest deeper than

@@ -83,6 +83,9 @@ func graphsOf(st Step) []*dag.Graph {
 	for _, c := range st.Changes {
 		if c.Object != nil && c.Object.Pipeline != nil && c.Object.Pipeline.Graph != nil {
 			out = append(out, c.Object.Pipeline.Graph)
+			for _, st := range c.Object.Pipeline.Graph.Stages {
+				out = append(out, st.Graph)
+			}
 		}
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/sluice-sql/sluice/planner/dag"
+	"github.com/sluice-sql/sluice/sql"
 )
 
 // stage is the top of the graph being built: a node and the column IDs of
@@ -96,6 +97,7 @@ func conj(es []*dag.Expr) *dag.Expr {
 // it; then the window; then the projection of the output.
 func (q *query) lower(name string) *dag.Graph {
 	l := &lowering{q: q, g: &dag.Graph{Name: name}, used: make([]bool, len(q.cols)), pos: make([]int, len(q.cols))}
+	q.nodeAt = map[int]sql.Node{}
 	for _, s := range q.sides {
 		l.used[s.timeID] = true
 		for _, d := range s.dedups {
@@ -213,6 +215,9 @@ func (l *lowering) side(s *side) stage {
 		}
 		n := l.add(&dag.Node{Kind: dag.KindDedup, Schema: slices.Clone(schema), TimeCol: timeCol, StateTTL: d.within,
 			Dedup: &dag.DedupSpec{Keys: keys, Within: d.within}}, top.node)
+		if d.at != nil {
+			q.nodeAt[n.ID] = d.at
+		}
 		top = stage{n, ids}
 	}
 	if len(s.filters) > 0 {

@@ -38,6 +38,9 @@ type query struct {
 	scratch    *textBuilder           // reused by render
 	sizes      map[sql.Expr]int       // see astSize
 	stop       *budget                // nil: planning is not bounded
+	// nodeAt holds, by node ID of the lowered graph, the clause a dedup
+	// node comes from (for errors about the plan as a whole).
+	nodeAt map[int]sql.Node
 }
 
 // side is one source of the query, FROM (0) or JOIN (1).

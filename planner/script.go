@@ -300,14 +300,11 @@ func planPipeline(s *sql.CreatePipeline, cat Catalog, errs *sql.ErrorList, faile
 	if len(*errs) > n {
 		return nil, nil
 	}
-	g := q.lower(s.Name.Name)
-	g.Parallelism = parallelism(s, errs)
-	top := g.Nodes[len(g.Nodes)-1]
-	schema := top.Schema
-	if len(sink.Sink.Declared) > 0 {
-		schema = slices.Clone(sink.Sink.Declared)
+	g := q.pipelineGraph(s.Name.Name, sink.Sink)
+	q.split(g, ins.Query, pipelineSplitOptions(s, errs), errs)
+	if len(*errs) > n {
+		return nil, nil
 	}
-	g.Nodes = append(g.Nodes, &dag.Node{ID: len(g.Nodes), Kind: dag.KindSink, Inputs: []int{top.ID}, Schema: schema, TimeCol: top.TimeCol, Sink: sink.Sink})
 	p.Graph = g
 	p.Sink = sink.Name
 	for _, sd := range q.sides {
@@ -316,6 +313,18 @@ func planPipeline(s *sql.CreatePipeline, cat Catalog, errs *sql.ErrorList, faile
 		}
 	}
 	return g, p
+}
+
+// pipelineGraph lowers a bound pipeline query and adds its sink.
+func (q *query) pipelineGraph(name string, sink *dag.SinkSpec) *dag.Graph {
+	g := q.lower(name)
+	top := g.Nodes[len(g.Nodes)-1]
+	schema := top.Schema
+	if len(sink.Declared) > 0 {
+		schema = slices.Clone(sink.Declared)
+	}
+	g.Nodes = append(g.Nodes, &dag.Node{ID: len(g.Nodes), Kind: dag.KindSink, Inputs: []int{top.ID}, Schema: schema, TimeCol: top.TimeCol, Sink: sink})
+	return g
 }
 
 func (c *checker) planPreview(s *sql.SelectStmt) *dag.Graph {

@@ -39,9 +39,16 @@ func NodeSpans(text string, g *dag.Graph, cat Catalog) (map[int]Span, error) {
 	if !q.bindSelect(sel, false) || len(errs) > 0 {
 		return nil, errors.New("the pipeline's SQL no longer plans")
 	}
-	planned := q.lower(cp.Name.Name)
-	if len(planned.Nodes)+1 != len(g.Nodes) {
-		return nil, fmt.Errorf("the plan has %d nodes, its SQL plans to %d", len(g.Nodes), len(planned.Nodes)+1)
+	if len(g.Nodes) == 0 || g.Nodes[len(g.Nodes)-1].Sink == nil {
+		return nil, errors.New("the plan does not end in a sink")
+	}
+	planned := q.pipelineGraph(cp.Name.Name, g.Nodes[len(g.Nodes)-1].Sink)
+	q.split(planned, sel, pipelineSplitOptions(cp, &errs), &errs)
+	if len(errs) > 0 {
+		return nil, errors.New("the pipeline's SQL no longer plans")
+	}
+	if len(planned.Nodes) != len(g.Nodes) {
+		return nil, fmt.Errorf("the plan has %d nodes, its SQL plans to %d", len(g.Nodes), len(planned.Nodes))
 	}
 	for i, n := range planned.Nodes {
 		if g.Nodes[i].Kind != n.Kind {
@@ -67,7 +74,8 @@ func NodeSpans(text string, g *dag.Graph, cat Catalog) (map[int]Span, error) {
 		return Span{}, false
 	}
 	side, dedup := -1, 0
-	for _, n := range planned.Nodes {
+	last := len(planned.Nodes) - 1 // the sink
+	for _, n := range planned.Nodes[:last] {
 		switch n.Kind {
 		case dag.KindSource:
 			side++
@@ -116,7 +124,7 @@ func NodeSpans(text string, g *dag.Graph, cat Catalog) (map[int]Span, error) {
 				out[n.ID] = span(sel.GroupBy[0].Pos(), last)
 			}
 		case dag.KindProject:
-			if n.ID != len(planned.Nodes)-1 {
+			if n.ID != last-1 {
 				// A join input narrowed to the columns used above it: the
 				// source it reads.
 				if sp, ok := out[n.Inputs[0]]; ok {
@@ -140,7 +148,7 @@ func NodeSpans(text string, g *dag.Graph, cat Catalog) (map[int]Span, error) {
 		}
 	}
 	ins := cp.Insert
-	out[len(planned.Nodes)] = span(ins.P, ins)
+	out[last] = span(ins.P, ins)
 	return out, nil
 }
 

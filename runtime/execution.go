@@ -334,6 +334,10 @@ func (x *execution) run(ctx context.Context) error {
 			s.stable = st.RecordsStable()
 		}
 	}
+	if err := x.checkCoPartitioned(); err != nil {
+		x.closeSources()
+		return fmt.Errorf("pipeline %q: %w", name, err)
+	}
 	if x.sinkNode != nil {
 		sc := SinkConfig{Spec: x.sinkNode.Sink, Schema: x.sinkSchema, Pipeline: x.g.Name, GroupID: x.opts.GroupID, CheckpointInterval: x.opts.CheckpointInterval, Task: x.opts.Task}
 		if x.restored != nil {
@@ -444,6 +448,35 @@ func (x *execution) run(ctx context.Context) error {
 	}
 	if err := x.firstErr(); err != nil {
 		return fmt.Errorf("pipeline %q: %w", name, err)
+	}
+	return nil
+}
+
+// checkCoPartitioned refuses to run a task of a split pipeline whose
+// sources have different numbers of partitions: task i reads partitions
+// p % Count == i of every source, so a key produced to partition p of one
+// input meets the same key of another in the same task only when both
+// are partitioned alike. Sources that cannot tell are not checked.
+func (x *execution) checkCoPartitioned() error {
+	if !x.opts.Task.Split() || len(x.sources) < 2 {
+		return nil
+	}
+	var first *sourceRT
+	total := 0
+	for _, s := range x.sources {
+		pc, ok := s.src.(PartitionCounter)
+		if !ok {
+			continue
+		}
+		n := pc.TotalPartitions()
+		if first == nil {
+			first, total = s, n
+			continue
+		}
+		if n != total {
+			return fmt.Errorf("sources %q (%d partitions) and %q (%d partitions) are not co-partitioned: every source of a pipeline with parallelism %d needs the same number of partitions",
+				first.spec.Name, total, s.spec.Name, n, x.opts.Task.Count)
+		}
 	}
 	return nil
 }

@@ -57,7 +57,11 @@ type memSource struct {
 	pos     Offsets
 	out     []Record
 	scratch []byte
+	task    Task // reads only the partitions the task owns
 }
+
+// TotalPartitions makes memSource a PartitionCounter.
+func (s *memSource) TotalPartitions() int { return len(s.t.parts) }
 
 func (s *memSource) RecordsStable() bool { return s.t.stable }
 
@@ -119,6 +123,9 @@ func (s *memSource) Poll(ctx context.Context) ([]Record, error) {
 			limit = 100
 		}
 		for p, recs := range s.t.parts {
+			if !s.task.Owns(int32(p)) {
+				continue
+			}
 			end := int64(len(recs))
 			if m := s.t.partMax; m > 0 {
 				end = min(end, s.pos[int32(p)]+int64(m))
@@ -148,6 +155,9 @@ func (s *memSource) Poll(ctx context.Context) ([]Record, error) {
 func (s *memSource) Partitions() []int32 {
 	var ps []int32
 	for p := range s.t.parts {
+		if !s.task.Owns(int32(p)) {
+			continue
+		}
 		ps = append(ps, int32(p))
 	}
 	return ps
@@ -256,7 +266,7 @@ func init() {
 		if cfg.Pipeline != "" {
 			group = cfg.GroupID + "." + cfg.Pipeline
 		}
-		s := &memSource{t: t, group: group, pos: Offsets{}}
+		s := &memSource{t: t, group: group, pos: Offsets{}, task: cfg.Task}
 		t.mu.Lock()
 		if cfg.Resume != nil {
 			for p, o := range cfg.Resume {
@@ -264,7 +274,9 @@ func init() {
 			}
 		} else if c := t.committed[group]; c != nil {
 			for p, o := range c {
-				s.pos[p] = o
+				if cfg.Task.Owns(p) {
+					s.pos[p] = o
+				}
 			}
 		}
 		reportLag := t.reportLag
@@ -280,7 +292,9 @@ func init() {
 			return nil, errors.New("no such sink")
 		}
 		s := v.(*memSink)
+		s.mu.Lock() // the tasks of a split pipeline share it
 		s.schema = cfg.Schema
+		s.mu.Unlock()
 		return s, nil
 	})
 }

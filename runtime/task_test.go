@@ -1,9 +1,16 @@
 package runtime
 
 import (
+	"context"
+	"fmt"
+	"maps"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-sql/sluice/planner/dag"
 )
 
 func TestTaskNamesAndOwnership(t *testing.T) {
@@ -75,5 +82,137 @@ func TestMergeStats(t *testing.T) {
 	// a is not modified.
 	if a.Operators[0].RowsIn != 10 || a.Sources[0].Lag != 3 {
 		t.Errorf("MergeStats modified its argument: %+v %+v", a.Operators, a.Sources)
+	}
+}
+
+// TestSplitPipelineRefusesSourcesNotCoPartitioned: a task of a split
+// pipeline joins partition p of one source with partition p of the other,
+// which pairs equal keys only when both have as many partitions.
+func TestSplitPipelineRefusesSourcesNotCoPartitioned(t *testing.T) {
+	_, lid := newTestTopic(t, 4)
+	_, rid := newTestTopic(t, 2, "/right")
+	_, sid := newTestSink(t)
+	src := func(id int, name, topic string) *dag.Node {
+		return &dag.Node{ID: id, Kind: dag.KindSource, Schema: ordersSchema, TimeCol: 2, Source: &dag.SourceSpec{
+			Name: name, Connector: "memtest", Options: map[string]string{"id": topic},
+			Declared: ordersSchema, Watermark: "ts", IdleTimeout: 50 * time.Millisecond}}
+	}
+	j := joinNode(ordersSchema, ordersSchema, dag.Inner, time.Minute, 2, 2, 0, 0)
+	out := dag.Schema{{Name: "id", Type: dag.T(dag.String)}}
+	p := &dag.Node{ID: 4, Kind: dag.KindProject, Inputs: []int{3}, Schema: out, TimeCol: -1,
+		Exprs: []*dag.Expr{dag.ColRef(0, dag.T(dag.String), "id")}}
+	s := &dag.Node{ID: 5, Kind: dag.KindSink, Inputs: []int{4}, Schema: out, TimeCol: -1,
+		Sink: &dag.SinkSpec{Name: "out", Connector: "memtest", Options: map[string]string{"id": sid}}}
+	g := &dag.Graph{Name: "j", Nodes: []*dag.Node{src(1, "orders", lid), src(2, "users", rid), j, p, s}}
+
+	pl, err := NewPipeline(g, Options{Task: Task{Index: 1, Count: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = pl.Run(ctx)
+	want := `pipeline "j#1": sources "orders" (4 partitions) and "users" (2 partitions) are not co-partitioned: every source of a pipeline with parallelism 2 needs the same number of partitions`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Run = %v, want %s", err, want)
+	}
+
+	// The whole pipeline, one task, reads them as it always did.
+	whole, err := NewPipeline(g, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := whole.Run(ctx); err != nil {
+		t.Fatalf("unsplit run: %v", err)
+	}
+}
+
+// TestSplitPipelineTasks runs the two tasks of a split pipeline side by
+// side on one checkpoint store: each reads its own partitions, keeps its
+// own checkpoints and write tokens, and together they write what the whole
+// pipeline writes.
+func TestSplitPipelineTasks(t *testing.T) {
+	topic, tid := newTestTopic(t, 4)
+	sink, sid := newTestSink(t)
+	var want []string
+	for i := 0; i < 400; i++ {
+		// Equal ids share a partition, as a keyed producer makes them.
+		id := fmt.Sprintf("o%03d", i%200)
+		topic.add(i%200%4, t0, order(id, float64(i%200+1), time.Duration(i)*100*time.Millisecond))
+		if i < 200 {
+			want = append(want, fmt.Sprintf("%s,%d", id, i+1))
+		}
+	}
+	store := &FileCheckpointStore{Dir: t.TempDir()}
+	var tasks []*Pipeline
+	for i := range 2 {
+		p, err := NewPipeline(dedupGraph("p", tid, sid), Options{Store: store, Task: Task{Index: i, Count: 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tasks = append(tasks, p)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errs := make(chan error, len(tasks))
+	for _, p := range tasks {
+		go func() { errs <- p.Run(ctx) }()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for MergeStats(tasks[0].Stats(), tasks[1].Stats()).RowsWritten < int64(len(want)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("rows written: %d of %d", MergeStats(tasks[0].Stats(), tasks[1].Stats()).RowsWritten, len(want))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	for range tasks {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := sink.snapshot()
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("rows written: got %d %v…, want %d", len(got), got[:min(5, len(got))], len(want))
+	}
+	for i, p := range tasks {
+		if st := p.Stats(); st.RecordsIn != 200 {
+			t.Errorf("task %d read %d records, want the 200 of its two partitions", i, st.RecordsIn)
+		}
+	}
+	for _, name := range []string{"p#0", "p#1"} {
+		chain, err := store.Load(context.Background(), name)
+		if err != nil || len(chain) == 0 {
+			t.Fatalf("checkpoint of %s: %v, %d", name, err, len(chain))
+		}
+		cp := chain[len(chain)-1]
+		for _, offs := range cp.Offsets {
+			for part := range offs {
+				if idx := int(name[2] - '0'); int(part)%2 != idx {
+					t.Errorf("checkpoint of %s holds partition %d", name, part)
+				}
+			}
+		}
+	}
+	if chain, _ := store.Load(context.Background(), "p"); len(chain) != 0 {
+		t.Errorf("a checkpoint under the pipeline's own name: %d", len(chain))
+	}
+	for _, tok := range sink.tokens {
+		if !strings.HasPrefix(tok, "p#0-") && !strings.HasPrefix(tok, "p#1-") {
+			t.Errorf("write token %q is not a task's", tok)
+		}
+	}
+	// The tasks share the pipeline's consumer group, each committing its
+	// own partitions.
+	topic.mu.Lock()
+	committed := maps.Clone(topic.committed["sluice.p"])
+	topic.mu.Unlock()
+	for part := range int32(4) {
+		if committed[part] != int64(len(topic.parts[part])) {
+			t.Errorf("partition %d: committed %d, want %d", part, committed[part], len(topic.parts[part]))
+		}
 	}
 }

@@ -26,11 +26,11 @@ func (s *Server) foresee(res *ScriptResult, steps []planner.Step) {
 			continue
 		}
 		k := strings.ToLower(r.Name)
-		nobj, old := final[k], s.running(r.Name)
-		if nobj == nil || old == nil || !nobj.Pipeline.Running || old.graph == nobj.Pipeline.Graph {
+		nobj, here := final[k], s.runsOf(r.Name)
+		if nobj == nil || len(here) == 0 || !nobj.Pipeline.Running || here[0].def == nobj.Pipeline.Graph {
 			continue
 		}
-		kept := stateFits(old.graph, nobj.Pipeline.Graph)
+		kept := stateFits(here[0].def, nobj.Pipeline.Graph)
 		r.Restarted, r.StateKept = true, &kept
 	}
 }

@@ -27,12 +27,16 @@ type History struct {
 type ring struct {
 	in, out [HistoryLen]float64
 	n, next int // samples held, where the next goes
-	// The counters at the previous sample, and the run they came from: a
-	// new run counts from zero.
-	run          *run
-	lastIn       int64
-	lastOut      int64
-	lastT, endAt time.Time
+	// The counters of each run (a task of the pipeline) at the previous
+	// sample: a new run counts from zero.
+	last  map[*run]counts
+	endAt time.Time
+}
+
+// counts are a run's counters at a sample.
+type counts struct {
+	in, out int64
+	at      time.Time
 }
 
 func (r *ring) add(in, out float64, at time.Time) {
@@ -51,12 +55,16 @@ type history struct {
 func newHistory() *history { return &history{rings: map[string]*ring{}} }
 
 // sample adds one sample per pipeline of the catalog: its rate since the
-// previous sample, 0 when it is not running.
+// previous sample, 0 when it is not running; for a pipeline split into
+// tasks, the sum of the rates of its main graph's tasks running here.
 func (s *Server) sampleHistory(now time.Time) {
 	s.mu.Lock()
-	runs := map[string]*run{}
-	for k, r := range s.runs {
-		runs[k] = r
+	runs := map[string][]*run{}
+	for _, r := range s.runs {
+		if r.u.stage == "" {
+			k := strings.ToLower(r.name)
+			runs[k] = append(runs[k], r)
+		}
 	}
 	s.mu.Unlock()
 	names := map[string]bool{}
@@ -77,25 +85,23 @@ func (s *Server) sampleHistory(now time.Time) {
 			rg = &ring{}
 			h.rings[k] = rg
 		}
-		r := runs[k]
-		if r == nil {
-			rg.run = nil
-			rg.add(0, 0, now)
-			continue
-		}
-		st := r.p.Stats()
-		if rg.run != r {
-			// A new run: its counters started at zero when it started.
-			rg.run, rg.lastIn, rg.lastOut, rg.lastT = r, 0, 0, r.started
-		}
-		dt := now.Sub(rg.lastT).Seconds()
+		last := map[*run]counts{}
 		var in, out float64
-		if dt > 0 {
-			in = float64(st.RecordsIn-rg.lastIn) / dt
-			out = float64(st.RowsWritten-rg.lastOut) / dt
+		for _, r := range runs[k] {
+			st := r.p.Stats()
+			c, ok := rg.last[r]
+			if !ok {
+				// A new run: its counters started at zero when it started.
+				c = counts{at: r.started}
+			}
+			if dt := now.Sub(c.at).Seconds(); dt > 0 {
+				in += max(float64(st.RecordsIn-c.in)/dt, 0)
+				out += max(float64(st.RowsWritten-c.out)/dt, 0)
+			}
+			last[r] = counts{in: st.RecordsIn, out: st.RowsWritten, at: now}
 		}
-		rg.lastIn, rg.lastOut, rg.lastT = st.RecordsIn, st.RowsWritten, now
-		rg.add(max(in, 0), max(out, 0), now)
+		rg.last = last
+		rg.add(in, out, now)
 	}
 }
 

@@ -56,7 +56,7 @@ func TestHistory(t *testing.T) {
 func TestDryRunForeseesState(t *testing.T) {
 	s := newTestServer(t)
 	apply(t, s, supPipeline("f1", "ok"))
-	waitFor(t, "f1 running", func() bool { return s.running("f1") != nil })
+	waitFor(t, "f1 running", func() bool { return len(s.runsOf("f1")) > 0 })
 	check := func(src string, restarted, kept bool) {
 		t.Helper()
 		for _, dry := range []bool{true, false} {

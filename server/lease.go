@@ -2,6 +2,10 @@ package server
 
 // Ownership of pipelines among the servers of one PostgreSQL catalog.
 //
+// What a lease covers is a unit (unit.go): a pipeline of one task, or one
+// task of a pipeline split into several, so that the tasks of one pipeline
+// spread over the servers. Below, "pipeline" stands for either.
+//
 // Every run holds the pipeline's lease (package catalog): taken when the
 // run starts, renewed every third of the lease time, given up when the
 // pipeline is stopped or dropped or the server shuts down. A server runs a
@@ -30,6 +34,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluice-sql/sluice/catalog"
+	"github.com/sluice-sql/sluice/planner"
 	"github.com/sluice-sql/sluice/runtime"
 	"github.com/sluice-sql/sluice/sql"
 )
@@ -52,6 +57,8 @@ func DefaultNodeID() string {
 // held is a lease this server holds.
 type held struct {
 	fence int64
+	// pipeline is the lower-case name of the pipeline the unit is of.
+	pipeline string
 	// until is when the lease surely runs out by this process's clock
 	// (monotonic): the start of the last renewal that extended it, plus
 	// the lease time.
@@ -66,15 +73,15 @@ type leaser struct {
 	ttl time.Duration
 
 	mu   sync.Mutex
-	held map[string]held          // by lower-case pipeline name
-	view map[string]catalog.Lease // every lease, as last read
-	// freeSince is when the loop first saw each wanted pipeline without
-	// a live lease: past a lease time, any server takes it, over its
-	// share or not.
+	held map[string]held          // by unit key
+	view map[string]catalog.Lease // every lease, as last read, by unit key
+	// freeSince is when the loop first saw each wanted unit without a
+	// live lease: past a lease time, any server takes it, over its share
+	// or not.
 	freeSince map[string]time.Time
-	// yielded are the pipelines this server stopped because a script on
-	// another server changed them, until when it leaves them to that
-	// server (which waits to take them over).
+	// yielded are the pipelines (by lower-case name) this server stopped
+	// because a script on another server changed them, until when it
+	// leaves them to that server (which waits to take them over).
 	yielded map[string]time.Time
 	// nodes are the other live servers, as last read.
 	nodes []string
@@ -95,9 +102,9 @@ func newLeaser(s *Server, l *catalog.Leases) *leaser {
 	return &leaser{s: s, l: l, id: s.cfg.NodeID, ttl: s.cfg.LeaseTime, held: map[string]held{}, view: map[string]catalog.Lease{}, freeSince: map[string]time.Time{}, yielded: map[string]time.Time{}, kick: make(chan struct{}, 1)}
 }
 
-// claim takes the pipeline's lease for a run about to start; ok is false
+// claim takes the unit's lease for a run about to start; ok is false
 // when another live server holds it, and the run does not start here.
-func (s *Server) claim(name string, force bool) (o runtime.Owner, ok bool, err error) {
+func (s *Server) claim(u unit, force bool) (o runtime.Owner, ok bool, err error) {
 	l := s.lease
 	if l == nil {
 		return runtime.Owner{}, true, nil
@@ -105,27 +112,27 @@ func (s *Server) claim(name string, force bool) (o runtime.Owner, ok bool, err e
 	ctx, cancel := context.WithTimeout(s.ctx, l.ttl)
 	defer cancel()
 	t0 := time.Now()
-	fence, ok, err := l.l.Acquire(ctx, name, l.id, l.ttl, force)
+	fence, ok, err := l.l.Acquire(ctx, u.name, l.id, l.ttl, force)
 	if err != nil || !ok {
 		return runtime.Owner{}, false, err
 	}
-	k := strings.ToLower(name)
+	k := u.key
 	l.mu.Lock()
-	l.held[k] = held{fence: fence, until: t0.Add(l.ttl)}
+	l.held[k] = held{fence: fence, pipeline: strings.ToLower(u.pipeline), until: t0.Add(l.ttl)}
 	l.view[k] = catalog.Lease{Pipeline: k, Owner: l.id, Fence: fence, Expires: time.Now().Add(l.ttl).UTC(), Live: true}
 	l.mu.Unlock()
 	return runtime.Owner{ID: l.id, Fence: fence}, true, nil
 }
 
-// takeOver makes the lease of a pipeline that a script stops, drops or
-// replaces this server's, so that its state is kept, dropped or replaced
+// takeOver makes the lease of a unit of a pipeline that a script stops,
+// drops or replaces this server's, so that its state is kept, dropped or replaced
 // here with no other run saving it meanwhile. Another server running it
 // sees the change (NOTIFY) and stops its run in order — rows written,
 // state checkpointed, offsets committed — then gives its lease up; this
 // waits for that, up to the lease time and the stop timeout (a dead owner's
 // lease runs out in that time), then takes the lease, fencing any run that
 // still holds it.
-func (s *Server) takeOver(name string) {
+func (s *Server) takeOver(u unit) {
 	l := s.lease
 	if l == nil {
 		return
@@ -133,26 +140,69 @@ func (s *Server) takeOver(name string) {
 	deadline := time.Now().Add(l.ttl + s.cfg.StopTimeout)
 	for time.Now().Before(deadline) && s.ctx.Err() == nil {
 		ctx, cancel := context.WithTimeout(s.ctx, l.ttl)
-		x, ok, err := l.l.Get(ctx, name)
+		x, ok, err := l.l.Get(ctx, u.name)
 		cancel()
 		if err != nil || !ok || !x.Live || x.Owner == l.id {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if _, _, err := s.claim(name, true); err != nil {
-		s.log.Error("take over the lease of a changed pipeline", "pipeline", name, "error", err)
+	if _, _, err := s.claim(u, true); err != nil {
+		s.log.Error("take over the lease of a changed pipeline", u.logArgs("error", err)...)
 	}
 }
 
-// release gives up the lease held at fence (0: whatever this server
-// holds), for a pipeline that no longer runs here.
-func (s *Server) release(name string, fence int64) {
+// takeOverAll takes over the leases of the units that do not run here,
+// of one or more plans of a pipeline (a replaced one's old and new).
+// Another server stops all the units it runs of a changed pipeline at
+// once, so waiting for them one after the other waits about as long as
+// for one.
+func (s *Server) takeOverAll(lists ...[]unit) {
+	if s.lease == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, us := range lists {
+		for _, u := range us {
+			s.mu.Lock()
+			here := s.runs[u.key] != nil
+			s.mu.Unlock()
+			if here || seen[u.key] {
+				continue
+			}
+			seen[u.key] = true
+			s.takeOver(u)
+		}
+	}
+}
+
+// releasePipeline gives up every lease this server holds of the
+// pipeline's units, for a pipeline none of whose units runs here.
+func (s *Server) releasePipeline(name string) {
 	l := s.lease
 	if l == nil {
 		return
 	}
-	k := strings.ToLower(name)
+	var keys []string
+	l.mu.Lock()
+	for k, h := range l.held {
+		if sameKey(h.pipeline, name) {
+			keys = append(keys, k)
+		}
+	}
+	l.mu.Unlock()
+	for _, k := range keys {
+		s.release(k, 0)
+	}
+}
+
+// release gives up the lease of the unit keyed k held at fence (0:
+// whatever this server holds), for a unit that no longer runs here.
+func (s *Server) release(k string, fence int64) {
+	l := s.lease
+	if l == nil {
+		return
+	}
 	l.mu.Lock()
 	h, ok := l.held[k]
 	if ok && (fence == 0 || h.fence == fence) {
@@ -168,8 +218,8 @@ func (s *Server) release(name string, fence int64) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), l.ttl)
 	defer cancel()
-	if err := l.l.Release(ctx, name, l.id, h.fence); err != nil {
-		s.log.Warn("give up a pipeline's lease; it runs out by itself", "pipeline", name, "error", err)
+	if err := l.l.Release(ctx, k, l.id, h.fence); err != nil {
+		s.log.Warn("give up a pipeline's lease; it runs out by itself", "pipeline", h.pipeline, "lease", k, "error", err)
 	}
 }
 
@@ -180,25 +230,25 @@ func (s *Server) fenced(r *run, err error) bool {
 	if s.lease == nil || !errors.Is(err, runtime.ErrFenced) {
 		return false
 	}
-	k := strings.ToLower(r.name)
+	k := r.u.key
 	s.lease.mu.Lock()
 	if h, ok := s.lease.held[k]; ok && h.fence == r.owner.Fence {
 		delete(s.lease.held, k)
 	}
 	s.lease.mu.Unlock()
-	s.log.Warn("pipeline stopped here: another server took it over", "pipeline", r.name, "error", err)
+	s.log.Warn("pipeline stopped here: another server took it over", r.u.logArgs("error", err)...)
 	s.lease.poke()
 	return true
 }
 
-// leaseOf returns who holds the pipeline's lease, for the API.
-func (s *Server) leaseOf(name string) (catalog.Lease, bool) {
+// leaseOf returns who holds the unit's lease, for the API.
+func (s *Server) leaseOf(key string) (catalog.Lease, bool) {
 	if s.lease == nil {
 		return catalog.Lease{}, false
 	}
 	s.lease.mu.Lock()
 	defer s.lease.mu.Unlock()
-	v, ok := s.lease.view[strings.ToLower(name)]
+	v, ok := s.lease.view[key]
 	return v, ok
 }
 
@@ -264,7 +314,7 @@ func (l *leaser) stop() {
 
 // tick renews the leases held, stops the runs whose lease is lost, takes
 // in what other servers changed in the catalog and starts the wanted
-// pipelines that no live server holds.
+// units that no live server holds.
 func (l *leaser) tick(ctx context.Context) {
 	l.renew(ctx)
 	if l.closing.Load() || ctx.Err() != nil {
@@ -297,51 +347,14 @@ func (l *leaser) tick(ctx context.Context) {
 	l.mu.Unlock()
 	free := map[string]bool{}
 	for _, obj := range s.cat.List(sql.ObjPipeline) {
-		k := strings.ToLower(obj.Name)
-		if !l.wanted(obj.Name, obj.Pipeline.Running) || ctx.Err() != nil {
+		if !l.wanted(obj.Name, obj.Pipeline.Running) {
 			continue
 		}
-		if x, ok := view[k]; ok && x.Live {
-			continue
-		}
-		free[k] = true
-		if _, ok := l.freeSince[k]; !ok {
-			l.freeSince[k] = time.Now()
-		}
-		s.mu.Lock()
-		busy := s.runs[k] != nil || s.retries[k] != nil
-		if r := s.last[k]; r != nil {
-			select {
-			case <-r.done:
-			default:
-				busy = true // a run that lost its lease is still ending
+		for _, u := range unitsOf(obj) {
+			if ctx.Err() != nil {
+				break
 			}
-		}
-		s.mu.Unlock()
-		if until, ok := l.yielded[k]; ok {
-			if time.Now().Before(until) {
-				continue
-			}
-			delete(l.yielded, k)
-		}
-		if busy {
-			continue
-		}
-		// Each server takes its share of the pipelines; one left free for
-		// a whole lease time (its share's server cannot take it) is taken
-		// by whoever sees it.
-		if mine >= share && time.Since(l.freeSince[k]) < l.ttl {
-			continue
-		}
-		if x, ok := view[k]; ok && x.Owner != l.id {
-			s.log.Info("taking over a pipeline whose lease ran out", "pipeline", obj.Name, "owner", x.Owner, "lease_epoch", x.Fence)
-		}
-		s.startRun(obj)
-		l.mu.Lock()
-		_, got := l.held[k]
-		l.mu.Unlock()
-		if got {
-			mine++
+			l.takeFree(obj, u, view, free, share, &mine)
 		}
 	}
 	for k := range l.freeSince {
@@ -350,6 +363,57 @@ func (l *leaser) tick(ctx context.Context) {
 		}
 	}
 	l.shed(view, share, mine)
+}
+
+// takeFree starts the unit u of obj here when no live server holds it and
+// this server runs fewer than its share (or it was left free for a lease
+// time), counting it in mine.
+func (l *leaser) takeFree(obj *planner.Object, u unit, view map[string]catalog.Lease, free map[string]bool, share int, mine *int) {
+	s := l.s
+	k := u.key
+	if x, ok := view[k]; ok && x.Live {
+		return
+	}
+	free[k] = true
+	if _, ok := l.freeSince[k]; !ok {
+		l.freeSince[k] = time.Now()
+	}
+	s.mu.Lock()
+	busy := s.runs[k] != nil || s.retries[k] != nil
+	if r := s.last[k]; r != nil {
+		select {
+		case <-r.done:
+		default:
+			busy = true // a run that lost its lease is still ending
+		}
+	}
+	s.mu.Unlock()
+	pk := strings.ToLower(obj.Name)
+	if until, ok := l.yielded[pk]; ok {
+		if time.Now().Before(until) {
+			return
+		}
+		delete(l.yielded, pk)
+	}
+	if busy {
+		return
+	}
+	// Each server takes its share of the units; one left free for a
+	// whole lease time (its share's server cannot take it) is taken
+	// by whoever sees it.
+	if *mine >= share && time.Since(l.freeSince[k]) < l.ttl {
+		return
+	}
+	if x, ok := view[k]; ok && x.Owner != l.id {
+		s.log.Info("taking over a pipeline whose lease ran out", u.logArgs("owner", x.Owner, "lease_epoch", x.Fence)...)
+	}
+	s.startUnit(obj, u)
+	l.mu.Lock()
+	_, got := l.held[k]
+	l.mu.Unlock()
+	if got {
+		*mine++
+	}
 }
 
 // wanted reports whether a pipeline should run somewhere: the catalog
@@ -364,14 +428,15 @@ func (l *leaser) wanted(name string, running bool) bool {
 	return ok && e.State != catalog.Stopped
 }
 
-// share returns how many of the wanted pipelines each live server should
-// run: all of them divided by the live servers (heartbeats), rounded up.
-// It renews this server's heartbeat first.
+// share returns how many of the wanted units each live server should
+// run: all of them (every task of every pipeline) divided by the live
+// servers (heartbeats), rounded up. It renews this server's heartbeat
+// first.
 func (l *leaser) share(ctx context.Context) int {
 	wanted := 0
 	for _, obj := range l.s.cat.List(sql.ObjPipeline) {
 		if l.wanted(obj.Name, obj.Pipeline.Running) {
-			wanted++
+			wanted += len(unitsOf(obj))
 		}
 	}
 	hctx, cancel := context.WithTimeout(ctx, l.ttl/3)
@@ -396,7 +461,7 @@ func (l *leaser) share(ctx context.Context) int {
 	return (wanted + live - 1) / live
 }
 
-// shed hands one pipeline over when this server runs more than its share
+// shed hands one unit over when this server runs more than its share
 // and another live server runs fewer: it stops here in order (written,
 // checkpointed, committed) and its lease is given up, for the other to
 // take. One per tick, so the servers converge without moving more than
@@ -427,7 +492,7 @@ func (l *leaser) shed(view map[string]catalog.Lease, share, mine int) {
 	var victim *run
 	s.mu.Lock()
 	for _, r := range s.runs {
-		if victim == nil || strings.ToLower(r.name) > strings.ToLower(victim.name) {
+		if victim == nil || r.u.key > victim.u.key {
 			victim = r
 		}
 	}
@@ -435,9 +500,9 @@ func (l *leaser) shed(view map[string]catalog.Lease, share, mine int) {
 	if victim == nil {
 		return
 	}
-	s.log.Info("handing a pipeline over to balance the servers", "pipeline", victim.name, "to", under, "running_here", mine, "share", share)
-	if r := s.stopRun(victim.name); r != nil {
-		s.release(r.name, r.owner.Fence)
+	s.log.Info("handing a pipeline over to balance the servers", victim.u.logArgs("to", under, "running_here", mine, "share", share)...)
+	if r := s.stopUnit(victim.u.key); r != nil {
+		s.release(r.u.key, r.owner.Fence)
 	}
 }
 
@@ -496,7 +561,7 @@ func (l *leaser) renew(ctx context.Context) {
 		if r == nil {
 			continue
 		}
-		s.log.Warn("pipeline stopped here: its lease was lost", "pipeline", r.name, "lease_epoch", fences[k])
+		s.log.Warn("pipeline stopped here: its lease was lost", r.u.logArgs("lease_epoch", fences[k])...)
 		// Its saves are refused from now on, so its last write is not
 		// checkpointed: the next owner replays it.
 		r.stopping.Store(true)
@@ -525,7 +590,7 @@ func (s *Server) syncCatalog(ctx context.Context) {
 		// is dropped); the lease is given up for the server that changed
 		// the pipeline, which is waiting to take it over.
 		s.stopRun(c.Name)
-		s.release(c.Name, 0)
+		s.releasePipeline(c.Name)
 		s.lease.yielded[strings.ToLower(c.Name)] = time.Now().Add(s.lease.ttl)
 		if _, ok := s.cat.Lookup(c.Name); !ok || c.Gone {
 			s.taps.closePipeline(c.Name)
@@ -533,24 +598,26 @@ func (s *Server) syncCatalog(ctx context.Context) {
 	}
 }
 
-var descOwned = prometheus.NewDesc("sluice_pipeline_owned", "1 on the server that holds the pipeline's lease, 0 on the other servers of a shared PostgreSQL catalog (absent without one).", []string{"pipeline"}, nil)
+var descOwned = prometheus.NewDesc("sluice_pipeline_owned", "1 on the server that holds the pipeline's lease, 0 on the other servers of a shared PostgreSQL catalog (absent without one); for a pipeline split into tasks, the number of its tasks' leases the server holds.", []string{"pipeline"}, nil)
 
-// collectLeases reports which pipelines this server holds the lease of,
+// collectLeases reports which pipelines this server holds the leases of,
 // for every pipeline of a shared catalog: summed over the servers, a
-// wanted pipeline that no server owns shows 0.
+// wanted pipeline that no server owns shows 0, and one whose tasks all
+// run shows its number of tasks.
 func (s *Server) collectLeases(ch chan<- prometheus.Metric) {
 	l := s.lease
 	if l == nil {
 		return
 	}
 	for _, e := range s.cat.Entries(sql.ObjPipeline) {
-		l.mu.Lock()
-		_, mine := l.held[strings.ToLower(e.Name)]
-		l.mu.Unlock()
 		v := 0.0
-		if mine {
-			v = 1
+		l.mu.Lock()
+		for _, h := range l.held {
+			if sameKey(h.pipeline, e.Name) {
+				v++
+			}
 		}
+		l.mu.Unlock()
 		ch <- prometheus.MustNewConstMetric(descOwned, prometheus.GaugeValue, v, e.Name)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluice-sql/sluice/catalog"
+	"github.com/sluice-sql/sluice/runtime"
 	"github.com/sluice-sql/sluice/sql"
 )
 
@@ -41,6 +42,32 @@ var (
 	descQueueFill    = prometheus.NewDesc("sluice_pipeline_queue_fill_ratio", "How full a pipeline's queue is, 0 to 1: queue=operators (decoded records waiting for the operators) or sink (batches waiting for the sink).", []string{"pipeline", "queue"}, nil)
 )
 
+// pipelineStats returns the counters of each pipeline running here, by
+// name: of a pipeline split into tasks, its main graph's tasks running
+// here merged (runtime.MergeStats), so that the series keep one per
+// pipeline.
+func (s *Server) pipelineStats() map[string]runtime.Stats {
+	s.mu.Lock()
+	byName := map[string][]*run{}
+	var names []string
+	for _, r := range s.runs {
+		if r.u.stage != "" {
+			continue
+		}
+		k := strings.ToLower(r.name)
+		if byName[k] == nil {
+			names = append(names, r.name)
+		}
+		byName[k] = append(byName[k], r)
+	}
+	s.mu.Unlock()
+	out := make(map[string]runtime.Stats, len(names))
+	for _, n := range names {
+		out[n] = mergedStats(byName[strings.ToLower(n)])
+	}
+	return out
+}
+
 // Collector exposes the server's pipelines to Prometheus.
 func (s *Server) Collector() prometheus.Collector { return (*collector)(s) }
 
@@ -67,18 +94,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, v, e.Name, string(st))
 		}
 	}
-	s.mu.Lock()
-	runs := make([]*run, 0, len(s.runs))
-	for _, r := range s.runs {
-		runs = append(runs, r)
-	}
-	s.mu.Unlock()
 	counter := func(d *prometheus.Desc, v int64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	for _, r := range runs {
-		st := r.p.Stats()
-		p := r.name
+	for p, st := range s.pipelineStats() {
 		counter(descRecordsIn, st.RecordsIn, p)
 		counter(descRowsWritten, st.RowsWritten, p)
 		counter(descDeadLettered, st.DeadLettered, p)

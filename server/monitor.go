@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -141,14 +142,16 @@ type Live struct {
 
 // LiveTracker remembers what the previous Live saw, to compute rates.
 type LiveTracker struct {
-	run  *run
+	runs []*run // the runs whose counters prev merges
 	prev runtime.Stats
 	at   time.Time
 	// full counts the messages in a row each queue was at least 3/4 full.
 	sinkFull, opFull int
 }
 
-// Live returns the counters of a pipeline for the live socket.
+// Live returns the counters of a pipeline for the live socket. A pipeline
+// split into tasks shows its graph once, with the counters of its tasks
+// running on this server merged (runtime.MergeStats).
 func (s *Server) Live(name string, tr *LiveTracker) (Live, error) {
 	obj, err := s.Object(sql.ObjPipeline, name)
 	if err != nil {
@@ -157,17 +160,25 @@ func (s *Server) Live(name string, tr *LiveTracker) (Live, error) {
 	now := time.Now()
 	l := Live{Type: "stats", Pipeline: obj.Name, Time: now.UTC(), State: obj.State, Error: obj.Error, Since: obj.Since, Metrics: obj.Metrics, Nodes: []LiveNode{}, Bottleneck: -1}
 	o, _ := s.cat.Lookup(name)
-	r := s.running(name)
-	if r == nil || o == nil || o.Pipeline == nil {
-		tr.run = nil
+	runs := mainRuns(s.runsOf(name))
+	if len(runs) == 0 || o == nil || o.Pipeline == nil {
+		tr.runs = nil
 		return l, nil
 	}
-	st := r.p.Stats()
+	st := mergedStats(runs)
 	prev, dt := tr.prev, now.Sub(tr.at).Seconds()
-	if tr.run != r {
-		prev, dt = runtime.Stats{}, now.Sub(r.started).Seconds()
+	if !slices.Equal(tr.runs, runs) {
+		// Other runs than last time: their counters started at zero when
+		// the earliest of them started.
+		started := runs[0].started
+		for _, r := range runs {
+			if r.started.Before(started) {
+				started = r.started
+			}
+		}
+		prev, dt = runtime.Stats{}, now.Sub(started).Seconds()
 	}
-	tr.run, tr.prev, tr.at = r, st, now
+	tr.runs, tr.prev, tr.at = runs, st, now
 	prevOp := map[int]runtime.OperatorSnapshot{}
 	for _, op := range prev.Operators {
 		prevOp[op.ID] = op
@@ -190,7 +201,7 @@ func (s *Server) Live(name string, tr *LiveTracker) (Live, error) {
 		}
 		return math.Round(float64(n)/float64(c)*100) / 100
 	}
-	g := r.graph
+	g := runs[0].graph
 	kinds := map[int]dag.NodeKind{}
 	srcIdx := map[int]int{}
 	fedBySource := map[int]bool{}
@@ -261,9 +272,9 @@ func (s *Server) Live(name string, tr *LiveTracker) (Live, error) {
 			n.OutPerSecond = rate(st.RowsWritten, prev.RowsWritten)
 		}
 		if op.Kind != dag.KindSource {
-			// One goroutine runs the operators, one the sink: a share
-			// above 1 is time counted when a long call ended.
-			n.Busy = min(n.Busy, 1)
+			// One goroutine per task runs the operators, one the sink: a
+			// share above that is time counted when a long call ended.
+			n.Busy = min(n.Busy, float64(len(runs)))
 		}
 		if n.Busy > busiestShare {
 			busiest, busiestShare = op.ID, n.Busy
@@ -278,7 +289,7 @@ func (s *Server) Live(name string, tr *LiveTracker) (Live, error) {
 	case busiest >= 0:
 		l.Bottleneck = busiest
 		l.Why = fmt.Sprintf("most time is spent here: %s of a core", percent(busiestShare))
-		l.Saturated = busiestShare >= 0.9 || (tr.opFull >= 3 && kinds[busiest] != dag.KindSource && kinds[busiest] != dag.KindSink)
+		l.Saturated = busiestShare >= 0.9*float64(len(runs)) || (tr.opFull >= 3 && kinds[busiest] != dag.KindSource && kinds[busiest] != dag.KindSink)
 		if tr.opFull >= 3 {
 			l.Why += "; decoded records wait for the operators"
 		}

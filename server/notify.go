@@ -340,15 +340,31 @@ type runView struct {
 func (n *notifier) look(now time.Time) {
 	s := n.s
 	s.mu.Lock()
-	runs := make([]*run, 0, len(s.runs))
+	byName := map[string][]*run{}
+	var names []string
 	for _, r := range s.runs {
-		runs = append(runs, r)
+		if r.u.stage != "" {
+			continue
+		}
+		k := strings.ToLower(r.name)
+		if byName[k] == nil {
+			names = append(names, r.name)
+		}
+		byName[k] = append(byName[k], r)
 	}
 	s.mu.Unlock()
-	views := make([]runView, 0, len(runs))
-	for _, r := range runs {
-		st := r.p.Stats()
-		v := runView{name: r.name, started: r.started, wrote: st.Checkpoints > 0 || st.RowsWritten > 0}
+	views := make([]runView, 0, len(names))
+	for _, name := range names {
+		// A pipeline split into tasks is watched as one: its tasks running
+		// here, merged, and started when the last of them did.
+		runs := byName[strings.ToLower(name)]
+		st := mergedStats(runs)
+		v := runView{name: name, started: runs[0].started, wrote: st.Checkpoints > 0 || st.RowsWritten > 0}
+		for _, r := range runs {
+			if r.started.After(v.started) {
+				v.started = r.started
+			}
+		}
 		for _, src := range st.Sources {
 			if src.Lag < 0 {
 				v.lag = -1

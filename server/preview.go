@@ -127,7 +127,7 @@ func (s *Server) RunPreviewStats(ctx context.Context, p *PreviewPlan, maxRows in
 	enc := s.cfg.NewRowEncoder(p.Graph.Nodes[len(p.Graph.Nodes)-1].Schema)
 	g := *p.Graph
 	g.Name = fmt.Sprintf("preview-%d", previewSeq.Add(1))
-	opts := s.options(g.Name)
+	opts := s.options(unit{pipeline: g.Name, name: g.Name})
 	opts.GroupID = s.cfg.GroupID + "-preview"
 	var sent int64
 	var emitted atomic.Int64

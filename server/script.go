@@ -256,38 +256,42 @@ type reconciled struct {
 	stateKept bool
 }
 
-// reconcile makes the pipeline's run match the catalog. old is the plan it
-// had before the script (nil if new); gone is its plan when the script
-// dropped it (it may have created it again).
+// reconcile makes the pipeline's runs match the catalog. old is the plan
+// it had before the script (nil if new); gone is its plan when the script
+// dropped it (it may have created it again). Every unit of the pipeline is
+// acted on: those running here are stopped here, and those running on
+// other servers are taken over (takeOverAll) first.
 func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 	obj, ok := s.cat.Lookup(name)
 	if !ok {
-		if s.running(name) == nil {
-			s.takeOver(name)
-		}
+		oldUnits := unitsOfGraph(name, gone)
+		s.takeOverAll(oldUnits)
 		s.stopRun(name)
 		s.taps.closePipeline(name)
-		if s.cfg.Checkpoints != nil && !s.cfg.KeepDropped {
-			if err := s.cfg.Checkpoints.Remove(s.ctx, name); err != nil {
-				s.log.Error("remove checkpoints of a dropped pipeline", "pipeline", name, "error", err)
-			}
+		if !s.cfg.KeepDropped {
+			s.removeCheckpoints("dropped", oldUnits)
 		}
 		s.forgetSources(gone)
-		s.release(name, 0)
+		s.releasePipeline(name)
 		return reconciled{}
 	}
 	p := obj.Pipeline
-	r := s.running(name)
-	if r != nil && r.graph == p.Graph && p.Running {
+	here := s.runsOf(name)
+	if len(here) > 0 && p.Running && !slices.ContainsFunc(here, func(r *run) bool { return r.def != p.Graph }) {
 		return reconciled{}
 	}
-	if r == nil && (!p.Running || (old != nil && old != p.Graph)) {
-		// It may run on another server: fence that run before its state
-		// is kept, dropped or replaced here.
-		s.takeOver(name)
+	newUnits := unitsOf(obj)
+	var oldUnits []unit
+	if old != nil {
+		oldUnits = unitsOfGraph(obj.Name, old)
+	}
+	if !p.Running || (old != nil && old != p.Graph) {
+		// Units may run on other servers: fence those runs before their
+		// state is kept, dropped or replaced here.
+		s.takeOverAll(oldUnits, newUnits)
 	}
 	var out reconciled
-	if r != nil {
+	if len(here) > 0 {
 		s.stopRun(name)
 		out.restarted = p.Running
 	}
@@ -296,12 +300,10 @@ func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 		out.stateKept = old != dropped && stateFits(old, p.Graph)
 		if !out.stateKept {
 			// The old state would not restore into the new operators: start
-			// afresh from the consumer groups' committed offsets.
-			if s.cfg.Checkpoints != nil {
-				if err := s.cfg.Checkpoints.Remove(s.ctx, obj.Name); err != nil {
-					s.log.Error("remove checkpoints of a replaced pipeline", "pipeline", obj.Name, "error", err)
-				}
-			}
+			// afresh from the consumer groups' committed offsets. The old
+			// plan's tasks go too, or a later plan with their number of
+			// tasks would find their state.
+			s.removeCheckpoints("replaced", oldUnits, newUnits)
 		}
 	} else {
 		out.stateKept = true
@@ -310,29 +312,49 @@ func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 		s.startRun(obj)
 	} else {
 		s.setState(obj.Name, catalog.Stopped, "")
-		s.release(obj.Name, 0)
+		s.releasePipeline(obj.Name)
 	}
 	return out
 }
 
+// removeCheckpoints removes the checkpoints of the units of the given
+// plans of a pipeline (why: "dropped" or "replaced", for the log).
+func (s *Server) removeCheckpoints(why string, lists ...[]unit) {
+	if s.cfg.Checkpoints == nil {
+		return
+	}
+	for _, n := range unitNames(lists...) {
+		if err := s.cfg.Checkpoints.Remove(s.ctx, n); err != nil {
+			s.log.Error("remove checkpoints of a "+why+" pipeline", "pipeline", n, "error", err)
+		}
+	}
+}
+
 // forgetSources makes the sources of a dropped pipeline forget where it
 // read to (a Kafka source deletes the committed offsets of its topic in
-// the pipeline's consumer group), so that a pipeline created again under
-// the same name starts afresh, as its checkpoints are gone too. The run
-// has stopped. A failure is logged: the drop stands.
+// the pipeline's consumer group, and of its repartition stages' groups),
+// so that a pipeline created again under the same name starts afresh, as
+// its checkpoints are gone too. The runs have stopped. A failure is
+// logged: the drop stands.
 func (s *Server) forgetSources(g *dag.Graph) {
-	if g == nil || s.cfg.KeepDropped {
+	if g == nil || g == dropped || s.cfg.KeepDropped {
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 	defer cancel()
-	for _, n := range g.Nodes {
-		if n.Source == nil {
-			continue
-		}
-		cfg := runtime.SourceConfig{Spec: n.Source, Pipeline: g.Name, GroupID: s.cfg.GroupID}
-		if err := runtime.ForgetSource(ctx, cfg); err != nil {
-			s.log.Error("forget the read position of a dropped pipeline", "pipeline", g.Name, "source", n.Source.Name, "error", err)
+	graphs := []*dag.Graph{g}
+	for _, st := range g.Stages {
+		graphs = append(graphs, st.Graph)
+	}
+	for _, gg := range graphs {
+		for _, n := range gg.Nodes {
+			if n.Source == nil {
+				continue
+			}
+			cfg := runtime.SourceConfig{Spec: n.Source, Pipeline: gg.Name, GroupID: s.cfg.GroupID}
+			if err := runtime.ForgetSource(ctx, cfg); err != nil {
+				s.log.Error("forget the read position of a dropped pipeline", "pipeline", g.Name, "source", n.Source.Name, "error", err)
+			}
 		}
 	}
 }
@@ -345,6 +367,23 @@ func (s *Server) forgetSources(g *dag.Graph) {
 // restoring state into operators that read it differently would corrupt
 // it, while starting afresh only forgets what was deduplicated or joined.
 func stateFits(old, new *dag.Graph) bool {
+	// Tasks keep the state of the partitions they read: another number of
+	// tasks, or other stages, would restore it into the wrong ones.
+	if max(old.Parallelism, 1) != max(new.Parallelism, 1) || len(old.Stages) != len(new.Stages) {
+		return false
+	}
+	for i, st := range old.Stages {
+		ns := new.Stages[i]
+		if st.Topic != ns.Topic || st.Graph.Name != ns.Graph.Name || !graphFits(st.Graph, ns.Graph) {
+			return false
+		}
+	}
+	return graphFits(old, new)
+}
+
+// graphFits compares the stateful nodes and sources of two graphs, for
+// stateFits.
+func graphFits(old, new *dag.Graph) bool {
 	sig := func(g *dag.Graph) map[int]string {
 		m := map[int]string{}
 		for _, n := range g.Nodes {

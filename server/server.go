@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,7 +69,8 @@ type Config struct {
 	// start, fails while running or fails its final write or checkpoint
 	// when stopped is not started again, and FailFast is called with its
 	// error (started tells whether it had started). `sluice run` stops on
-	// the first failure and exits with it.
+	// the first failure and exits with it. Its name is the failed task's
+	// (runtime.TaskName): the pipeline's own unless it is split into tasks.
 	FailFast func(pipeline string, err error, started bool)
 	// SecretKey, when set, seals the catalog's secrets instead of
 	// SLUICE_SECRET_KEY or <StateDir>/secret.key: a catalog that lives in
@@ -111,27 +113,31 @@ type Server struct {
 	ctx    context.Context // ends at Close: the parent of every run
 	cancel context.CancelFunc
 
+	// The supervision unit is a task of a pipeline (unit.go); a pipeline of
+	// one task has one unit, keyed by its lower-case name.
 	mu   sync.Mutex
-	runs map[string]*run // by lower-case pipeline name
-	// retries are the failed pipelines waiting to be started again, by
-	// lower-case name.
+	runs map[string]*run // by unit key
+	// retries are the failed units waiting to be started again, by unit
+	// key.
 	retries map[string]*retry
-	// last is each pipeline's latest run, ended or not, by lower-case name.
+	// last is each unit's latest run, ended or not, by unit key.
 	last map[string]*run
 
 	taps  *tapHub
 	hist  *history
 	notes *notifier
 	ready atomic.Bool
-	// lease keeps the pipelines' leases when the catalog is shared
+	// lease keeps the units' leases when the catalog is shared
 	// (PostgreSQL); nil otherwise. See lease.go.
 	lease *leaser
 }
 
-// run is one execution of a pipeline.
+// run is one execution of a unit of a pipeline.
 type run struct {
-	name    string
-	graph   *dag.Graph // as planned, before the tap
+	name    string // the pipeline
+	u       unit
+	def     *dag.Graph // the pipeline's plan as the catalog has it (all its units)
+	graph   *dag.Graph // the unit's graph, before the tap
 	p       *runtime.Pipeline
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -143,8 +149,9 @@ type run struct {
 	owner runtime.Owner
 }
 
-// retry is a failed pipeline's wait for its next start.
+// retry is a failed unit's wait for its next start.
 type retry struct {
+	u       unit
 	attempt int // failures in a row
 	next    time.Time
 	timer   *time.Timer
@@ -255,11 +262,15 @@ func (s *Server) Close() {
 	s.notes.close()
 }
 
-func (s *Server) options(name string) runtime.Options {
-	l := s.log.With("pipeline", name)
+func (s *Server) options(u unit) runtime.Options {
+	l := s.log.With("pipeline", u.pipeline)
+	if u.split() {
+		l = l.With("task", u.name)
+	}
 	return runtime.Options{
 		GroupID:     s.cfg.GroupID,
 		StopTimeout: s.cfg.StopTimeout,
+		Task:        u.task,
 		Logf: func(format string, args ...any) {
 			if w, ok := strings.CutPrefix(format, "warning: "); ok {
 				l.Warn(fmt.Sprintf(w, args...))
@@ -270,38 +281,72 @@ func (s *Server) options(name string) runtime.Options {
 	}
 }
 
-// startRun starts obj's pipeline. The caller holds scriptMu and has
-// stopped any earlier run of it; a retry waiting for it is cancelled.
-func (s *Server) startRun(obj *planner.Object) {
-	s.cancelRetry(obj.Name)
-	s.startAttempt(obj, 0)
+// logArgs are the log attributes naming a unit: its pipeline, and its
+// task when the pipeline is split.
+func (u unit) logArgs(kv ...any) []any {
+	out := []any{"pipeline", u.pipeline}
+	if u.split() {
+		out = append(out, "task", u.name)
+	}
+	return append(out, kv...)
 }
 
-// startAttempt starts obj's pipeline after failed earlier failures in a
-// row (0 for a start asked for by a user or at server start).
-func (s *Server) startAttempt(obj *planner.Object, failed int) {
+// failure is the message a unit's failure leaves on its pipeline: the
+// error, after the task's name when the pipeline is split.
+func (u unit) failure(err error) string {
+	if u.split() {
+		return fmt.Sprintf("task %s: %v", u.name, err)
+	}
+	return err.Error()
+}
+
+// startRun starts every unit of obj's pipeline. The caller holds scriptMu
+// and has stopped any earlier run of it; retries waiting for it are
+// cancelled.
+func (s *Server) startRun(obj *planner.Object) {
+	for _, u := range unitsOf(obj) {
+		s.startUnit(obj, u)
+	}
+}
+
+// startUnit starts one unit of obj's pipeline; a retry waiting for it is
+// cancelled. The caller holds scriptMu.
+func (s *Server) startUnit(obj *planner.Object, u unit) {
+	s.cancelRetry(u.key)
+	s.startAttempt(obj, u, 0)
+}
+
+// startAttempt starts a unit of obj's pipeline after failed earlier
+// failures in a row (0 for a start asked for by a user or at server
+// start).
+func (s *Server) startAttempt(obj *planner.Object, u unit, failed int) {
 	name := obj.Name
 	fail := func(err error) {
-		s.log.Error("pipeline failed to start", "pipeline", name, "error", err)
-		s.setState(name, catalog.Failed, err.Error())
+		s.log.Error("pipeline failed to start", u.logArgs("error", err)...)
+		s.setState(name, catalog.Failed, u.failure(err))
 		if s.cfg.FailFast != nil {
-			s.cfg.FailFast(name, err, false)
+			s.cfg.FailFast(u.name, err, false)
 		}
 	}
-	owner, mine, err := s.claim(name, false)
+	owner, mine, err := s.claim(u, false)
 	if err != nil {
 		fail(err)
 		return
 	}
 	if !mine {
-		s.log.Info("pipeline runs on another server", "pipeline", name)
+		s.log.Info("pipeline runs on another server", u.logArgs()...)
 		return
 	}
-	opts := s.options(name)
+	opts := s.options(u)
 	opts.Store = s.cfg.Checkpoints
 	opts.CheckpointInterval = checkpointInterval(obj.Pipeline.Options, s.cfg.CheckpointInterval)
 	opts.Owner = owner
-	g, release := s.taps.wrap(obj.Pipeline.Graph, name)
+	g, release := u.graph, func() {}
+	if u.stage == "" {
+		// A tail shows what the pipeline writes, not what its stages pass
+		// on to it.
+		g, release = s.taps.wrap(u.graph, name)
+	}
 	p, err := runtime.NewPipeline(g, opts)
 	if err != nil {
 		release()
@@ -309,13 +354,18 @@ func (s *Server) startAttempt(obj *planner.Object, failed int) {
 		return
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	r := &run{name: name, graph: obj.Pipeline.Graph, p: p, cancel: cancel, done: make(chan struct{}), started: time.Now(), owner: owner}
+	r := &run{name: name, u: u, def: obj.Pipeline.Graph, graph: u.graph, p: p, cancel: cancel, done: make(chan struct{}), started: time.Now(), owner: owner}
 	s.mu.Lock()
-	s.runs[strings.ToLower(name)] = r
-	s.last[strings.ToLower(name)] = r
+	s.runs[u.key] = r
+	s.last[u.key] = r
+	failing := s.failingLocked(name)
 	s.mu.Unlock()
-	s.setState(name, catalog.Running, "")
-	s.log.Info("pipeline started", "pipeline", name)
+	if !failing {
+		// While another unit of the pipeline waits to be retried, the
+		// pipeline stays failed with its error.
+		s.setState(name, catalog.Running, "")
+	}
+	s.log.Info("pipeline started", u.logArgs()...)
 	go func() {
 		defer close(r.done)
 		defer cancel()
@@ -323,18 +373,18 @@ func (s *Server) startAttempt(obj *planner.Object, failed int) {
 		err := p.Run(ctx)
 		if r.stopping.Load() {
 			if err != nil && !errors.Is(err, context.Canceled) {
-				s.log.Warn("pipeline stopped with an error", "pipeline", name, "error", err)
+				s.log.Warn("pipeline stopped with an error", u.logArgs("error", err)...)
 				if s.cfg.FailFast != nil {
 					// Its last rows or checkpoint may be lost: the
 					// caller exits with the error.
-					s.cfg.FailFast(name, err, true)
+					s.cfg.FailFast(u.name, err, true)
 				}
 			}
 			return
 		}
 		s.mu.Lock()
-		if s.runs[strings.ToLower(name)] == r {
-			delete(s.runs, strings.ToLower(name))
+		if s.runs[u.key] == r {
+			delete(s.runs, u.key)
 		}
 		s.mu.Unlock()
 		if s.fenced(r, err) {
@@ -346,53 +396,65 @@ func (s *Server) startAttempt(obj *planner.Object, failed int) {
 			if p.Stats().Checkpoints > 0 {
 				failed = 0
 			}
-			s.log.Error("pipeline failed", "pipeline", name, "error", err)
-			s.setState(name, catalog.Failed, err.Error())
+			s.log.Error("pipeline failed", u.logArgs("error", err)...)
+			s.setState(name, catalog.Failed, u.failure(err))
 			if s.cfg.FailFast != nil {
-				s.cfg.FailFast(name, err, true)
+				s.cfg.FailFast(u.name, err, true)
 				return
 			}
-			s.scheduleRetry(name, failed+1)
+			s.scheduleRetry(u, failed+1)
 			return
 		}
 		// Bounded sources (datagen with rows) end by themselves.
-		s.log.Info("pipeline finished: its sources ended", "pipeline", name)
-		s.setState(name, catalog.Stopped, "")
-		s.release(name, r.owner.Fence)
+		s.log.Info("pipeline finished: its sources ended", u.logArgs()...)
+		if len(s.runsOf(name)) == 0 {
+			s.setState(name, catalog.Stopped, "")
+		}
+		s.release(u.key, r.owner.Fence)
 	}()
 }
 
-// scheduleRetry starts the failed pipeline name again after a wait that
-// doubles with each failure in a row: RetryMin, 2·RetryMin, … RetryMax.
-func (s *Server) scheduleRetry(name string, attempt int) {
+// failingLocked reports whether a unit of the pipeline waits to be
+// retried. The caller holds mu.
+func (s *Server) failingLocked(pipeline string) bool {
+	for _, rt := range s.retries {
+		if sameKey(rt.u.pipeline, pipeline) {
+			return true
+		}
+	}
+	return false
+}
+
+// scheduleRetry starts the failed unit again after a wait that doubles
+// with each failure in a row: RetryMin, 2·RetryMin, … RetryMax.
+func (s *Server) scheduleRetry(u unit, attempt int) {
 	wait := s.cfg.RetryMin
 	for i := 1; i < attempt && wait < s.cfg.RetryMax; i++ {
 		wait *= 2
 	}
 	wait = min(wait, s.cfg.RetryMax)
-	key := strings.ToLower(name)
-	rt := &retry{attempt: attempt, next: time.Now().Add(wait)}
+	rt := &retry{u: u, attempt: attempt, next: time.Now().Add(wait)}
 	s.mu.Lock()
 	if s.ctx.Err() != nil {
 		s.mu.Unlock()
 		return
 	}
-	if old := s.retries[key]; old != nil {
+	if old := s.retries[u.key]; old != nil {
 		old.timer.Stop()
 	}
-	s.retries[key] = rt
-	rt.timer = time.AfterFunc(wait, func() { s.runRetry(name, rt) })
+	s.retries[u.key] = rt
+	rt.timer = time.AfterFunc(wait, func() { s.runRetry(rt) })
 	s.mu.Unlock()
-	s.log.Info("pipeline will be started again", "pipeline", name, "attempt", attempt, "in", wait.String())
+	s.log.Info("pipeline will be started again", u.logArgs("attempt", attempt, "in", wait.String())...)
 }
 
-// runRetry starts a failed pipeline again, unless the retry was cancelled
+// runRetry starts a failed unit again, unless the retry was cancelled
 // (stopped, dropped, replaced or started by a user) or the catalog no
 // longer wants it running.
-func (s *Server) runRetry(name string, rt *retry) {
+func (s *Server) runRetry(rt *retry) {
 	s.scriptMu.Lock()
 	defer s.scriptMu.Unlock()
-	key := strings.ToLower(name)
+	key := rt.u.key
 	s.mu.Lock()
 	current := s.retries[key] == rt && s.runs[key] == nil && s.ctx.Err() == nil
 	if current {
@@ -402,43 +464,88 @@ func (s *Server) runRetry(name string, rt *retry) {
 	if !current {
 		return
 	}
-	obj, ok := s.cat.Lookup(name)
+	obj, ok := s.cat.Lookup(rt.u.pipeline)
 	if !ok || obj.Pipeline == nil || !obj.Pipeline.Running {
 		return
 	}
-	s.log.Info("pipeline starting again after a failure", "pipeline", name, "attempt", rt.attempt)
-	s.startAttempt(obj, rt.attempt)
+	// The unit as the pipeline is planned now (a retry is cancelled when
+	// the plan changes, so it is the same unit).
+	i := slices.IndexFunc(unitsOf(obj), func(x unit) bool { return x.key == key })
+	if i < 0 {
+		return
+	}
+	s.log.Info("pipeline starting again after a failure", rt.u.logArgs("attempt", rt.attempt)...)
+	s.startAttempt(obj, unitsOf(obj)[i], rt.attempt)
 }
 
-// cancelRetry forgets a failed pipeline's pending retry.
-func (s *Server) cancelRetry(name string) {
+// cancelRetry forgets a failed unit's pending retry.
+func (s *Server) cancelRetry(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if rt := s.retries[strings.ToLower(name)]; rt != nil {
+	if rt := s.retries[key]; rt != nil {
 		rt.timer.Stop()
-		delete(s.retries, strings.ToLower(name))
+		delete(s.retries, key)
 	}
 }
 
 // retryOf returns a failed pipeline's pending retry: failures in a row and
-// when it starts again.
+// when it starts again (of its units, the most failures and the first
+// start).
 func (s *Server) retryOf(name string) (attempt int, next time.Time, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rt := s.retries[strings.ToLower(name)]
-	if rt == nil {
-		return 0, time.Time{}, false
+	for _, rt := range s.retries {
+		if !sameKey(rt.u.pipeline, name) {
+			continue
+		}
+		attempt = max(attempt, rt.attempt)
+		if !ok || rt.next.Before(next) {
+			next = rt.next
+		}
+		ok = true
 	}
-	return rt.attempt, rt.next, true
+	return attempt, next, ok
 }
 
-// stopRun stops the pipeline's run, if any, and waits for its orderly end;
-// a retry waiting for it is cancelled.
-func (s *Server) stopRun(name string) *run {
-	s.cancelRetry(name)
+// stopRun stops every unit of the pipeline running here and waits for
+// their orderly ends; retries waiting for them are cancelled. It returns
+// the runs stopped.
+func (s *Server) stopRun(name string) []*run {
 	s.mu.Lock()
-	r := s.runs[strings.ToLower(name)]
-	delete(s.runs, strings.ToLower(name))
+	var runs []*run
+	for k, rt := range s.retries {
+		if sameKey(rt.u.pipeline, name) {
+			rt.timer.Stop()
+			delete(s.retries, k)
+		}
+	}
+	for k, r := range s.runs {
+		if sameKey(r.name, name) {
+			runs = append(runs, r)
+			delete(s.runs, k)
+		}
+	}
+	s.mu.Unlock()
+	// The units stop together: each writes, checkpoints and commits its
+	// own share.
+	for _, r := range runs {
+		r.stopping.Store(true)
+		r.cancel()
+	}
+	for _, r := range runs {
+		<-r.done
+		s.log.Info("pipeline stopped", r.u.logArgs()...)
+	}
+	return runs
+}
+
+// stopUnit stops one unit's run, if any, and waits for its orderly end; a
+// retry waiting for it is cancelled.
+func (s *Server) stopUnit(key string) *run {
+	s.cancelRetry(key)
+	s.mu.Lock()
+	r := s.runs[key]
+	delete(s.runs, key)
 	s.mu.Unlock()
 	if r == nil {
 		return nil
@@ -446,7 +553,7 @@ func (s *Server) stopRun(name string) *run {
 	r.stopping.Store(true)
 	r.cancel()
 	<-r.done
-	s.log.Info("pipeline stopped", "pipeline", name)
+	s.log.Info("pipeline stopped", r.u.logArgs()...)
 	return r
 }
 
@@ -461,22 +568,28 @@ func (s *Server) setState(name string, st catalog.State, msg string) {
 }
 
 // PipelineStats returns the counters of a pipeline's latest run, running
-// or ended; ok is false when it has not run.
+// or ended; ok is false when it has not run. For a pipeline split into
+// tasks they are those of its main graph's tasks' latest runs here,
+// merged (runtime.MergeStats).
 func (s *Server) PipelineStats(name string) (st runtime.Stats, ok bool) {
+	var units []unit
+	if obj, found := s.cat.Lookup(name); found && obj.Pipeline != nil {
+		units = unitsOf(obj)
+	} else {
+		units = unitsOfGraph(name, nil)
+	}
 	s.mu.Lock()
-	r := s.last[strings.ToLower(name)]
+	var runs []*run
+	for _, u := range units {
+		if r := s.last[u.key]; r != nil && u.stage == "" {
+			runs = append(runs, r)
+		}
+	}
 	s.mu.Unlock()
-	if r == nil {
+	if len(runs) == 0 {
 		return runtime.Stats{}, false
 	}
-	return r.p.Stats(), true
-}
-
-// running returns the current run of a pipeline, or nil.
-func (s *Server) running(name string) *run {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.runs[strings.ToLower(name)]
+	return mergedStats(runs), true
 }
 
 // setSecretKey chooses the key that seals secrets in the catalog:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,12 +58,36 @@ type Object struct {
 	// the node id holding its lease, the lease's fencing epoch and when it
 	// runs out unless renewed. LeaseLive is false for a lease given up or
 	// run out (no server runs the pipeline, or one is about to take it).
+	// For a pipeline split into tasks, each task has its lease (Tasks):
+	// Owner is their owner when it is the same for all, else "" and
+	// Owners lists the distinct ones; LeaseLive is true when every task's
+	// lease is live, LeaseEpoch the highest epoch and LeaseExpires the
+	// first to run out.
 	Owner        string     `json:"owner,omitempty"`
+	Owners       []string   `json:"owners,omitempty"`
 	LeaseEpoch   int64      `json:"lease_epoch,omitempty"`
 	LeaseExpires *time.Time `json:"lease_expires,omitempty"`
 	LeaseLive    *bool      `json:"lease_live,omitempty"`
+	// Tasks are the pipeline's tasks: one for a pipeline of parallelism 1
+	// without repartition stages, else the tasks of each stage, then those
+	// of the pipeline's own graph.
+	Tasks []TaskView `json:"tasks,omitempty"`
 	// History is a pipeline's throughput over the last 15 minutes.
 	History *History `json:"history,omitempty"`
+}
+
+// TaskView is one task of a pipeline: its name (runtime.TaskName, the
+// name of its checkpoints and lease), index, the repartition stage it runs
+// ("" for the pipeline's own graph), who holds its lease and whether it
+// runs on the server answering.
+type TaskView struct {
+	Task        string `json:"task"`
+	Index       int    `json:"index"`
+	Stage       string `json:"stage"`
+	Owner       string `json:"owner"`
+	LeaseEpoch  int64  `json:"lease_epoch"`
+	LeaseLive   bool   `json:"lease_live"`
+	RunningHere bool   `json:"running_here"`
 }
 
 // Column is one column: declared, of a preview's rows, or a source's
@@ -259,23 +284,71 @@ func (s *Server) object(o *planner.Object) Object {
 			next = next.UTC()
 			obj.Attempts, obj.NextRetry = n, &next
 		}
-		if l, ok := s.leaseOf(o.Name); ok {
-			live, exp := l.Live, l.Expires
-			obj.Owner, obj.LeaseEpoch, obj.LeaseExpires, obj.LeaseLive = l.Owner, l.Fence, &exp, &live
-		}
+		s.describeUnits(&obj, o)
 		h := s.History(o.Name)
 		obj.History = &h
-		if r := s.running(o.Name); r != nil {
-			since := r.started.UTC()
-			obj.Since = &since
-			st := r.p.Stats()
-			obj.Metrics = metricsOf(st)
-			if st.SinkWarning != "" {
-				obj.Warnings = append(obj.Warnings, st.SinkWarning)
+		if runs := mainRuns(s.runsOf(o.Name)); len(runs) > 0 {
+			since := runs[0].started
+			for _, r := range runs {
+				if r.started.Before(since) {
+					since = r.started
+				}
+				if w := r.p.Stats().SinkWarning; w != "" && !slices.Contains(obj.Warnings, w) {
+					obj.Warnings = append(obj.Warnings, w)
+				}
 			}
+			since = since.UTC()
+			obj.Since = &since
+			obj.Metrics = metricsOf(mergedStats(runs))
 		}
 	}
 	return obj
+}
+
+// describeUnits fills the tasks of a pipeline and where they run.
+func (s *Server) describeUnits(obj *Object, o *planner.Object) {
+	units := unitsOf(o)
+	s.mu.Lock()
+	here := map[string]bool{}
+	for _, u := range units {
+		if r := s.runs[u.key]; r != nil && r.def == o.Pipeline.Graph {
+			here[u.key] = true
+		}
+	}
+	s.mu.Unlock()
+	var owners []string
+	leased, live := 0, true
+	var exp time.Time
+	for _, u := range units {
+		tv := TaskView{Task: u.name, Index: u.task.Index, Stage: u.stage, RunningHere: here[u.key]}
+		l, ok := s.leaseOf(u.key)
+		if ok {
+			tv.Owner, tv.LeaseEpoch, tv.LeaseLive = l.Owner, l.Fence, l.Live
+			if !slices.Contains(owners, l.Owner) {
+				owners = append(owners, l.Owner)
+			}
+			leased++
+			live = live && l.Live
+			obj.LeaseEpoch = max(obj.LeaseEpoch, l.Fence)
+			if exp.IsZero() || l.Expires.Before(exp) {
+				exp = l.Expires
+			}
+		}
+		obj.Tasks = append(obj.Tasks, tv)
+	}
+	if leased == 0 {
+		obj.LeaseEpoch = 0
+		return
+	}
+	live = live && leased == len(units)
+	obj.LeaseExpires, obj.LeaseLive = &exp, &live
+	slices.Sort(owners)
+	if len(owners) == 1 && leased == len(units) {
+		obj.Owner = owners[0]
+	}
+	if len(units) > 1 {
+		obj.Owners = owners
+	}
 }
 
 // hiddenSQL replaces the SQL of an object that has a secret in clear text

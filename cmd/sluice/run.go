@@ -100,12 +100,19 @@ func runScript(ctx context.Context, src, name string, cfg runConfig) (err error)
 		// The catalog lives as long as this run: its secrets are sealed
 		// with a key that does too.
 		SecretKey: randomKey(),
-		FailFast: func(pipeline string, err error, started bool) {
+		// Every task of a pipeline split into tasks runs here: name is the
+		// failed task's (runtime.TaskName), the pipeline's own name when it
+		// is not split.
+		FailFast: func(name string, err error, started bool) {
+			what := "pipeline"
+			if strings.Contains(name, "#") {
+				what = "task"
+			}
 			if started {
 				if re := (*runtime.RestoreError)(nil); errors.As(err, &re) && cfg.stateDir != "" {
-					err = fmt.Errorf("%w\n  the checkpoint in %s cannot be used; remove this pipeline's checkpoint there (%s/, or %s.* of an earlier version) to start it without state from the offsets last committed", err, cfg.stateDir, strings.ToLower(pipeline), pipeline)
+					err = fmt.Errorf("%w\n  the checkpoint in %s cannot be used; remove this %s's checkpoint there (%s/, or %s.* of an earlier version) to start it without state from the offsets last committed", err, cfg.stateDir, what, strings.ToLower(name), name)
 				}
-				err = fmt.Errorf("pipeline %s: %w", pipeline, err)
+				err = fmt.Errorf("%s %s: %w", what, name, err)
 			}
 			failMu.Lock()
 			failures = append(failures, err)

@@ -30,7 +30,7 @@ var declaration = connector.Connector{
 		{Name: "log_checkpoint_interval", Type: connector.Count, Default: "10", Min: 1, Max: 1_000_000,
 			Doc: "a Parquet checkpoint of the log (and `_last_checkpoint`) is written at every version that is a multiple of this, as Delta's `delta.checkpointInterval`"},
 		{Name: "app_id", Type: connector.String, DefaultText: "`sluice.<pipeline>`",
-			Doc: "the `appId` of the `txn` actions that make replays after a crash idempotent; unique per writer of the table"},
+			Doc: "the `appId` of the `txn` actions that make replays after a crash idempotent; unique per writer of the table (task `i` of a pipeline with `parallelism` above 1 appends `.<i>`)"},
 		{Name: "batch_size", Type: connector.Count, Default: "1000000", Min: 1, Max: 100_000_000,
 			Doc: "most rows per commit: a checkpoint (and a log entry) is taken when this many rows wait"},
 		{Name: "flush_interval", Type: connector.Duration, Default: "10s",

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -92,6 +93,11 @@ func openSink(cfg runtime.SinkConfig) (*Sink, error) {
 	}
 	if appID == "" {
 		appID = "sluice." + cfg.Pipeline
+	}
+	if cfg.Task.Split() {
+		// The tasks of a split pipeline are writers of their own: each
+		// commits its own epochs.
+		appID += "." + strconv.Itoa(cfg.Task.Index)
 	}
 	for _, c := range cfg.Schema {
 		if _, err := deltaType(c.Type); err != nil {

@@ -505,3 +505,34 @@ func TestDefaultsAndAppID(t *testing.T) {
 		t.Fatalf("txn %+v", tx)
 	}
 }
+
+// Each task of a split pipeline writes under an appId of its own, the
+// default one and an app_id option alike; a pipeline of one task keeps
+// the appId it always had.
+func TestAppIDPerTask(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "t")
+	for _, tc := range []struct {
+		appID string
+		task  runtime.Task
+		want  string
+	}{
+		{"", runtime.Task{}, "sluice.p"},
+		{"", runtime.Task{Index: 0, Count: 1}, "sluice.p"},
+		{"", runtime.Task{Index: 2, Count: 3}, "sluice.p.2"},
+		{"etl-7", runtime.Task{Index: 0, Count: 3}, "etl-7.0"},
+		{"etl-7", runtime.Task{}, "etl-7"},
+	} {
+		o := map[string]string{"path": dir}
+		if tc.appID != "" {
+			o["app_id"] = tc.appID
+		}
+		s, err := OpenSink(context.Background(), runtime.SinkConfig{Spec: &dag.SinkSpec{Name: "lake", Connector: "delta", Options: o}, Schema: idSchema, Pipeline: "p", Task: tc.task})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.(*Sink).appID; got != tc.want {
+			t.Errorf("app_id %q, task %+v: appId %q, want %q", tc.appID, tc.task, got, tc.want)
+		}
+		s.Close()
+	}
+}

@@ -6,6 +6,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/sluice-sql/sluice/confine"
 	"github.com/sluice-sql/sluice/connector"
@@ -33,7 +36,10 @@ type Sink struct {
 // OpenSink opens a file sink. Options:
 //
 //   - path: required; the file rows are appended to, created (with its
-//     directory) if missing. Existing content is kept.
+//     directory) if missing. Existing content is kept. Task i of a split
+//     pipeline (SinkConfig.Task) writes <stem>.<i><ext> instead
+//     (out.jsonl: out.0.jsonl, out.1.jsonl, …), so that tasks never
+//     interleave their lines.
 //
 // The sink writes continuously: Write appends the rows as they come,
 // and Flush, which the runtime calls at each checkpoint, syncs the file
@@ -52,7 +58,7 @@ func openSink(cfg runtime.SinkConfig) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := o.Required("path", "/var/lib/sluice/out.jsonl")
+	path := TaskPath(o.Required("path", "/var/lib/sluice/out.jsonl"), cfg.Task)
 	// Read by the runtime, which hands the rows over.
 	o.Count("batch_size")
 	o.Duration("flush_interval")
@@ -72,6 +78,19 @@ func openSink(cfg runtime.SinkConfig) (*Sink, error) {
 		d.Close()
 	}
 	return &Sink{name: cfg.Spec.Name, path: path, f: f, enc: jsonformat.NewEncoder(cfg.Schema)}, nil
+}
+
+// TaskPath is the file task t of a pipeline writes for path: path itself
+// unless the pipeline is split, else <stem>.<index><ext>.
+func TaskPath(path string, t runtime.Task) string {
+	if !t.Split() {
+		return path
+	}
+	ext := filepath.Ext(path)
+	if ext == filepath.Base(path) {
+		ext = "" // a dot file, such as .out, has a stem and no extension
+	}
+	return strings.TrimSuffix(path, ext) + "." + strconv.Itoa(t.Index) + ext
 }
 
 // Write appends b's rows with one write call; Flush syncs them.

@@ -2,6 +2,7 @@ package file
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,6 +54,53 @@ func TestJSONLines(t *testing.T) {
 `
 	if string(got) != want+want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want+want)
+	}
+}
+
+// Each task of a split pipeline appends to a file of its own beside the
+// path; a pipeline of one task writes the path itself.
+func TestTaskPath(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		task runtime.Task
+		want string
+	}{
+		{"out/events.jsonl", runtime.Task{}, "out/events.jsonl"},
+		{"out/events.jsonl", runtime.Task{Index: 0, Count: 1}, "out/events.jsonl"},
+		{"out/events.jsonl", runtime.Task{Index: 3, Count: 4}, "out/events.3.jsonl"},
+		{"out.d/events", runtime.Task{Index: 1, Count: 2}, "out.d/events.1"},
+		{"out/.events", runtime.Task{Index: 1, Count: 2}, "out/.events.1"},
+		{"a.tar.gz", runtime.Task{Index: 0, Count: 2}, "a.tar.0.gz"},
+	} {
+		if got := TaskPath(tc.path, tc.task); got != tc.want {
+			t.Errorf("TaskPath(%q, %+v) = %q, want %q", tc.path, tc.task, got, tc.want)
+		}
+	}
+	dir := t.TempDir()
+	schema := dag.Schema{{Name: "s", Type: dag.T(dag.String)}}
+	for i := range 2 {
+		snk, err := OpenSink(context.Background(), runtime.SinkConfig{
+			Spec:   &dag.SinkSpec{Name: "out", Connector: "file", Options: map[string]string{"path": filepath.Join(dir, "out.jsonl")}},
+			Schema: schema, Pipeline: "p", Task: runtime.Task{Index: i, Count: 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := runtime.NewBatch(schema)
+		b.Vecs[0].AppendString(fmt.Sprintf("task %d", i))
+		b.Len = 1
+		if err := snk.Write(context.Background(), b, ""); err != nil {
+			t.Fatal(err)
+		}
+		snk.Close()
+	}
+	for i := range 2 {
+		got, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("out.%d.jsonl", i)))
+		if want := fmt.Sprintf("{\"s\":\"task %d\"}\n", i); err != nil || string(got) != want {
+			t.Errorf("file of task %d: %q, %v; want %q", i, got, err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.jsonl")); !os.IsNotExist(err) {
+		t.Errorf("the split pipeline wrote the unsplit path: %v", err)
 	}
 }
 

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -41,7 +43,10 @@ type Sink struct {
 	cl     *kgo.Client
 	enc    *jsonformat.Encoder
 	schema dag.Schema
-	keyCol int // -1: records without key
+	// keyCols are the columns that key each record: none for records
+	// without key, one for its value's text, several for the JSON array
+	// of their values.
+	keyCols []int
 
 	errMu sync.Mutex
 	err   error // the first failed record since the last Flush
@@ -54,8 +59,8 @@ type Sink struct {
 // read_committed see each row once.
 //
 // The transactional id is <group_id>.<pipeline>.sink (the runtime's group
-// prefix, the server's --group-id), stable across restarts and
-// processes: a new producer's InitProducerID fences a zombie one and
+// prefix, the server's --group-id), with .<index> appended for a task of
+// a split pipeline, stable across restarts and processes: a new producer's InitProducerID fences a zombie one and
 // aborts its open transaction. Inside each transaction the sink also
 // commits, for the consumer group of the same name, the offset <epoch> of
 // partition 0 of its topic with metadata naming the epoch, the rows and a
@@ -81,8 +86,13 @@ type TxnSink struct {
 //
 //   - key: a column whose value becomes each record's key (strings as their
 //     bytes, other values as their JSON text), so that rows with one key land
-//     in one partition. Default: no key (records are spread over partitions).
+//     in one partition; several comma-separated columns key each record with
+//     the JSON array of their values (equal values, equal bytes). Default:
+//     no key (records are spread over partitions).
 //   - delivery: 'at_least_once' (default) or 'exactly_once' (see TxnSink).
+//   - partitions: when set, a missing topic is created with this many
+//     partitions (and the broker's default replication); an existing topic
+//     with another count is an error. Unset, the topic must exist.
 //
 // Records are produced with acks from all in-sync replicas by an idempotent
 // producer with a 1 ms linger.
@@ -95,12 +105,18 @@ func OpenSink(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error)
 }
 
 // TransactionalID is the transactional id of a pipeline's exactly-once
-// Kafka sink, and the consumer group its epochs are recorded in.
-func TransactionalID(groupID, pipeline string) string {
+// Kafka sink, and the consumer group its epochs are recorded in. Each task
+// of a split pipeline has its own ("." and the task's index appended), so
+// that the tasks' producers do not fence each other.
+func TransactionalID(groupID, pipeline string, t runtime.Task) string {
 	if groupID == "" {
 		groupID = "sluice"
 	}
-	return groupID + "." + strings.ToLower(pipeline) + ".sink"
+	id := groupID + "." + strings.ToLower(pipeline) + ".sink"
+	if t.Split() {
+		id += "." + strconv.Itoa(t.Index)
+	}
+	return id
 }
 
 func openSink(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error) {
@@ -109,12 +125,22 @@ func openSink(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error)
 		return nil, err
 	}
 	conn := readConnection(o)
-	s := &Sink{name: cfg.Spec.Name, topic: conn.topic, schema: cfg.Schema, keyCol: -1}
+	s := &Sink{name: cfg.Spec.Name, topic: conn.topic, schema: cfg.Schema}
 	s.done = s.recordDone
 	if k := o.String("key"); k != "" {
-		if s.keyCol = cfg.Schema.Index(k); s.keyCol < 0 {
-			o.Errorf("key", "no such column (columns: %v)", cfg.Schema.Names())
+		for _, name := range strings.Split(k, ",") {
+			name = strings.TrimSpace(name)
+			i := cfg.Schema.Index(name)
+			if i < 0 {
+				o.Errorf("key", "no column %q (columns: %v)", name, cfg.Schema.Names())
+				continue
+			}
+			s.keyCols = append(s.keyCols, i)
 		}
+	}
+	var partitions int64
+	if o.Has("partitions") {
+		partitions = o.Count("partitions")
 	}
 	// Read by the runtime, which hands the rows over.
 	o.Count("batch_size")
@@ -134,7 +160,7 @@ func openSink(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error)
 	)
 	var ts *TxnSink
 	if exactly {
-		ts = &TxnSink{Sink: s, txnID: TransactionalID(cfg.GroupID, cfg.Pipeline)}
+		ts = &TxnSink{Sink: s, txnID: TransactionalID(cfg.GroupID, cfg.Pipeline, cfg.Task)}
 		// A transaction spans one checkpoint interval; the broker aborts
 		// one that lasts longer than this.
 		opts = append(opts, kgo.TransactionalID(ts.txnID),
@@ -144,7 +170,7 @@ func openSink(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error)
 	if err != nil {
 		return nil, err
 	}
-	id, err := topicMeta(ctx, s.cl, s.topic)
+	id, err := sinkTopic(ctx, s.cl, s.topic, int32(partitions))
 	if err != nil {
 		s.cl.Close()
 		return nil, err
@@ -161,8 +187,43 @@ func openSink(ctx context.Context, cfg runtime.SinkConfig) (runtime.Sink, error)
 	return ts, nil
 }
 
-// topicMeta checks that topic exists and returns its id.
-func topicMeta(ctx context.Context, cl *kgo.Client, topic string) ([16]byte, error) {
+// sinkTopic checks the topic a sink writes and returns its id. With
+// partitions > 0 it creates the topic when missing, and refuses one with
+// another number of partitions.
+func sinkTopic(ctx context.Context, cl *kgo.Client, topic string, partitions int32) ([16]byte, error) {
+	id, n, err := topicMeta(ctx, cl, topic)
+	if partitions <= 0 {
+		return id, err
+	}
+	if errors.Is(err, errNoTopic) {
+		// The tasks of a split pipeline may race to create it: one wins,
+		// the others find it there.
+		_, err = kadm.NewClient(cl).CreateTopic(ctx, partitions, -1, nil, topic)
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return id, fmt.Errorf("create topic %q with %d partitions: %w", topic, partitions, err)
+		}
+		// A new topic's metadata may take a moment to reach every broker.
+		for range 50 {
+			if id, n, err = topicMeta(ctx, cl, topic); !errors.Is(err, errNoTopic) || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if err != nil {
+		return id, err
+	}
+	if n != int(partitions) {
+		return id, fmt.Errorf("topic %q has %d partitions, not the %d of option partitions: delete it, or set partitions = %d", topic, n, partitions, n)
+	}
+	return id, nil
+}
+
+var errNoTopic = errors.New("no such topic")
+
+// topicMeta checks that topic exists and returns its id and number of
+// partitions.
+func topicMeta(ctx context.Context, cl *kgo.Client, topic string) ([16]byte, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, metadataTimeout)
 	defer cancel()
 	req := kmsg.NewPtrMetadataRequest()
@@ -171,19 +232,19 @@ func topicMeta(ctx context.Context, cl *kgo.Client, topic string) ([16]byte, err
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
-		return [16]byte{}, fmt.Errorf("metadata of topic %q: %w", topic, err)
+		return [16]byte{}, 0, fmt.Errorf("metadata of topic %q: %w", topic, err)
 	}
 	if len(resp.Topics) != 1 {
-		return [16]byte{}, fmt.Errorf("metadata of topic %q: the broker answered for %d topics", topic, len(resp.Topics))
+		return [16]byte{}, 0, fmt.Errorf("metadata of topic %q: the broker answered for %d topics", topic, len(resp.Topics))
 	}
 	t := resp.Topics[0]
 	if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
 		if errors.Is(err, kerr.UnknownTopicOrPartition) {
-			return [16]byte{}, fmt.Errorf("topic %q does not exist", topic)
+			return [16]byte{}, 0, fmt.Errorf("topic %q does not exist: %w", topic, errNoTopic)
 		}
-		return [16]byte{}, fmt.Errorf("metadata of topic %q: %w", topic, err)
+		return [16]byte{}, 0, fmt.Errorf("metadata of topic %q: %w", topic, err)
 	}
-	return t.TopicID, nil
+	return t.TopicID, len(t.Partitions), nil
 }
 
 func (s *Sink) recordDone(_ *kgo.Record, err error) {
@@ -261,17 +322,31 @@ func (s *Sink) encode(b *runtime.Batch) []kgo.Record {
 	for i := 0; i < b.Len; i++ {
 		buf = s.enc.AppendRow(buf, b, i)
 		ends = append(ends, len(buf))
-		if s.keyCol >= 0 {
-			v := &b.Vecs[s.keyCol]
+		switch len(s.keyCols) {
+		case 0:
+		case 1:
+			c := s.keyCols[0]
+			v := &b.Vecs[c]
 			switch {
 			case len(v.Nulls) != 0 && v.Nulls[i]:
 				kend = append(kend, -1)
 				continue
-			case s.schema[s.keyCol].Type.Kind == dag.String:
+			case s.schema[c].Type.Kind == dag.String:
 				keys = append(keys, v.Data[v.Offs[i]:v.Offs[i+1]]...)
 			default:
-				keys = jsonformat.AppendValue(keys, v, s.schema[s.keyCol].Type, i)
+				keys = jsonformat.AppendValue(keys, v, s.schema[c].Type, i)
 			}
+			kend = append(kend, len(keys))
+		default:
+			// A JSON array: NULLs are null, so every row has a key.
+			keys = append(keys, '[')
+			for j, c := range s.keyCols {
+				if j > 0 {
+					keys = append(keys, ',')
+				}
+				keys = jsonformat.AppendValue(keys, &b.Vecs[c], s.schema[c].Type, i)
+			}
+			keys = append(keys, ']')
 			kend = append(kend, len(keys))
 		}
 	}
@@ -280,7 +355,7 @@ func (s *Sink) encode(b *runtime.Batch) []kgo.Record {
 	for i := range recs {
 		recs[i].Value = buf[start:ends[i]:ends[i]]
 		start = ends[i]
-		if s.keyCol >= 0 {
+		if len(s.keyCols) > 0 {
 			if end := kend[i]; end >= 0 {
 				recs[i].Key = keys[kstart:end:end]
 				kstart = end

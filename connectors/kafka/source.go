@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -21,9 +22,14 @@ import (
 )
 
 var (
-	_ runtime.Source        = (*Source)(nil)
-	_ runtime.StableRecords = (*Source)(nil)
+	_ runtime.Source           = (*Source)(nil)
+	_ runtime.StableRecords    = (*Source)(nil)
+	_ runtime.PartitionCounter = (*Source)(nil)
 )
+
+// partitionCheckEvery is how often a source looks for partitions added to
+// its topic after it opened.
+var partitionCheckEvery = 30 * time.Second
 
 // pollMax bounds the records one Poll returns, so a large fetch does not
 // pin a long []Record (and the fetch buffers behind it) at once; the rest
@@ -49,8 +55,19 @@ type Source struct {
 	group    string
 	cl       *kgo.Client
 
+	// task is the share of the pipeline the source reads: parts are the
+	// partitions it owns, total counts all of the topic's.
+	task  runtime.Task
 	parts []int32
+	total atomic.Int32
 	recs  []runtime.Record
+
+	// added are the owned partitions found after open (by watch), with
+	// the offset each starts at, not yet in parts.
+	addMu sync.Mutex
+	added map[int32]int64
+	stop  context.CancelFunc
+	done  chan struct{}
 
 	// hwm and next are, per partition, the end of the log as the last
 	// fetch saw it and the next offset to read, for Lag; next is -1 where
@@ -80,6 +97,11 @@ type Source struct {
 //     (default 24h, '0': no limit); the runtime reads it.
 //   - dlq_topic: where DeadLetter writes records that cannot be decoded
 //     (default '<topic>.dlq'); created with the broker's defaults if missing.
+//   - isolation_level: 'read_committed' (default: records of transactions
+//     appear once committed, never when aborted) or 'read_uncommitted'.
+//
+// A task of a split pipeline (SourceConfig.Task) reads only the partitions
+// it owns, also those added to the topic later; one that owns none fails.
 func OpenSource(ctx context.Context, cfg runtime.SourceConfig) (runtime.Source, error) {
 	s, err := openSource(ctx, cfg)
 	if err != nil {
@@ -100,7 +122,11 @@ func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) 
 	// both are checked here too.
 	o.Duration("idle_timeout")
 	o.Duration("max_future")
-	s := &Source{name: cfg.Spec.Name, topic: conn.topic, group: group}
+	isolation := kgo.ReadCommitted()
+	if o.Enum("isolation_level") == "read_uncommitted" {
+		isolation = kgo.ReadUncommitted()
+	}
+	s := &Source{name: cfg.Spec.Name, topic: conn.topic, group: group, task: cfg.Task}
 	if s.dlqTopic = o.String("dlq_topic"); s.dlqTopic == "" {
 		s.dlqTopic = s.topic + ".dlq"
 	}
@@ -115,9 +141,18 @@ func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) 
 		return nil, err
 	}
 	defer meta.Close()
-	s.parts, err = topicPartitions(ctx, meta, s.topic)
+	all, err := topicPartitions(ctx, meta, s.topic)
 	if err != nil {
 		return nil, err
+	}
+	s.total.Store(int32(len(all)))
+	for _, p := range all {
+		if s.task.Owns(p) {
+			s.parts = append(s.parts, p)
+		}
+	}
+	if len(s.parts) == 0 {
+		return nil, fmt.Errorf("parallelism %d is more than the %d partitions of topic %q: task %d has none to read", s.task.Count, len(all), s.topic, s.task.Index)
 	}
 
 	reset := kgo.NewOffset().AtStart()
@@ -173,7 +208,7 @@ func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) 
 	// have its partitions, which have records waiting, taken for idle.
 	if ends, err := kadm.NewClient(meta).ListEndOffsets(ctx, s.topic); err == nil {
 		ends.Each(func(o kadm.ListedOffset) {
-			if o.Err == nil && o.Offset >= 0 {
+			if o.Err == nil && o.Offset >= 0 && s.task.Owns(o.Partition) {
 				s.hwm[o.Partition] = o.Offset
 			}
 		})
@@ -185,6 +220,7 @@ func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) 
 		// Records are handed to the runtime as they are; the runtime does
 		// its own batching, so there is no reason to wait for more.
 		kgo.FetchMaxWait(500*time.Millisecond),
+		kgo.FetchIsolationLevel(isolation),
 		kgo.ProducerLinger(0),
 	)
 	s.cl, err = kgo.NewClient(opts...)
@@ -192,8 +228,128 @@ func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) 
 		return nil, err
 	}
 	s.adm = kadm.NewClient(s.cl)
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop, s.done = stop, make(chan struct{})
+	go s.watch(wctx, all)
 	return s, nil
 }
+
+// watch looks for partitions added to the topic after open, every
+// partitionCheckEvery, and has the client consume those the task owns:
+// from the group's committed offset, else from their start (every record
+// of a partition created while the pipeline runs is new to it, whatever
+// the start option).
+func (s *Source) watch(ctx context.Context, known []int32) {
+	defer close(s.done)
+	seen := make(map[int32]bool, len(known))
+	for _, p := range known {
+		seen[p] = true
+	}
+	tick := time.NewTicker(partitionCheckEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		all, err := topicPartitions(ctx, s.cl, s.topic)
+		if err != nil {
+			if ctx.Err() == nil {
+				slog.Warn("kafka source: looking for new partitions", "source", s.name, "topic", s.topic, "err", err)
+			}
+			continue
+		}
+		var fresh []int32
+		for _, p := range all {
+			if !seen[p] && s.task.Owns(p) {
+				fresh = append(fresh, p)
+			}
+		}
+		if len(fresh) > 0 {
+			offs, err := s.startOfNew(ctx, fresh)
+			if err != nil {
+				if ctx.Err() == nil {
+					slog.Warn("kafka source: new partitions", "source", s.name, "topic", s.topic, "partitions", fresh, "err", err)
+				}
+				continue // tried again at the next tick
+			}
+			assign := make(map[int32]kgo.Offset, len(offs))
+			s.addMu.Lock()
+			if s.added == nil {
+				s.added = map[int32]int64{}
+			}
+			for p, at := range offs {
+				assign[p] = kgo.NewOffset().At(at)
+				s.added[p] = at
+			}
+			s.addMu.Unlock()
+			s.cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{s.topic: assign})
+			slog.Info("kafka source: reading new partitions", "source", s.name, "topic", s.topic, "partitions", fresh)
+		}
+		for _, p := range all {
+			seen[p] = true
+		}
+		s.total.Store(int32(len(all)))
+	}
+}
+
+// startOfNew returns where to start reading partitions found after open:
+// the group's committed offset, else the partition's start.
+func (s *Source) startOfNew(ctx context.Context, parts []int32) (map[int32]int64, error) {
+	var committed kadm.OffsetResponses
+	if s.group != "" {
+		var err error
+		committed, err = s.adm.FetchOffsets(ctx, s.group)
+		if err == nil {
+			err = committed.Error()
+		}
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			committed, err = nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("fetch committed offsets of group %q: %w", s.group, err)
+		}
+	}
+	starts, err := s.adm.ListStartOffsets(ctx, s.topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list start offsets: %w", err)
+	}
+	offs := make(map[int32]int64, len(parts))
+	for _, p := range parts {
+		if c, ok := committed.Lookup(s.topic, p); ok && c.At >= 0 {
+			offs[p] = c.At
+		} else if st, ok := starts.Lookup(s.topic, p); ok {
+			offs[p] = st.Offset
+		} else {
+			return nil, fmt.Errorf("no start offset listed for partition %d", p)
+		}
+	}
+	return offs, nil
+}
+
+// takeAdded moves the partitions watch found into parts.
+func (s *Source) takeAdded() {
+	s.addMu.Lock()
+	defer s.addMu.Unlock()
+	for p, at := range s.added {
+		if _, found := slices.BinarySearch(s.parts, p); !found {
+			s.parts = append(s.parts, p)
+			slices.Sort(s.parts)
+		}
+		if _, ok := s.next[p]; !ok {
+			s.next[p] = at
+		}
+	}
+	clear(s.added)
+}
+
+// TotalPartitions is the number of partitions of the topic, owned by the
+// source's task or not.
+func (s *Source) TotalPartitions() int { return int(s.total.Load()) }
 
 // DefaultGroupID is the prefix of consumer groups when neither the source
 // nor the server names one.
@@ -288,6 +444,7 @@ func hasKey(m runtime.Offsets, p int32) bool {
 // Records returned by the client are never dropped, even when ctx ends
 // while they arrive: the client has moved past them.
 func (s *Source) Poll(ctx context.Context) ([]runtime.Record, error) {
+	s.takeAdded()
 	for {
 		fs := s.cl.PollRecords(ctx, pollMax)
 		if fs.IsClientClosed() {
@@ -375,7 +532,8 @@ func (s *Source) Lag() int64 {
 
 var _ runtime.LagReporter = (*Source)(nil)
 
-// Partitions lists every partition of the topic, including empty ones.
+// Partitions lists every partition of the topic the source reads (those
+// its task owns), including empty ones.
 func (s *Source) Partitions() []int32 { return s.parts }
 
 // Commit commits exactly offs (the next offset to read per partition) for
@@ -428,6 +586,8 @@ func (s *Source) DeadLetter(ctx context.Context, rec *runtime.Record, reason str
 
 // Close leaves the group without committing: only Commit commits.
 func (s *Source) Close() error {
+	s.stop()
+	<-s.done
 	s.cl.Close()
 	return nil
 }
