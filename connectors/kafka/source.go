@@ -221,6 +221,11 @@ func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) 
 		// its own batching, so there is no reason to wait for more.
 		kgo.FetchMaxWait(500*time.Millisecond),
 		kgo.FetchIsolationLevel(isolation),
+		// The markers that end transactions take an offset each, the
+		// last one of a partition written by transactions included: the
+		// source sees them only to know it has read past them (Lag 0), and
+		// hands none on.
+		kgo.KeepControlRecords(),
 		kgo.ProducerLinger(0),
 	)
 	s.cl, err = kgo.NewClient(opts...)
@@ -465,6 +470,9 @@ func (s *Source) Poll(ctx context.Context) ([]runtime.Record, error) {
 			slog.Warn("kafka fetch", "source", s.name, "topic", topic, "partition", p, "err", err)
 		})
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			if p.Partition < 0 {
+				return // the client's own errors, not a partition's
+			}
 			if p.HighWatermark >= 0 {
 				s.hwm[p.Partition] = p.HighWatermark
 			}
@@ -473,6 +481,9 @@ func (s *Source) Poll(ctx context.Context) ([]runtime.Record, error) {
 			}
 		})
 		fs.EachRecord(func(r *kgo.Record) {
+			if r.Attrs.IsControl() {
+				return
+			}
 			s.recs = append(s.recs, runtime.Record{
 				Key:       r.Key,
 				Value:     r.Value,
