@@ -1,20 +1,28 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // BenchmarkOnePipelineTasks measures what one pipeline split into six
 // tasks (`parallelism = '6'`) reads on 1, 2 and 3 `sluice server` processes
 // sharing one catalog, each one worker on one core (GOMAXPROCS=1), and on
-// one server given one or two cores. The pipeline reads 200 000 records
+// one server given one or two cores. The pipeline reads 600 000 records
 // (JSON of four fields, keyed by id) of a 12-partition topic through a
 // filter, a projection and a dedup by the record key into a blackhole
-// sink. The time is from the START until the tasks together have read
-// every record; records/s is the records over that time.
+// sink. The records are committed to the topic in one Kafka transaction
+// once the tasks have settled on the workers; the time is from the commit
+// until the tasks together have read every record, and records/s is the
+// records over that time.
 //
 //	SLUICE_TEST_POSTGRES=… go test -run '^$' -bench OnePipelineTasks -benchtime 1x ./cmd/sluice/
 func BenchmarkOnePipelineTasks(b *testing.B) {
@@ -31,7 +39,7 @@ func BenchmarkOnePipelineTasks(b *testing.B) {
 
 func benchTasks(b *testing.B, workers int) {
 	b.StopTimer()
-	const tasks, m = 6, 200_000
+	const tasks, m = 6, 600_000
 	c := newCluster(b, 12)
 	var nodes []*serverProc
 	for i := range workers {
@@ -42,14 +50,57 @@ func benchTasks(b *testing.B, workers int) {
 CREATE SINK void WITH (connector = 'blackhole');
 CREATE PIPELINE read WITH (parallelism = '%d') AS INSERT INTO void
   SELECT id, upper(user) AS user, amount * 2 AS amount, ts FROM events WHERE amount > 1 DEDUPLICATE BY _key WITHIN INTERVAL 1 MINUTE;
-STOP PIPELINE read;
 `, c.brokers, tasks))
-	for from := 0; from < m; from += 50_000 {
-		c.produceEvents(from, from+50_000)
+	// The tasks settle on the servers first (the server a script starts
+	// them on hands the others' shares over, one per poll): a task moved
+	// while reading would start again from its checkpoint, and its
+	// counters with it.
+	even := map[string]int{}
+	for i := range tasks {
+		even[fmt.Sprintf("worker-%d", i%workers)]++
 	}
+	settled := func() bool {
+		for _, n := range nodes {
+			if !maps(taskOwners(n.url, "read"), even) {
+				return false
+			}
+		}
+		return true
+	}
+	waitUntil(b, "the tasks to settle on the workers", time.Minute, settled)
+	time.Sleep(2 * time.Second)
+	if !settled() {
+		b.Fatalf("the tasks moved again: %v", taskOwners(nodes[0].url, "read"))
+	}
+	// The records are written in one Kafka transaction, which the source
+	// (isolation level read_committed) sees only once committed: the
+	// time runs from the commit.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(c.brokers, ",")...), kgo.DefaultProduceTopic("events"),
+		kgo.TransactionalID("bench-load"), kgo.TransactionTimeout(5*time.Minute))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	if err := cl.BeginTransaction(); err != nil {
+		b.Fatal(err)
+	}
+	base := time.Now().UnixMilli()
+	for from := 0; from < m; from += 50_000 {
+		recs := make([]*kgo.Record, 0, 50_000)
+		for i := from; i < from+50_000; i++ {
+			recs = append(recs, &kgo.Record{Key: fmt.Append(nil, i), Value: fmt.Appendf(nil, `{"id": %d, "user": "user-%d", "amount": %d.5, "ts": %d}`, i, i%1000, i%100, base+int64(i))})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu0 := cpuTimes(nodes)
 	b.StartTimer()
 	start := time.Now()
-	c.apply(nodes[0].url, "START PIPELINE read;")
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		b.Fatal(err)
+	}
 	// Each server's metrics are those of the tasks it runs.
 	read := func() (n int64) {
 		for _, node := range nodes {
@@ -62,14 +113,41 @@ STOP PIPELINE read;
 	waitUntil(b, "the tasks to read every record", 5*time.Minute, func() bool { return read() >= m })
 	d := time.Since(start)
 	b.StopTimer()
-	v, _ := splitOf(nodes[0].url, "read")
-	per, moved := map[string]int{}, 0
-	for _, tk := range v.Tasks {
-		per[tk.Owner]++
-		if tk.LeaseEpoch > 1 {
-			moved++ // a task handed over while reading: its new run counts from its checkpoint
-		}
+	cpu := cpuTimes(nodes)
+	for i := range cpu {
+		cpu[i] -= cpu0[i]
+	}
+	if !settled() {
+		b.Errorf("the tasks moved while reading: %v", taskOwners(nodes[0].url, "read"))
 	}
 	b.ReportMetric(float64(m)/d.Seconds(), "records/s")
-	b.Logf("%d workers: %d records in %v; tasks per worker %v; tasks moved %d", workers, m, d.Round(time.Millisecond), per, moved)
+	b.Logf("%d workers: %d records in %v; tasks per worker %v; CPU seconds meanwhile: broker and benchmark %.2f, workers %.2f",
+		workers, m, d.Round(time.Millisecond), even, cpu[0], cpu[1:])
+}
+
+// cpuTimes returns the CPU seconds (user and system) this process — the
+// broker's — and each server's process have used, from /proc (zero
+// where it cannot be read).
+func cpuTimes(nodes []*serverProc) []float64 {
+	pids := []int{os.Getpid()}
+	for _, n := range nodes {
+		pids = append(pids, n.cmd.Process.Pid)
+	}
+	out := make([]float64, len(pids))
+	for i, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// The fields after the command's name, which is in parentheses:
+		// utime and stime are the 14th and 15th of the line, in ticks
+		// of 1/100 s.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseFloat(f[11], 64)
+			s, _ := strconv.ParseFloat(f[12], 64)
+			out[i] = (u + s) / 100
+		}
+	}
+	return out
 }
