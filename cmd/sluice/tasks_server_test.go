@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// pgTable makes an empty table for a postgres sink and returns its name
+// and a function counting its rows and distinct ids.
+func pgTable(t *testing.T, pgURL string) (string, func() (rows, distinct int64)) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	table := fmt.Sprintf("tasks_out_%d_%d", os.Getpid(), time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE TABLE "+table+" (id numeric(20, 0))"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Exec(context.Background(), "DROP TABLE IF EXISTS "+table) })
+	return table, func() (rows, distinct int64) {
+		if err := conn.QueryRow(ctx, "SELECT count(*), count(DISTINCT id) FROM "+table).Scan(&rows, &distinct); err != nil {
+			t.Fatal(err)
+		}
+		return rows, distinct
+	}
+}
+
+// A pipeline with parallelism 4 runs as 4 tasks, each with its own lease
+// and checkpoints: two servers of one catalog run two each, both APIs list
+// the tasks and their owners, STOP applied on one server stops the tasks
+// on both, and START resumes every task from its checkpoint: the sink
+// holds every record once. DROP removes every task's checkpoints.
+func TestParallelPipelineRunsItsTasks(t *testing.T) {
+	c := newCluster(t, 8)
+	table, count := pgTable(t, c.pg)
+	a := c.server("node-a")
+	b := c.server("node-b")
+	c.apply(a.url, fmt.Sprintf(`CREATE SOURCE events (id UInt64) WITH (connector = 'kafka', brokers = '%s', topic = 'events', start = 'earliest');
+CREATE SINK pg WITH (connector = 'postgres', url = '%s', table = '%s');
+CREATE PIPELINE copy WITH (parallelism = '4') AS INSERT INTO pg SELECT id FROM events;
+`, c.brokers, c.pg, table))
+	const n = 4000
+	c.produce(0, n)
+	waitUntil(t, "every record in PostgreSQL", 60*time.Second, func() bool { rows, _ := count(); return rows >= n })
+
+	// Both servers run their share, two tasks each, and agree on who
+	// runs which.
+	waitUntil(t, "two tasks on each server", 60*time.Second, func() bool {
+		pa, ok1 := splitOf(a.url, "copy")
+		pb, ok2 := splitOf(b.url, "copy")
+		if !ok1 || !ok2 || len(pa.Tasks) != 4 || len(pb.Tasks) != 4 {
+			return false
+		}
+		here := map[string]int{}
+		for i, tk := range pa.Tasks {
+			if !tk.LeaseLive || tk.Owner != pb.Tasks[i].Owner || tk.LeaseEpoch != pb.Tasks[i].LeaseEpoch {
+				return false
+			}
+			if tk.RunningHere {
+				here["node-a"]++
+			}
+			if pb.Tasks[i].RunningHere {
+				here["node-b"]++
+			}
+			if tk.RunningHere == pb.Tasks[i].RunningHere || (tk.Owner == "node-a") != tk.RunningHere {
+				return false
+			}
+		}
+		return here["node-a"] == 2 && here["node-b"] == 2
+	})
+	p, _ := splitOf(a.url, "copy")
+	for i, tk := range p.Tasks {
+		if tk.Task != "copy#"+strconv.Itoa(i) || tk.Index != i || tk.Stage != "" {
+			t.Errorf("task %d: %+v", i, tk)
+		}
+	}
+	if p.State != "running" || p.Owner != "" || !slices.Equal(p.Owners, []string{"node-a", "node-b"}) || p.Metrics == nil {
+		t.Errorf("pipeline of tasks on two servers: state %s, owner %q, owners %v, metrics %v", p.State, p.Owner, p.Owners, p.Metrics)
+	}
+	// Prometheus keeps one series per pipeline: node-a holds two of its
+	// four leases.
+	resp, err := http.Get(a.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`(?m)^sluice_pipeline_owned\{pipeline="copy"\} 2$`).Match(body) || !regexp.MustCompile(`(?m)^sluice_pipeline_records_in_total\{pipeline="copy"\} \d+$`).Match(body) {
+		t.Errorf("node-a's /metrics for a pipeline of 4 tasks, 2 here:\n%s", regexp.MustCompile(`(?m)^sluice_pipeline_(owned|records_in_total).*$`).FindAll(body, -1))
+	}
+
+	// STOP on node-b stops every task, on both servers.
+	c.apply(b.url, "STOP PIPELINE copy;")
+	for _, s := range []*serverProc{a, b} {
+		waitUntil(t, "every task to stop", 20*time.Second, func() bool {
+			p, ok := splitOf(s.url, "copy")
+			if !ok || p.State != "stopped" || p.Metrics != nil {
+				return false
+			}
+			for _, tk := range p.Tasks {
+				if tk.RunningHere || tk.LeaseLive {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	if rows, distinct := count(); rows != n || distinct != n {
+		t.Fatalf("after STOP: %d rows, %d distinct, want %d", rows, distinct, n)
+	}
+	// Each task checkpointed under its own name.
+	for i := range 4 {
+		if owners, _ := c.checkpointRows(fmt.Sprintf("copy#%d", i)); len(owners) == 0 {
+			t.Errorf("no checkpoint of task copy#%d", i)
+		}
+	}
+	if owners, _ := c.checkpointRows("copy"); len(owners) != 0 {
+		t.Errorf("checkpoints under the pipeline's own name: %v", owners)
+	}
+	c.produce(n, 2*n)
+	time.Sleep(2 * time.Second)
+	if rows, _ := count(); rows != n {
+		t.Fatalf("a stopped pipeline wrote: %d rows", rows)
+	}
+
+	// START on node-a: every task resumes from its checkpoint.
+	c.apply(a.url, "START PIPELINE copy;")
+	waitUntil(t, "the records produced while stopped", 60*time.Second, func() bool { rows, _ := count(); return rows >= 2*n })
+	time.Sleep(2 * time.Second)
+	if rows, distinct := count(); rows != 2*n || distinct != 2*n {
+		t.Fatalf("after STOP and START: %d rows, %d distinct, want %d", rows, distinct, 2*n)
+	}
+
+	// DROP removes every task's checkpoints.
+	c.apply(b.url, "DROP PIPELINE copy;")
+	for i := range 4 {
+		if owners, _ := c.checkpointRows(fmt.Sprintf("copy#%d", i)); len(owners) != 0 {
+			t.Errorf("task copy#%d keeps checkpoints after DROP", i)
+		}
+	}
+}
