@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -194,14 +195,16 @@ func (r *committedRows) diff(want []string) string {
 // produceRecords writes recs in chunks with a pause between them, so that
 // records flow while a test kills or pauses a server, and closes the
 // returned channel when all are written.
-func (c *cluster) produceRecords(t *testing.T, recs []*kgo.Record, chunk int, pause time.Duration) <-chan struct{} {
-	done := make(chan struct{})
+// sent counts the records written so far.
+func (c *cluster) produceRecords(t *testing.T, recs []*kgo.Record, chunk int, pause time.Duration) (done <-chan struct{}, sent *atomic.Int64) {
+	closed := make(chan struct{})
+	sent = new(atomic.Int64)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(c.brokers, ",")...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() {
-		defer close(done)
+		defer close(closed)
 		defer cl.Close()
 		for i := 0; i < len(recs); i += chunk {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -211,10 +214,11 @@ func (c *cluster) produceRecords(t *testing.T, recs []*kgo.Record, chunk int, pa
 				t.Errorf("produce: %v", err)
 				return
 			}
+			sent.Store(int64(min(i+chunk, len(recs))))
 			time.Sleep(pause)
 		}
 	}()
-	return done
+	return closed, sent
 }
 
 // keyed is a record of topic with key k and a JSON value.
@@ -277,7 +281,7 @@ func shareAndFailover(t *testing.T, c *cluster, nodes map[string]*serverProc, pi
 		}
 	}
 
-	produced := c.produceRecords(t, recs, 300, 40*time.Millisecond)
+	produced, sent := c.produceRecords(t, recs, 300, 40*time.Millisecond)
 	waitUntil(t, "a quarter of the rows in the sink", 60*time.Second, func() bool {
 		d, _ := out.distinct()
 		return d >= len(want)/4
@@ -288,10 +292,11 @@ func shareAndFailover(t *testing.T, c *cluster, nodes map[string]*serverProc, pi
 	nodes["node-b"].cmd.Wait()
 	killed := time.Now()
 	d, _ := out.distinct()
-	t.Logf("node-b killed with %d of %d rows in the sink", d, len(want))
+	t.Logf("node-b killed with %d of %d records produced, %d of %d rows in the sink", sent.Load(), len(recs), d, len(want))
 	half := map[string]int{"node-a": units / 2, "node-c": units / 2}
+	// Both remaining servers see it (each reads the leases at its poll).
 	waitUntil(t, "node-b's units to move to node-a and node-c", 60*time.Second, func() bool {
-		return maps(taskOwners(nodes["node-a"].url, pipeline), half)
+		return maps(taskOwners(nodes["node-a"].url, pipeline), half) && maps(taskOwners(nodes["node-c"].url, pipeline), half)
 	})
 	t.Logf("node-b's %d units moved %.1fs after its SIGKILL", len(killedUnits), time.Since(killed).Seconds())
 	after, _ := splitOf(nodes["node-c"].url, pipeline)
