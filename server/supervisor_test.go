@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluice-sql/sluice/catalog"
 	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/runtime"
@@ -318,5 +319,53 @@ func TestOneFailingTaskRetriesAlone(t *testing.T) {
 	// Task split#0 checkpointed under its own name when it stopped.
 	if cps, err := (&runtime.FileCheckpointStore{Dir: filepath.Join(s.cfg.StateDir, "checkpoints")}).Load(context.Background(), "split#0"); err != nil || len(cps) == 0 {
 		t.Errorf("no checkpoint of task split#0: %v", err)
+	}
+}
+
+// The tasks of a split pipeline running here show as one pipeline: the
+// API's metrics, the live graph and the Prometheus series merge their
+// counters, one series per pipeline.
+func TestSplitPipelineShowsAsOne(t *testing.T) {
+	s := newTestServer(t)
+	apply(t, s, supPipeline("pair", "ok")+"STOP PIPELINE pair;")
+	obj, _ := s.cat.Lookup("pair")
+	obj.Pipeline.Graph.Parallelism = 2 // as in TestOneFailingTaskRetriesAlone
+	apply(t, s, "START PIPELINE pair;")
+	waitFor(t, "both tasks to write", func() bool {
+		runs := s.runsOf("pair")
+		return len(runs) == 2 && runs[0].p.Stats().RowsWritten > 0 && runs[1].p.Stats().RowsWritten > 0
+	})
+	runs := s.runsOf("pair")
+	var sum int64
+	for _, r := range runs {
+		sum += r.p.Stats().RecordsIn
+	}
+	o, _ := s.Object(sql.ObjPipeline, "pair")
+	if o.Metrics == nil || o.Metrics.RecordsIn < sum || o.State != "running" || len(o.Tasks) != 2 {
+		t.Fatalf("metrics %+v for tasks that read %d records; state %s, tasks %+v", o.Metrics, sum, o.State, o.Tasks)
+	}
+	var tr LiveTracker
+	l, err := s.Live("pair", &tr)
+	if err != nil || len(l.Nodes) != len(obj.Pipeline.Graph.Nodes) || l.Nodes[0].RowsOut < sum {
+		t.Fatalf("live: %v, %d nodes for %d, %+v", err, len(l.Nodes), len(obj.Pipeline.Graph.Nodes), l.Nodes)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.Collector())
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err) // a series twice would be an error
+	}
+	found := false
+	for _, f := range fams {
+		if f.GetName() != "sluice_pipeline_records_in_total" {
+			continue
+		}
+		found = true
+		if len(f.Metric) != 1 || f.Metric[0].GetCounter().GetValue() < float64(sum) {
+			t.Errorf("records in: %v, want one series of at least %d", f.Metric, sum)
+		}
+	}
+	if !found {
+		t.Error("no sluice_pipeline_records_in_total")
 	}
 }
