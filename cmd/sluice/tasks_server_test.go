@@ -42,7 +42,8 @@ func pgTable(t *testing.T, pgURL string) (string, func() (rows, distinct int64))
 // and checkpoints: two servers of one catalog run two each, both APIs list
 // the tasks and their owners, STOP applied on one server stops the tasks
 // on both, and START resumes every task from its checkpoint: the sink
-// holds every record once. DROP removes every task's checkpoints.
+// holds every record once. A replace with 2 tasks keeps the rows exact
+// too, and DROP removes every task's checkpoints.
 func TestParallelPipelineRunsItsTasks(t *testing.T) {
 	c := newCluster(t, 8)
 	table, count := pgTable(t, c.pg)
@@ -144,8 +145,30 @@ CREATE PIPELINE copy WITH (parallelism = '4') AS INSERT INTO pg SELECT id FROM e
 		t.Fatalf("after STOP and START: %d rows, %d distinct, want %d", rows, distinct, 2*n)
 	}
 
+	// Replaced with another parallelism, on the server that runs half of
+	// it: the tasks of the old plan stop on both servers and their
+	// checkpoints go (their state is of other partitions); the two new
+	// tasks start from the offsets committed, and nothing is lost or
+	// written twice.
+	c.apply(b.url, "CREATE OR REPLACE PIPELINE copy WITH (parallelism = '2') AS INSERT INTO pg SELECT id FROM events;")
+	for i := 2; i < 4; i++ {
+		if owners, _ := c.checkpointRows(fmt.Sprintf("copy#%d", i)); len(owners) != 0 {
+			t.Errorf("task copy#%d of the old plan keeps checkpoints after a replace with 2 tasks", i)
+		}
+	}
+	c.produce(2*n, 3*n)
+	waitUntil(t, "the records produced after the replace", 60*time.Second, func() bool { rows, _ := count(); return rows >= 3*n })
+	waitUntil(t, "two tasks listed", 10*time.Second, func() bool {
+		p, ok := splitOf(a.url, "copy")
+		return ok && len(p.Tasks) == 2 && p.Tasks[1].Task == "copy#1"
+	})
+	time.Sleep(2 * time.Second)
+	if rows, distinct := count(); rows != 3*n || distinct != 3*n {
+		t.Fatalf("after a replace with 2 tasks: %d rows, %d distinct, want %d", rows, distinct, 3*n)
+	}
+
 	// DROP removes every task's checkpoints.
-	c.apply(b.url, "DROP PIPELINE copy;")
+	c.apply(a.url, "DROP PIPELINE copy;")
 	for i := range 4 {
 		if owners, _ := c.checkpointRows(fmt.Sprintf("copy#%d", i)); len(owners) != 0 {
 			t.Errorf("task copy#%d keeps checkpoints after DROP", i)
