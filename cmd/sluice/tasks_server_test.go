@@ -6,9 +6,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,5 +175,55 @@ CREATE PIPELINE copy WITH (parallelism = '4') AS INSERT INTO pg SELECT id FROM e
 		if owners, _ := c.checkpointRows(fmt.Sprintf("copy#%d", i)); len(owners) != 0 {
 			t.Errorf("task copy#%d keeps checkpoints after DROP", i)
 		}
+	}
+}
+
+// sluice run runs every task of a split pipeline in its one process, each
+// checkpointing under its own name in the state directory, and reports
+// the pipeline's progress as one; a second run resumes every task where it
+// stopped.
+func TestRunRunsEveryTask(t *testing.T) {
+	c := newCluster(t, 4)
+	table, count := pgTable(t, c.pg)
+	state := filepath.Join(c.dir, "state")
+	script := fmt.Sprintf(`CREATE SOURCE events (id UInt64) WITH (connector = 'kafka', brokers = '%s', topic = 'events', start = 'earliest');
+CREATE SINK pg WITH (connector = 'postgres', url = '%s', table = '%s');
+CREATE PIPELINE copy WITH (parallelism = '2') AS INSERT INTO pg SELECT id FROM events;
+`, c.brokers, c.pg, table)
+	run := func(want int64) string {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var stderr lockedBuffer
+		done := make(chan error, 1)
+		go func() {
+			done <- runScript(ctx, script, "p.sql", runConfig{stateDir: state, progress: time.Hour, groupID: "sluice", filesDir: c.dir, stdout: &stderr, stderr: &stderr})
+		}()
+		waitUntil(t, fmt.Sprintf("%d rows in PostgreSQL", want), 60*time.Second, func() bool { rows, _ := count(); return rows >= want })
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("sluice run: %v\n%s", err, stderr.String())
+		}
+		return stderr.String()
+	}
+	const n = 3000
+	c.produce(0, n)
+	out := run(n)
+	if !strings.Contains(out, fmt.Sprintf("progress pipeline=copy in=%d out=%d ", n, n)) {
+		t.Errorf("no final progress line of both tasks, in=%d out=%d:\n%s", n, n, out)
+	}
+	for _, task := range []string{"copy#0", "copy#1"} {
+		if _, err := os.Stat(filepath.Join(state, task)); err != nil {
+			t.Errorf("no checkpoint of task %s: %v", task, err)
+		}
+	}
+	c.produce(n, 2*n)
+	out = run(2 * n)
+	time.Sleep(time.Second)
+	if rows, distinct := count(); rows != 2*n || distinct != 2*n {
+		t.Fatalf("after a second run: %d rows, %d distinct, want %d", rows, distinct, 2*n)
+	}
+	if !strings.Contains(out, fmt.Sprintf("progress pipeline=copy in=%d ", n)) {
+		t.Errorf("the second run did not resume both tasks (in=%d):\n%s", n, out)
 	}
 }
