@@ -743,7 +743,7 @@ func (sp *splitter) stage(c cut) (*dag.Stage, *dag.Node) {
 		"topic": topic, "format": "json", "delivery": "exactly_once",
 		"key": strings.Join(keyNames, ", "), "partitions": strconv.Itoa(g.Parallelism),
 	}
-	srcOpts := map[string]string{"topic": topic, "format": "json", "start": "earliest"}
+	srcOpts := map[string]string{"topic": topic, "format": "json", "start": "earliest", "partitions": strconv.Itoa(g.Parallelism)}
 	for _, k := range sourceOptions {
 		if v, ok := spec.Options[k]; ok {
 			sinkOpts[k], srcOpts[k] = v, v

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -461,11 +462,13 @@ func (l *leaser) share(ctx context.Context) int {
 	return (wanted + live - 1) / live
 }
 
-// shed hands one unit over when this server runs more than its share
-// and another live server runs fewer: it stops here in order (written,
-// checkpointed, committed) and its lease is given up, for the other to
-// take. One per tick, so the servers converge without moving more than
-// needed.
+// shed hands tasks over when this server runs more than its share and
+// other live servers run fewer: each stops here in order (written,
+// checkpointed, committed) and its lease is given up, for a server below
+// its share to take. It hands over as many as the others lack, at most
+// what this server has above its share, so a pipeline of many tasks
+// started on one server spreads in one poll; the servers converge
+// without moving more than needed.
 func (l *leaser) shed(view map[string]catalog.Lease, share, mine int) {
 	if mine <= share {
 		return
@@ -477,33 +480,39 @@ func (l *leaser) shed(view map[string]catalog.Lease, share, mine int) {
 		}
 	}
 	l.mu.Lock()
-	under := ""
+	lack := 0
+	var under []string
 	for _, n := range l.nodes {
-		if counts[n] < share {
-			under = n
-			break
+		if c := counts[n]; c < share {
+			lack += share - c
+			under = append(under, n)
 		}
 	}
 	l.mu.Unlock()
-	if under == "" {
+	n := min(mine-share, lack)
+	if n <= 0 {
 		return
 	}
 	s := l.s
-	var victim *run
 	s.mu.Lock()
+	victims := make([]*run, 0, len(s.runs))
 	for _, r := range s.runs {
-		if victim == nil || r.u.key > victim.u.key {
-			victim = r
-		}
+		victims = append(victims, r)
 	}
 	s.mu.Unlock()
-	if victim == nil {
-		return
+	// The highest keys go first: a split pipeline's last tasks.
+	slices.SortFunc(victims, func(a, b *run) int { return strings.Compare(b.u.key, a.u.key) })
+	victims = victims[:min(n, len(victims))]
+	var wg sync.WaitGroup
+	for _, v := range victims {
+		s.log.Info("handing a pipeline over to balance the servers", v.u.logArgs("to", strings.Join(under, ","), "running_here", mine, "share", share)...)
+		wg.Go(func() {
+			if r := s.stopUnit(v.u.key); r != nil {
+				s.release(r.u.key, r.owner.Fence)
+			}
+		})
 	}
-	s.log.Info("handing a pipeline over to balance the servers", victim.u.logArgs("to", under, "running_here", mine, "share", share)...)
-	if r := s.stopUnit(victim.u.key); r != nil {
-		s.release(r.u.key, r.owner.Fence)
-	}
+	wg.Wait()
 }
 
 // renew extends the leases held and stops the runs of those lost.

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluice-sql/sluice/catalog"
 	"github.com/sluice-sql/sluice/connector"
 	"github.com/sluice-sql/sluice/runtime"
@@ -69,11 +71,11 @@ func init() {
 	runtime.Register(runtime.Connector{
 		Declaration: connector.Connector{
 			Name: "supervisortest", Doc: "a test double", Kinds: []connector.Kind{connector.Source, connector.Sink},
-			Options: []connector.Option{{Name: "mode", Type: connector.String, Doc: "ok, panic or fail"}},
+			Options: []connector.Option{{Name: "mode", Type: connector.String, Doc: "ok, panic, fail, or fail_task1 (task 1 of a split pipeline fails to open)"}},
 		},
 		OpenSource: func(_ context.Context, cfg runtime.SourceConfig) (runtime.Source, error) {
 			supCounter(&supOpens, cfg.Pipeline).Add(1)
-			if cfg.Spec.Options["mode"] == "fail" {
+			if mode := cfg.Spec.Options["mode"]; mode == "fail" || (mode == "fail_task1" && cfg.Task.Split() && cfg.Task.Index == 1) {
 				return nil, errors.New("broker unreachable")
 			}
 			src := &supSource{mode: cfg.Spec.Options["mode"]}
@@ -272,5 +274,98 @@ func TestFailFastAndKeepDropped(t *testing.T) {
 	apply(t, s, "DROP PIPELINE steady;")
 	if cps, err := (&runtime.FileCheckpointStore{Dir: dir}).Load(context.Background(), "steady"); err != nil || len(cps) == 0 {
 		t.Errorf("DROP with KeepDropped removed the checkpoints: %v, %d left", err, len(cps))
+	}
+}
+
+// Of a pipeline split into tasks, a task that fails is retried on its own
+// while the others run on; the pipeline shows as failed with the error
+// naming the task, and STOP stops every task and ends the retries.
+func TestOneFailingTaskRetriesAlone(t *testing.T) {
+	s := newTestServer(t)
+	apply(t, s, supPipeline("split", "fail_task1")+"STOP PIPELINE split;")
+	// The planner splits only Kafka sources: the test double's pipeline is
+	// given two tasks behind its back, which the supervisor takes as
+	// planned.
+	obj, _ := s.cat.Lookup("split")
+	obj.Pipeline.Graph.Parallelism = 2
+	apply(t, s, "START PIPELINE split;")
+	var o Object
+	waitFor(t, "task split#1 to fail twice", func() bool {
+		o, _ = s.Object(sql.ObjPipeline, "split")
+		return o.State == "failed" && o.Attempts >= 2 && o.NextRetry != nil
+	})
+	if !strings.HasPrefix(o.Error, "task split#1: ") || !strings.Contains(o.Error, "broker unreachable") {
+		t.Errorf("error %q does not name the failed task", o.Error)
+	}
+	rows := supCounter(&supRows, "split_out")
+	before := rows.Load()
+	waitFor(t, "task split#0 to write on", func() bool { return rows.Load() > before+100 })
+	o, _ = s.Object(sql.ObjPipeline, "split")
+	if len(o.Tasks) != 2 || o.Tasks[0].Task != "split#0" || !o.Tasks[0].RunningHere || o.Tasks[1].Task != "split#1" || o.Tasks[1].RunningHere || o.Metrics == nil {
+		t.Errorf("tasks %+v, metrics %v", o.Tasks, o.Metrics)
+	}
+	if st, ok := s.PipelineStats("split"); !ok || st.RowsWritten == 0 {
+		t.Errorf("the pipeline's stats: %v %+v", ok, st)
+	}
+	apply(t, s, "STOP PIPELINE split;")
+	opens := supCounter(&supOpens, "split").Load()
+	time.Sleep(600 * time.Millisecond)
+	if n := supCounter(&supOpens, "split").Load(); n != opens {
+		t.Errorf("a task of a stopped pipeline was started %d more times", n-opens)
+	}
+	if o, _ := s.Object(sql.ObjPipeline, "split"); o.State != "stopped" || o.NextRetry != nil || len(s.runsOf("split")) != 0 {
+		t.Errorf("after STOP: state %s, next retry %v, %d runs", o.State, o.NextRetry, len(s.runsOf("split")))
+	}
+	// Task split#0 checkpointed under its own name when it stopped.
+	if cps, err := (&runtime.FileCheckpointStore{Dir: filepath.Join(s.cfg.StateDir, "checkpoints")}).Load(context.Background(), "split#0"); err != nil || len(cps) == 0 {
+		t.Errorf("no checkpoint of task split#0: %v", err)
+	}
+}
+
+// The tasks of a split pipeline running here show as one pipeline: the
+// API's metrics, the live graph and the Prometheus series merge their
+// counters, one series per pipeline.
+func TestSplitPipelineShowsAsOne(t *testing.T) {
+	s := newTestServer(t)
+	apply(t, s, supPipeline("pair", "ok")+"STOP PIPELINE pair;")
+	obj, _ := s.cat.Lookup("pair")
+	obj.Pipeline.Graph.Parallelism = 2 // as in TestOneFailingTaskRetriesAlone
+	apply(t, s, "START PIPELINE pair;")
+	waitFor(t, "both tasks to write", func() bool {
+		runs := s.runsOf("pair")
+		return len(runs) == 2 && runs[0].p.Stats().RowsWritten > 0 && runs[1].p.Stats().RowsWritten > 0
+	})
+	runs := s.runsOf("pair")
+	var sum int64
+	for _, r := range runs {
+		sum += r.p.Stats().RecordsIn
+	}
+	o, _ := s.Object(sql.ObjPipeline, "pair")
+	if o.Metrics == nil || o.Metrics.RecordsIn < sum || o.State != "running" || len(o.Tasks) != 2 {
+		t.Fatalf("metrics %+v for tasks that read %d records; state %s, tasks %+v", o.Metrics, sum, o.State, o.Tasks)
+	}
+	var tr LiveTracker
+	l, err := s.Live("pair", &tr)
+	if err != nil || len(l.Nodes) != len(obj.Pipeline.Graph.Nodes) || l.Nodes[0].RowsOut < sum {
+		t.Fatalf("live: %v, %d nodes for %d, %+v", err, len(l.Nodes), len(obj.Pipeline.Graph.Nodes), l.Nodes)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.Collector())
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err) // a series twice would be an error
+	}
+	found := false
+	for _, f := range fams {
+		if f.GetName() != "sluice_pipeline_records_in_total" {
+			continue
+		}
+		found = true
+		if len(f.Metric) != 1 || f.Metric[0].GetCounter().GetValue() < float64(sum) {
+			t.Errorf("records in: %v, want one series of at least %d", f.Metric, sum)
+		}
+	}
+	if !found {
+		t.Error("no sluice_pipeline_records_in_total")
 	}
 }

@@ -421,6 +421,54 @@ func firstLine(s string) string {
 	return l
 }
 
+// describeTasks prints where the tasks of a split pipeline run: per stage
+// (the pipeline's own graph last), how many tasks each server holds, and
+// the tasks no server holds.
+func describeTasks(tw io.Writer, tasks []server.TaskView) {
+	var stages []string
+	byStage := map[string][]server.TaskView{}
+	for _, t := range tasks {
+		if _, ok := byStage[t.Stage]; !ok {
+			stages = append(stages, t.Stage)
+		}
+		byStage[t.Stage] = append(byStage[t.Stage], t)
+	}
+	for _, st := range stages {
+		ts := byStage[st]
+		label := "tasks"
+		if st != "" {
+			label = "stage " + st
+		}
+		var owners []string
+		count := map[string]int{}
+		var free []string
+		for _, t := range ts {
+			owner := t.Owner
+			switch {
+			case owner == "" && t.RunningHere:
+				// A server with its own catalog: no leases.
+				owner = "this server"
+			case owner == "" || !t.LeaseLive:
+				free = append(free, fmt.Sprint(t.Index))
+				continue
+			}
+			if count[owner] == 0 {
+				owners = append(owners, owner)
+			}
+			count[owner]++
+		}
+		slices.Sort(owners)
+		var parts []string
+		for _, n := range owners {
+			parts = append(parts, fmt.Sprintf("%d on %s", count[n], n))
+		}
+		if len(free) > 0 {
+			parts = append(parts, fmt.Sprintf("%d on no server (task %s)", len(free), strings.Join(free, ", ")))
+		}
+		fmt.Fprintf(tw, "%s\t%d: %s\n", label, len(ts), strings.Join(parts, ", "))
+	}
+}
+
 func describeCmd(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("describe", stderr)
 	srvURL := clientFlags(fs)
@@ -453,7 +501,9 @@ func describeCmd(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(tw, "retry\tattempt %d at %s (in %s)\n", o.Attempts+1, o.NextRetry.Format(time.RFC3339),
 				max(time.Until(*o.NextRetry), 0).Round(time.Second))
 		}
-		if o.Owner != "" {
+		if len(o.Tasks) > 1 {
+			describeTasks(tw, o.Tasks)
+		} else if o.Owner != "" {
 			// Servers sharing a catalog: which one holds the lease.
 			if o.LeaseLive != nil && *o.LeaseLive {
 				fmt.Fprintf(tw, "runs on\t%s (lease epoch %d)\n", o.Owner, o.LeaseEpoch)

@@ -99,6 +99,8 @@ type Source struct {
 //     (default '<topic>.dlq'); created with the broker's defaults if missing.
 //   - isolation_level: 'read_committed' (default: records of transactions
 //     appear once committed, never when aborted) or 'read_uncommitted'.
+//   - partitions: when set, a missing topic is created with this many
+//     partitions, as by the sink.
 //
 // A task of a split pipeline (SourceConfig.Task) reads only the partitions
 // it owns, also those added to the topic later; one that owns none fails.
@@ -122,6 +124,10 @@ func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) 
 	// both are checked here too.
 	o.Duration("idle_timeout")
 	o.Duration("max_future")
+	var create int32
+	if o.Has("partitions") {
+		create = int32(o.Count("partitions"))
+	}
 	isolation := kgo.ReadCommitted()
 	if o.Enum("isolation_level") == "read_uncommitted" {
 		isolation = kgo.ReadUncommitted()
@@ -141,6 +147,13 @@ func openSource(ctx context.Context, cfg runtime.SourceConfig) (*Source, error) 
 		return nil, err
 	}
 	defer meta.Close()
+	if create > 0 {
+		// An internal topic of a repartition stage: the stage's tasks and
+		// the pipeline's may start in any order, on any server.
+		if _, err := sinkTopic(ctx, meta, s.topic, create); err != nil {
+			return nil, err
+		}
+	}
 	all, err := topicPartitions(ctx, meta, s.topic)
 	if err != nil {
 		return nil, err

@@ -230,6 +230,27 @@ func TestSinkPartitionsOption(t *testing.T) {
 	}
 }
 
+// A source with option partitions creates its missing topic, as a
+// repartition stage's reader does when it starts before the stage's
+// writers: reading then waits for records instead of failing.
+func TestSourcePartitionsOption(t *testing.T) {
+	brokers := cluster(t)
+	if _, err := openTaskSrc(ctxT(t), brokers, "internal", runtime.Task{Index: 1, Count: 3}); err == nil || !strings.Contains(err.Error(), `topic "internal" does not exist`) {
+		t.Errorf("missing topic without partitions: %v", err)
+	}
+	src, err := openTaskSrc(ctxT(t), brokers, "internal", runtime.Task{Index: 1, Count: 3}, "partitions", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if got := src.Partitions(); !slices.Equal(got, []int32{1}) {
+		t.Errorf("Partitions = %v, want [1]", got)
+	}
+	if n := src.TotalPartitions(); n != 3 {
+		t.Errorf("TotalPartitions = %d, want 3", n)
+	}
+}
+
 // Option key with several columns keys each record with the JSON array of
 // their values: equal values give equal keys, so one partition.
 func TestSinkCompositeKey(t *testing.T) {
