@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -229,6 +230,15 @@ func (c *checker) createPipeline(s *sql.CreatePipeline) ([]Change, string) {
 	if old, ok := c.ov.Lookup(s.Name.Name); ok && old.Pipeline != nil {
 		// Replacing keeps a stopped pipeline stopped.
 		p.Running = old.Pipeline.Running
+		at := s.Name.P
+		for _, o := range s.Options {
+			if strings.EqualFold(o.Key.Name, "parallelism") {
+				at = o.ValuePos
+			}
+		}
+		if !c.stagesKept(old, g, at) {
+			return nil, ""
+		}
 	}
 	obj := &Object{Kind: sql.ObjPipeline, Name: s.Name.Name, SQL: s.Text(), Canonical: canonical(s), Pipeline: p}
 	c.ov.put(obj)
@@ -446,11 +456,55 @@ func (c *checker) replan(name string, at sql.Pos) []Change {
 			continue
 		}
 		p.Running = obj.Pipeline.Running
+		if !c.stagesKept(obj, g, at) {
+			continue
+		}
 		nobj := &Object{Kind: sql.ObjPipeline, Name: obj.Name, SQL: obj.SQL, Canonical: obj.Canonical, Pipeline: p}
 		c.ov.put(nobj)
 		out = append(out, Change{Op: OpReplace, Kind: sql.ObjPipeline, Name: nobj.Name, Object: nobj})
 	}
 	return out
+}
+
+// stagesKept reports whether a pipeline planned as g may replace old, and
+// adds the error at at when not: their repartition stages must be alike
+// (the same internal topics with as many partitions). Another set of
+// stages cannot take over from the old one: records the old stages wrote
+// and the pipeline had not read yet would be lost with their topic, a
+// topic cannot change its number of partitions, and a new stage has no
+// committed offsets, so it would read its source again from the start.
+func (c *checker) stagesKept(old *Object, g *dag.Graph, at sql.Pos) bool {
+	was, is := stageTopics(old.Pipeline.Graph), stageTopics(g)
+	if maps.Equal(was, is) {
+		return true
+	}
+	c.errs.Add(at, fmt.Sprintf("keep its parallelism and keys, or DROP PIPELINE %s and create it again (it then starts afresh, and its internal topics are deleted)", old.Name),
+		"pipeline %s cannot be replaced by a plan with other repartition stages (%s before, %s now): the records in flight in its internal topics would be lost, and a new stage would read its source again from the start", old.Name, describeStages(was), describeStages(is))
+	return false
+}
+
+// stageTopics maps the internal topics of g's repartition stages to their
+// number of partitions.
+func stageTopics(g *dag.Graph) map[string]int {
+	m := map[string]int{}
+	if g == nil {
+		return m
+	}
+	for _, st := range g.Stages {
+		m[st.Topic] = max(g.Parallelism, 1)
+	}
+	return m
+}
+
+func describeStages(m map[string]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var out []string
+	for _, t := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, fmt.Sprintf("%s with %d partitions", t, m[t]))
+	}
+	return strings.Join(out, ", ")
 }
 
 func (c *checker) drop(s *sql.Drop) ([]Change, string) {

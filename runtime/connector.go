@@ -147,6 +147,13 @@ type Connector struct {
 	// DeadLetters, when not nil, reads the last dead letters a source
 	// has stored (see ReadDeadLetters).
 	DeadLetters func(ctx context.Context, spec *dag.SourceSpec, n int) ([]DeadLetter, error)
+	// DiscardStage, when not nil, deletes what the sink of a repartition
+	// stage wrote, and where (a Kafka sink deletes its topic). The server
+	// calls it only for the stages of a dropped pipeline, whose internal
+	// topics are Sluice's own: a pipeline created again under the same
+	// name must not read the old one's records. A user's sink is never
+	// discarded.
+	DiscardStage func(ctx context.Context, cfg SinkConfig) error
 }
 
 // Register makes a connector available: its declaration to the planner,
@@ -176,6 +183,14 @@ func Register(c Connector) {
 	if c.DeadLetters != nil {
 		registerDeadLetters(d.Name, c.DeadLetters)
 	}
+	if c.DiscardStage != nil {
+		registry.Lock()
+		if registry.discard == nil {
+			registry.discard = map[string]func(context.Context, SinkConfig) error{}
+		}
+		registry.discard[d.Name] = c.DiscardStage
+		registry.Unlock()
+	}
 }
 
 var registry struct {
@@ -183,6 +198,20 @@ var registry struct {
 	sources map[string]SourceOpener
 	sinks   map[string]SinkOpener
 	forget  map[string]func(context.Context, SourceConfig) error
+	discard map[string]func(context.Context, SinkConfig) error
+}
+
+// DiscardStage deletes what the sink of a dropped pipeline's repartition
+// stage wrote (see Connector.DiscardStage); a connector that cannot has
+// nothing to delete.
+func DiscardStage(ctx context.Context, cfg SinkConfig) error {
+	registry.RLock()
+	discard := registry.discard[cfg.Spec.Connector]
+	registry.RUnlock()
+	if discard == nil {
+		return nil
+	}
+	return discard(ctx, cfg)
 }
 
 // ForgetSource deletes what the source of a dropped pipeline keeps outside

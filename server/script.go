@@ -332,7 +332,8 @@ func (s *Server) removeCheckpoints(why string, lists ...[]unit) {
 
 // forgetSources makes the sources of a dropped pipeline forget where it
 // read to (a Kafka source deletes the committed offsets of its topic in
-// the pipeline's consumer group, and of its repartition stages' groups),
+// the pipeline's consumer group, and of its repartition stages' groups)
+// and deletes its repartition stages' internal topics,
 // so that a pipeline created again under the same name starts afresh, as
 // its checkpoints are gone too. The runs have stopped. A failure is
 // logged: the drop stands.
@@ -354,6 +355,19 @@ func (s *Server) forgetSources(g *dag.Graph) {
 			cfg := runtime.SourceConfig{Spec: n.Source, Pipeline: gg.Name, GroupID: s.cfg.GroupID}
 			if err := runtime.ForgetSource(ctx, cfg); err != nil {
 				s.log.Error("forget the read position of a dropped pipeline", "pipeline", g.Name, "source", n.Source.Name, "error", err)
+			}
+		}
+	}
+	// The internal topics go with their pipeline: one created again under
+	// the same name reads its sources afresh, not the old one's records.
+	for _, st := range g.Stages {
+		for _, n := range st.Graph.Nodes {
+			if n.Sink == nil {
+				continue
+			}
+			cfg := runtime.SinkConfig{Spec: n.Sink, Schema: n.Schema, Pipeline: st.Graph.Name, GroupID: s.cfg.GroupID}
+			if err := runtime.DiscardStage(ctx, cfg); err != nil {
+				s.log.Error("delete the internal topic of a dropped pipeline", "pipeline", g.Name, "topic", st.Topic, "error", err)
 			}
 		}
 	}

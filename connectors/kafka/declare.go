@@ -6,7 +6,7 @@ import (
 )
 
 // Connector is the kafka connector; connectors/all registers it.
-var Connector = runtime.Connector{Declaration: declaration, OpenSource: OpenSource, OpenSink: OpenSink, ForgetSource: ForgetSource, DeadLetters: DeadLetters}
+var Connector = runtime.Connector{Declaration: declaration, OpenSource: OpenSource, OpenSink: OpenSink, ForgetSource: ForgetSource, DeadLetters: DeadLetters, DiscardStage: DiscardStage}
 
 var (
 	source = []connector.Kind{connector.Source}

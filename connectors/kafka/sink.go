@@ -578,3 +578,30 @@ func (t *TxnSink) commitMarker(ctx context.Context, epoch uint64, meta string) e
 	}
 	return nil
 }
+
+// DiscardStage deletes the internal topic a dropped pipeline's repartition
+// stage wrote (runtime.Connector.DiscardStage). A topic already gone is
+// not an error.
+func DiscardStage(ctx context.Context, cfg runtime.SinkConfig) error {
+	o, err := option.Resolve(cfg.Spec.Options, &declaration, connector.Sink)
+	if err != nil {
+		return fmt.Errorf("kafka sink %q: %w", cfg.Spec.Name, err)
+	}
+	conn := readConnection(o)
+	if err := o.Err(); err != nil {
+		return fmt.Errorf("kafka sink %q: %w", cfg.Spec.Name, err)
+	}
+	cl, err := kgo.NewClient(conn.opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).DeleteTopic(ctx, conn.topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return fmt.Errorf("delete internal topic %q: %w", conn.topic, err)
+	}
+	return nil
+}
