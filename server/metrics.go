@@ -47,20 +47,7 @@ var (
 // here merged (runtime.MergeStats), so that the series keep one per
 // pipeline.
 func (s *Server) pipelineStats() map[string]runtime.Stats {
-	s.mu.Lock()
-	byName := map[string][]*run{}
-	var names []string
-	for _, r := range s.runs {
-		if r.u.stage != "" {
-			continue
-		}
-		k := strings.ToLower(r.name)
-		if byName[k] == nil {
-			names = append(names, r.name)
-		}
-		byName[k] = append(byName[k], r)
-	}
-	s.mu.Unlock()
+	names, byName := s.mainRunsByPipeline()
 	out := make(map[string]runtime.Stats, len(names))
 	for _, n := range names {
 		out[n] = mergedStats(byName[strings.ToLower(n)])

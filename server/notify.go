@@ -339,20 +339,7 @@ type runView struct {
 
 func (n *notifier) look(now time.Time) {
 	s := n.s
-	s.mu.Lock()
-	byName := map[string][]*run{}
-	var names []string
-	for _, r := range s.runs {
-		if r.u.stage != "" {
-			continue
-		}
-		k := strings.ToLower(r.name)
-		if byName[k] == nil {
-			names = append(names, r.name)
-		}
-		byName[k] = append(byName[k], r)
-	}
-	s.mu.Unlock()
+	names, byName := s.mainRunsByPipeline()
 	views := make([]runView, 0, len(names))
 	for _, name := range names {
 		// A pipeline split into tasks is watched as one: its tasks running

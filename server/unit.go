@@ -128,3 +128,24 @@ func mergedStats(runs []*run) runtime.Stats {
 	}
 	return st
 }
+
+// mainRunsByPipeline groups the runs of main-graph units on this server by
+// pipeline: names lists each pipeline once, as its first run spells it, and
+// byName holds its runs by lower-case name. A stage's runs are left out:
+// the rows they move are counted again by the tasks that read their topic.
+func (s *Server) mainRunsByPipeline() (names []string, byName map[string][]*run) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	byName = map[string][]*run{}
+	for _, r := range s.runs {
+		if r.u.stage != "" {
+			continue
+		}
+		k := strings.ToLower(r.name)
+		if byName[k] == nil {
+			names = append(names, r.name)
+		}
+		byName[k] = append(byName[k], r)
+	}
+	return names, byName
+}

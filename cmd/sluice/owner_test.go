@@ -136,6 +136,30 @@ func (c *cluster) produce(from, to int) {
 	}
 }
 
+// keepProducing produces ids from id from on, 50 every 20 ms, until the
+// returned function is called; that returns the first id not produced.
+func (c *cluster) keepProducing(from int) (stop func() int) {
+	done := make(chan struct{})
+	produced := make(chan int)
+	go func() {
+		i := from
+		defer func() { produced <- i }()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			c.produce(i, i+50)
+			i += 50
+		}
+	}()
+	return func() int {
+		close(done)
+		return <-produced
+	}
+}
+
 func (c *cluster) copyScript() string {
 	return fmt.Sprintf(`CREATE SOURCE events (id UInt64) WITH (connector = 'kafka', brokers = '%s', topic = 'events', start = 'earliest');
 CREATE SINK out WITH (connector = 'file', path = 'out.jsonl');
@@ -317,21 +341,7 @@ func TestPausedOwnerCannotCommit(t *testing.T) {
 	waitUntil(t, "the first records in the sink", 60*time.Second, func() bool { return countLines(c.out) >= n })
 	waitUntil(t, "node-b to show node-a, where the pipeline was applied, as its owner", 10*time.Second, func() bool { return ownedBy(t, b.url, "copy", "node-a") })
 	// Records keep coming while node-a is paused and after it resumes.
-	stopProducing := make(chan struct{})
-	produced := make(chan int)
-	go func() {
-		i := n
-		defer func() { produced <- i }()
-		for {
-			select {
-			case <-stopProducing:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			c.produce(i, i+50)
-			i += 50
-		}
-	}()
+	stopProducing := c.keepProducing(n)
 	time.Sleep(500 * time.Millisecond)
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -346,8 +356,7 @@ func TestPausedOwnerCannotCommit(t *testing.T) {
 	}
 	// Give the resumed node-a time to try whatever it had in flight.
 	time.Sleep(3 * time.Second)
-	close(stopProducing)
-	total := <-produced
+	total := stopProducing()
 	waitUntil(t, "every record", 60*time.Second, func() bool { return distinctIDs(t, c.out) == total })
 	waitUntil(t, "the group's offsets at the end of the topic", 30*time.Second, func() bool {
 		got, end := c.committed("sluice.copy")

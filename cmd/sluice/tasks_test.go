@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/sluice-sql/sluice/server"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -30,24 +31,13 @@ import (
 // others, and an exactly-once Kafka sink read with read_committed holds
 // exactly the rows it should — none lost, none twice.
 
-// taskView is one unit of a pipeline in GET /api/v1/pipelines.
-type taskView struct {
-	Task        string `json:"task"`
-	Index       int    `json:"index"`
-	Stage       string `json:"stage"`
-	Owner       string `json:"owner"`
-	LeaseEpoch  int64  `json:"lease_epoch"`
-	LeaseLive   bool   `json:"lease_live"`
-	RunningHere bool   `json:"running_here"`
-}
-
 // splitView is what the tests read of a pipeline split into tasks.
 type splitView struct {
-	Name    string     `json:"name"`
-	State   string     `json:"state"`
-	Owner   string     `json:"owner"`
-	Owners  []string   `json:"owners"`
-	Tasks   []taskView `json:"tasks"`
+	Name    string            `json:"name"`
+	State   string            `json:"state"`
+	Owner   string            `json:"owner"`
+	Owners  []string          `json:"owners"`
+	Tasks   []server.TaskView `json:"tasks"`
 	Metrics *struct {
 		RecordsIn          int64 `json:"records_in"`
 		RowsWritten        int64 `json:"rows_written"`
@@ -343,7 +333,7 @@ func viewsDisagree(nodes map[string]*serverProc, pipeline string, ref splitView)
 			out = append(out, fmt.Sprintf("%s lists %d units, node-a %d", name, len(v.Tasks), len(ref.Tasks)))
 			continue
 		}
-		byName := map[string]taskView{}
+		byName := map[string]server.TaskView{}
 		for _, tk := range ref.Tasks {
 			byName[tk.Task] = tk
 		}
@@ -550,21 +540,7 @@ CREATE PIPELINE copy WITH (parallelism = '4', checkpoint_interval = '1s') AS INS
 			held[strings.ToLower(tk.Task)] = tk.LeaseEpoch
 		}
 	}
-	stopProducing := make(chan struct{})
-	produced := make(chan int)
-	go func() {
-		i := n
-		defer func() { produced <- i }()
-		for {
-			select {
-			case <-stopProducing:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			c.produce(i, i+50)
-			i += 50
-		}
-	}()
+	stopProducing := c.keepProducing(n)
 	time.Sleep(500 * time.Millisecond)
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -581,8 +557,7 @@ CREATE PIPELINE copy WITH (parallelism = '4', checkpoint_interval = '1s') AS INS
 	}
 	// Give the resumed node-a time to try whatever it had in flight.
 	time.Sleep(3 * time.Second)
-	close(stopProducing)
-	total := <-produced
+	total := stopProducing()
 	var want []string
 	for i := range total {
 		want = append(want, fmt.Sprintf(`{"id":%d}`, i))
