@@ -61,16 +61,17 @@ CREATE SINK out2 WITH (connector = 'kafka', brokers = '%[1]s', topic = 'out2', d
 	exact("out1")
 
 	internal := []string{"sluice.paid.orders.repartition", "sluice.paid.payments.repartition"}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.brokers))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	exists := func(topic string) bool {
+		// A client of its own each time: a client answers from the
+		// metadata it has cached for a few seconds.
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.brokers))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		td, err := adm.ListTopics(ctx, topic)
+		td, err := kadm.NewClient(cl).ListTopics(ctx, topic)
 		if err != nil {
 			t.Fatal(err)
 		}
