@@ -216,14 +216,14 @@ func keyed(topic string, k uint64, value string) *kgo.Record {
 	return &kgo.Record{Topic: topic, Key: fmt.Append(nil, k), Value: []byte(value)}
 }
 
-// applyErr applies a script through the server at url and returns the
-// error and what the command printed on stderr.
-func (c *cluster) applyErr(url, src string) (error, string) {
+// applyErr applies a script through the server at url and returns what
+// the command printed on stderr, and its error.
+func (c *cluster) applyErr(url, src string) (string, error) {
 	path := filepath.Join(c.dir, fmt.Sprintf("s%d.sql", c.next.Add(1)))
 	os.WriteFile(path, []byte(src), 0o644)
 	var stdout, stderr bytes.Buffer
 	err := dispatch([]string{"apply", "-f", path, "--server", url}, &stdout, &stderr)
-	return err, stderr.String()
+	return stderr.String(), err
 }
 
 // workers starts servers node-a, node-b, node-c on the cluster's catalog.
@@ -456,7 +456,7 @@ CREATE SINK out WITH (connector = 'kafka', brokers = '%[1]s', topic = 'out', del
 	}
 
 	refused := pipeline(", repartition = 'refuse'")
-	err, stderr := c.applyErr(nodes["node-a"].url, refused)
+	stderr, err := c.applyErr(nodes["node-a"].url, refused)
 	m := regexp.MustCompile(`\.sql:(\d+):(\d+): (.*)`).FindStringSubmatch(stderr)
 	if err == nil || m == nil || !strings.Contains(m[3], `DEDUPLICATE BY uid is not on the record key of "events"`) {
 		t.Fatalf("repartition = 'refuse': %v\n%s", err, stderr)
