@@ -31,15 +31,59 @@ func BenchmarkOnePipelineTasks(b *testing.B) {
 			// The servers are child processes: the variable is theirs.
 			b.Setenv("GOMAXPROCS", strconv.Itoa(r.procs))
 			for range b.N {
-				benchTasks(b, r.workers)
+				benchTasks(b, r.workers, "_key", "")
 			}
 		})
 	}
 }
 
-func benchTasks(b *testing.B, workers int) {
+// BenchmarkOnePipelineStage measures what a repartition stage costs: the
+// pipeline of BenchmarkOnePipelineTasks deduplicating by the payload
+// column id instead of the record key, so Sluice adds a stage of six
+// tasks that writes the filtered rows, keyed by id, to an internal topic
+// with exactly-once transactions, which the pipeline's tasks read
+// (read_committed) — next to the same pipeline deduplicating by _key, in
+// the same run, on 1 and 2 workers of one core and on one worker of two.
+// Both checkpoint every second (`checkpoint_interval = '1s'`): the stage's
+// rows reach the pipeline when its transaction commits, at its
+// checkpoints, so the default five seconds would add up to five seconds
+// of waiting to every run. The time is from the commit of the input until
+// the pipeline's tasks have read every row that passes the filter (the
+// stage's rows, or the source's records with _key).
+//
+//	SLUICE_TEST_POSTGRES=… go test -run '^$' -bench OnePipelineStage -benchtime 1x -count 3 -timeout 30m ./cmd/sluice/
+func BenchmarkOnePipelineStage(b *testing.B) {
+	for _, r := range []struct{ workers, procs int }{{1, 1}, {2, 1}, {1, 2}} {
+		// The two variants alternate, so both see the machine's load of the moment.
+		for _, key := range []string{"_key", "id"} {
+			b.Run(fmt.Sprintf("workers=%d/gomaxprocs=%d/by=%s", r.workers, r.procs, key), func(b *testing.B) {
+				b.Setenv("GOMAXPROCS", strconv.Itoa(r.procs))
+				for range b.N {
+					benchTasks(b, r.workers, key, "1s")
+				}
+			})
+		}
+	}
+}
+
+// benchTasks runs one measurement of the pipeline deduplicating by key
+// (_key, or a column, which adds a repartition stage) with the given
+// checkpoint_interval ("" for the default).
+func benchTasks(b *testing.B, workers int, key, checkpoint string) {
 	b.StopTimer()
 	const tasks, m = 6, 600_000
+	with := fmt.Sprintf("parallelism = '%d'", tasks)
+	if checkpoint != "" {
+		with += fmt.Sprintf(", checkpoint_interval = '%s'", checkpoint)
+	}
+	// A stage runs as many tasks as the pipeline, and a server's share
+	// counts both.
+	units, want := tasks, int64(m)
+	if key != "_key" {
+		// The stage applies the filter (amount > 1 drops every id
+		// ending in 00), and the pipeline reads only the rows it wrote.
+		units, want = 2*tasks, m-m/100
+	}
 	c := newCluster(b, 12)
 	var nodes []*serverProc
 	for i := range workers {
@@ -48,15 +92,15 @@ func benchTasks(b *testing.B, workers int) {
 	c.apply(nodes[0].url, fmt.Sprintf(`CREATE SOURCE events (id UInt64, user String, amount Float64, ts DateTime64(3), WATERMARK FOR ts AS ts - INTERVAL 5 SECOND)
   WITH (connector = 'kafka', brokers = '%s', topic = 'events', start = 'earliest');
 CREATE SINK void WITH (connector = 'blackhole');
-CREATE PIPELINE read WITH (parallelism = '%d') AS INSERT INTO void
-  SELECT id, upper(user) AS user, amount * 2 AS amount, ts FROM events WHERE amount > 1 DEDUPLICATE BY _key WITHIN INTERVAL 1 MINUTE;
-`, c.brokers, tasks))
+CREATE PIPELINE read WITH (%s) AS INSERT INTO void
+  SELECT id, upper(user) AS user, amount * 2 AS amount, ts FROM events WHERE amount > 1 DEDUPLICATE BY %s WITHIN INTERVAL 1 MINUTE;
+`, c.brokers, with, key))
 	// The tasks settle on the servers first (the server a script starts
 	// them on hands the others' shares over, one per poll): a task moved
 	// while reading would start again from its checkpoint, and its
 	// counters with it.
 	even := map[string]int{}
-	for i := range tasks {
+	for i := range units {
 		even[fmt.Sprintf("worker-%d", i%workers)]++
 	}
 	settled := func() bool {
@@ -110,7 +154,7 @@ CREATE PIPELINE read WITH (parallelism = '%d') AS INSERT INTO void
 		}
 		return n
 	}
-	waitUntil(b, "the tasks to read every record", 5*time.Minute, func() bool { return read() >= m })
+	waitUntil(b, "the tasks to read every record", 5*time.Minute, func() bool { return read() >= want })
 	d := time.Since(start)
 	b.StopTimer()
 	cpu := cpuTimes(nodes)
@@ -121,8 +165,18 @@ CREATE PIPELINE read WITH (parallelism = '%d') AS INSERT INTO void
 		b.Errorf("the tasks moved while reading: %v", taskOwners(nodes[0].url, "read"))
 	}
 	b.ReportMetric(float64(m)/d.Seconds(), "records/s")
-	b.Logf("%d workers: %d records in %v; tasks per worker %v; CPU seconds meanwhile: broker and benchmark %.2f, workers %.2f",
-		workers, m, d.Round(time.Millisecond), even, cpu[0], cpu[1:])
+	// CPU seconds per million input records, of every worker together.
+	var all float64
+	per := make([]float64, len(cpu))
+	for i, s := range cpu {
+		per[i] = s / (m / 1e6)
+		if i > 0 {
+			all += per[i]
+		}
+	}
+	b.ReportMetric(all, "worker-cpu-s/Mrec")
+	b.Logf("%d workers, by %s: %d records in %v; tasks per worker %v; CPU seconds meanwhile: broker and benchmark %.2f, workers %.2f; per million records: %.2f, workers %.2f",
+		workers, key, m, d.Round(time.Millisecond), even, cpu[0], cpu[1:], per[0], per[1:])
 }
 
 // cpuTimes returns the CPU seconds (user and system) this process — the
