@@ -37,6 +37,25 @@ type GraphNode struct {
 	Details []string  `json:"details,omitempty"` // what it does, as EXPLAIN says
 	Inputs  []int     `json:"inputs"`
 	Span    *TextSpan `json:"span,omitempty"`
+	// Stage names the repartition stage whose tasks run the node, "" for
+	// the pipeline's own graph. The live socket carries no counters for a
+	// stage's nodes: they are counted by the stage's tasks.
+	Stage string `json:"stage,omitempty"`
+	// Repartition describes a node of kind "repartition": a stage's
+	// projection of the key and its write to the internal topic, drawn as
+	// one node feeding the source that reads the topic.
+	Repartition *GraphRepartition `json:"repartition,omitempty"`
+}
+
+// GraphRepartition is what a repartition node does: it keys the rows of
+// Source by Keys and writes them to Topic, of Partitions partitions, in
+// Tasks tasks.
+type GraphRepartition struct {
+	Source     string   `json:"source"`
+	Keys       []string `json:"keys"`
+	Topic      string   `json:"topic"`
+	Partitions int      `json:"partitions"`
+	Tasks      int      `json:"tasks"`
 }
 
 // GraphEdge carries rows from one node to an input port of another.
@@ -88,7 +107,82 @@ func (s *Server) Graph(name string) (PipelineGraph, error) {
 			out.Edges = append(out.Edges, GraphEdge{From: in, To: n.ID, Port: port})
 		}
 	}
+	addStages(&out, g, spans)
 	return out, nil
+}
+
+// addStages adds to a split pipeline's graph the nodes of its repartition
+// stages, after the pipeline's own (whose IDs, those of the live socket's
+// counters, stay as they are): each stage's source and the stateless
+// nodes it runs before the cut, then a "repartition" node standing for
+// its key projection and its write to the internal topic, with an edge
+// to the source node that reads that topic. The stage's source carries
+// the span of that reading source (the same FROM reference), the
+// repartition node the span of the node the reading source feeds (the
+// GROUP BY, DEDUPLICATE BY or JOIN whose key it partitions by).
+func addStages(out *PipelineGraph, g *dag.Graph, spans map[int]planner.Span) {
+	next := 0
+	for _, n := range g.Nodes {
+		next = max(next, n.ID+1)
+	}
+	for _, st := range g.Stages {
+		reader, feeds := -1, -1
+		for _, n := range g.Nodes {
+			if n.Kind == dag.KindSource && n.Source != nil && n.Source.Connector == "kafka" && n.Source.Options["topic"] == st.Topic {
+				reader = n.ID
+			}
+		}
+		for _, n := range g.Nodes {
+			if reader >= 0 && slices.Contains(n.Inputs, reader) && feeds < 0 {
+				feeds = n.ID
+			}
+		}
+		sg := maskGraph(st.Graph)
+		// The stage's graph ends in its key projection and the Kafka
+		// sink into the topic: the repartition node.
+		chain := sg.Nodes
+		if len(chain) >= 2 {
+			chain = chain[:len(chain)-2]
+		}
+		ids := map[int]int{}
+		prev := -1
+		for _, n := range chain {
+			title, details := planner.NodeText(sg, n)
+			gn := GraphNode{ID: next, Kind: string(n.Kind), Title: title, Inputs: []int{}, Stage: sg.Name,
+				Details: append(details, fmt.Sprintf("runs in stage %s (%d tasks); counters: on the stage's tasks", sg.Name, sg.Tasks()))}
+			ids[n.ID] = next
+			for port, in := range n.Inputs {
+				gn.Inputs = append(gn.Inputs, ids[in])
+				out.Edges = append(out.Edges, GraphEdge{From: ids[in], To: next, Port: port})
+			}
+			if sp, ok := spans[reader]; ok && n.Kind == dag.KindSource && out.SpanError == "" {
+				gn.Span = &TextSpan{From: textPos(sp.From), To: textPos(sp.To)}
+			}
+			out.Nodes = append(out.Nodes, gn)
+			prev = next
+			next++
+		}
+		rp := &GraphRepartition{Source: st.Source, Keys: append([]string{}, st.Keys...), Topic: st.Topic, Partitions: sg.Tasks(), Tasks: sg.Tasks()}
+		rn := GraphNode{ID: next, Kind: "repartition", Stage: sg.Name, Inputs: []int{}, Repartition: rp,
+			Title: fmt.Sprintf("Repartition %s BY (%s)", st.Source, strings.Join(st.Keys, ", ")),
+			Details: []string{
+				fmt.Sprintf("topic %s, %d partitions", st.Topic, rp.Partitions),
+				fmt.Sprintf("stage %s: %d tasks", sg.Name, rp.Tasks),
+				"counters: on the stage's tasks",
+			}}
+		if prev >= 0 {
+			rn.Inputs = []int{prev}
+			out.Edges = append(out.Edges, GraphEdge{From: prev, To: next, Port: 0})
+		}
+		if sp, ok := spans[feeds]; ok && out.SpanError == "" {
+			rn.Span = &TextSpan{From: textPos(sp.From), To: textPos(sp.To)}
+		}
+		out.Nodes = append(out.Nodes, rn)
+		if reader >= 0 {
+			out.Edges = append(out.Edges, GraphEdge{From: next, To: reader, Port: 0})
+		}
+		next++
+	}
 }
 
 // LiveNode is one operator's counters in a Live message. Counters count

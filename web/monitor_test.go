@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -223,5 +224,74 @@ CREATE SINK out WITH (connector = 'file', path = '%s');
 			}
 			break
 		}
+	}
+}
+
+// TestMonitorGraphStages checks the graph of a pipeline split into tasks
+// whose GROUP BY key is not the record key: its repartition stage is
+// drawn between the source it reads and the source reading its topic,
+// after the pipeline's own nodes, whose IDs stay those of the live
+// socket's counters.
+func TestMonitorGraphStages(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	e := start(t, web.Config{})
+	pipeline := "CREATE PIPELINE per_user WITH (parallelism = '3') AS INSERT INTO out\nSELECT user_id, count(*) AS n\nFROM orders\nWHERE amount > 10\nGROUP BY TUMBLE(ts, INTERVAL 1 MINUTE), user_id"
+	src := fmt.Sprintf(`CREATE SOURCE orders (user_id UInt64, amount Int64, ts DateTime64(3), WATERMARK FOR ts AS ts - INTERVAL 1 SECOND)
+  WITH (connector = 'kafka', brokers = '%s', topic = 'orders', idle_timeout = '1s');
+CREATE SINK out WITH (connector = 'kafka', brokers = '%[1]s', topic = 'per_user');
+%s;`, brokers, pipeline)
+	if code, _, fail := e.script("/api/v1/scripts", src); code != 200 {
+		t.Fatalf("apply: %d %v", code, fail)
+	}
+	var g server.PipelineGraph
+	if code := e.call(http.MethodGet, "/api/v1/pipelines/per_user/graph", "", nil, &g); code != 200 {
+		t.Fatalf("graph: %d", code)
+	}
+	var kinds []string
+	byID := map[int]server.GraphNode{}
+	for i, n := range g.Nodes {
+		kinds = append(kinds, n.Kind+"/"+n.Stage)
+		byID[n.ID] = n
+		if n.Stage == "" && n.ID != i {
+			t.Errorf("the pipeline's node %d is at %d", n.ID, i)
+		}
+	}
+	want := "source/,window/,project/,sink/,source/per_user.orders.repartition,filter/per_user.orders.repartition,repartition/per_user.orders.repartition"
+	if strings.Join(kinds, ",") != want {
+		t.Fatalf("nodes %s, want %s", strings.Join(kinds, ","), want)
+	}
+	rp := g.Nodes[6]
+	if rp.Title != "Repartition orders BY (user_id)" || rp.Repartition == nil || rp.Repartition.Topic != "sluice.per_user.orders.repartition" ||
+		rp.Repartition.Partitions != 3 || len(rp.Inputs) != 1 || rp.Inputs[0] != 5 || !slices.Contains(rp.Details, "counters: on the stage's tasks") {
+		t.Fatalf("repartition node %+v %+v", rp, rp.Repartition)
+	}
+	edges := map[[2]int]bool{}
+	for _, ed := range g.Edges {
+		edges[[2]int{ed.From, ed.To}] = true
+	}
+	// orders → filter → repartition → the source reading the topic → window.
+	for _, ed := range [][2]int{{4, 5}, {5, 6}, {6, 0}, {0, 1}, {1, 2}, {2, 3}} {
+		if !edges[ed] {
+			t.Errorf("no edge %v in %+v", ed, g.Edges)
+		}
+	}
+	if len(g.Edges) != 6 {
+		t.Errorf("edges %+v", g.Edges)
+	}
+	// Spans: the stage's source is the FROM reference, the repartition the
+	// GROUP BY it partitions for.
+	text := func(n server.GraphNode) string {
+		if n.Span == nil {
+			return "<none>"
+		}
+		return g.SQL[n.Span.From.Offset:n.Span.To.Offset]
+	}
+	if g.SpanError != "" || text(g.Nodes[4]) != "orders" || text(rp) != "TUMBLE(ts, INTERVAL 1 MINUTE), user_id" {
+		t.Fatalf("span error %q, stage source %q, repartition %q", g.SpanError, text(g.Nodes[4]), text(rp))
 	}
 }

@@ -127,6 +127,66 @@ function Actions({ p, onOpen, after, compact }) {
   </span>`;
 }
 
+// stageLabel names a repartition stage by the source it reads: the stage
+// "p.orders.repartition" of pipeline p is "orders".
+function stageLabel(pipeline, stage) {
+  const pre = pipeline.toLowerCase() + '.';
+  let s = stage.startsWith(pre) ? stage.slice(pre.length) : stage;
+  if (s.endsWith('.repartition')) s = s.slice(0, -'.repartition'.length);
+  return s;
+}
+
+// taskSummary says where a pipeline's tasks run, from the tasks of the
+// API: for a pipeline split into tasks "3 tasks · node-a 2 · node-b 1"
+// (or "3 tasks on this server" without owners: one server without a
+// shared catalog), each repartition stage on its own ("stage orders: 3
+// tasks · node-a 3"); for a pipeline of one task the server holding its
+// lease ("on node-a"), when there is one. orphans counts the tasks of a
+// pipeline that should run whose lease no server holds live (leases exist
+// only with a shared catalog). Null when there is nothing to say.
+export function taskSummary(p) {
+  const tasks = p.tasks || [];
+  const own = tasks.filter((t) => !t.stage);
+  const stages = new Map();
+  for (const t of tasks) {
+    if (!t.stage) continue;
+    if (!stages.has(t.stage)) stages.set(t.stage, []);
+    stages.get(t.stage).push(t);
+  }
+  const count = (n) => `${n} task${n === 1 ? '' : 's'}`;
+  const where = (ts) => {
+    const by = new Map();
+    for (const t of ts) if (t.owner) by.set(t.owner, (by.get(t.owner) || 0) + 1);
+    if (by.size === 0) {
+      const here = ts.filter((t) => t.running_here).length;
+      if (here === ts.length) return ' on this server';
+      return here ? ` · ${here} running here` : '';
+    }
+    return [...by.keys()].sort().map((o) => ` · ${o} ${by.get(o)}`).join('');
+  };
+  const parts = [];
+  if (own.length > 1 || stages.size) parts.push(count(own.length) + where(own));
+  else if (own.length === 1 && own[0].owner) parts.push('on ' + own[0].owner);
+  for (const [stage, ts] of stages) parts.push(`stage ${stageLabel(p.name, stage)}: ${count(ts.length)}${where(ts)}`);
+  const shared = tasks.some((t) => t.owner) || p.lease_live !== undefined;
+  const orphans = shared && p.running ? tasks.filter((t) => !t.owner || !t.lease_live) : [];
+  if (!parts.length && !orphans.length) return null;
+  return { parts, tasks: own.length, stages: stages.size, orphans };
+}
+
+// TaskLine shows taskSummary, the tasks without a live owner marked.
+function TaskLine({ p }) {
+  const s = taskSummary(p);
+  if (!s) return null;
+  const o = s.orphans;
+  // Each part on a line of its own in the list; "; " between them in the
+  // text (and inline on the pipeline's page).
+  const parts = s.parts.map((t, i) => html`${i ? html`<span class="sep">; </span>` : null}<span class="tpart">${t}</span>`);
+  return html`<div class="ptasks" data-tasks=${s.tasks} data-stages=${s.stages} data-orphans=${o.length}>${parts}${o.length
+    ? html` <span class="orphan" title=${'no server holds a live lease of ' + o.map((t) => t.task).join(', ') + ': none runs them, or one is about to take them over'}>⚠ ${o.length === 1 ? '1 task' : o.length + ' tasks'} without a live owner</span>`
+    : null}</div>`;
+}
+
 // ---- the pipelines page ----
 
 export function PipelinesPage({ onOpen }) {
@@ -175,6 +235,7 @@ export function PipelinesPage({ onOpen }) {
         return html`<tr class=${'prow ' + p.state} data-name=${p.name} data-state=${p.state}>
           <td class="pname"><a href=${'#/pipelines/' + enc(p.name)}>${p.name}</a>
             ${p.state === 'failed' && p.error ? html`<div class="perr" title=${p.error}>${p.error}${p.next_retry ? html` <span class="muted">(retry ${p.attempts} at ${new Date(p.next_retry).toLocaleTimeString()})</span>` : null}</div>` : null}
+            <${TaskLine} p=${p} />
             ${(p.warnings || []).length ? html`<div class="pwarn" title=${p.warnings.join('\n')}>⚠ ${p.warnings.length} warning${p.warnings.length > 1 ? 's' : ''}</div>` : null}</td>
           <td><span class=${'state ' + p.state}>${p.state}</span></td>
           <td class="flow">${(p.sources || []).join(', ')} → ${p.sink}</td>
@@ -214,6 +275,11 @@ function layout(graph) {
 // lines says what a node's box shows besides its title, from its live
 // counters: the two that matter for its kind first.
 function lines(n, live) {
+  if (n.kind === 'repartition' && n.repartition) {
+    const r = n.repartition;
+    return [`BY (${r.keys.join(', ')})`, `${r.partitions} partitions · ${r.tasks} tasks`, 'counters: on its tasks'];
+  }
+  if (n.stage) return ['in its repartition stage', 'counters: on its tasks'];
   if (!live) return ['waiting for counters…'];
   const rate = `${short(live.in_per_s)}/s · busy ${pct(live.busy)}`;
   const io = `in ${short(live.rows_in)} · out ${short(live.rows_out)}`;
@@ -247,13 +313,15 @@ function GraphView({ graph, live, selected, onSelect }) {
       const p = lay.pos[String(n.id)];
       const l = byId[n.id];
       const x = p.x - NODE_W / 2, y = p.y - NODE_H / 2;
-      const cls = 'node ' + n.kind + (n.id === selected ? ' selected' : '') + (n.id === bottleneck ? ' bottleneck' : '');
+      const cls = 'node ' + n.kind + (n.stage ? ' staged' : '') + (n.id === selected ? ' selected' : '') + (n.id === bottleneck ? ' bottleneck' : '');
+      // A repartition node's title names the source; its keys go below.
+      const title = n.kind === 'repartition' && n.repartition ? 'repartition ' + n.repartition.source : n.title;
       return html`<g class=${cls} transform=${`translate(${x},${y})`} onClick=${() => onSelect(n.id)}
-          data-node-id=${n.id} data-kind=${n.kind} data-rows-in=${l ? l.rows_in : ''} data-rows-out=${l ? l.rows_out : ''} data-bottleneck=${n.id === bottleneck ? 'true' : 'false'}>
+          data-node-id=${n.id} data-kind=${n.kind} data-stage=${n.stage || ''} data-rows-in=${l ? l.rows_in : ''} data-rows-out=${l ? l.rows_out : ''} data-bottleneck=${n.id === bottleneck ? 'true' : 'false'}>
         <title>${n.title}${n.details && n.details.length ? '\n' + n.details.join('\n') : ''}${n.span ? '\n(click: show its SQL)' : ''}</title>
         <rect width=${NODE_W} height=${NODE_H} rx="6" />
-        <text x="9" y="17" class="ntitle">${n.title.length > 21 ? n.title.slice(0, 20) + '…' : n.title}</text>
-        ${lines(n, l).map((t, i) => html`<text x="9" y=${36 + i * 16} class="nline">${t}</text>`)}
+        <text x="9" y="17" class="ntitle">${title.length > 21 ? title.slice(0, 20) + '…' : title}</text>
+        ${lines(n, l).map((t, i) => html`<text x="9" y=${36 + i * 16} class="nline">${t.length > 25 ? t.slice(0, 24) + '…' : t}</text>`)}
         ${n.id === bottleneck ? html`<text x=${NODE_W / 2} y="-5" class="btag" text-anchor="middle">${live.saturated ? 'bottleneck' : 'busiest'}</text>` : null}
       </g>`;
     })}
@@ -421,6 +489,7 @@ export function PipelinePage({ name, onOpen }) {
       <${Actions} p=${{ ...obj, state }} onOpen=${onOpen} />
     </div>
     ${state === 'failed' && obj.error ? html`<div class="perror">${obj.error}</div>` : null}
+    <${TaskLine} p=${obj} />
     ${(obj.warnings || []).map((w) => html`<div class="pwarn">⚠ ${w}</div>`)}
     <div class="summary">
       ${m ? html`

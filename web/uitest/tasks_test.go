@@ -1,0 +1,104 @@
+package uitest
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestMonitorTasks applies a pipeline of three tasks whose GROUP BY key is
+// not the record key, so that a repartition stage feeds it, and watches it
+// in the browser: the pipelines page says where its tasks and its stage's
+// run, and its graph draws the stage (its source, the filter it runs, the
+// repartition into the internal topic) before the source reading the
+// topic, whose counters rise.
+func TestMonitorTasks(t *testing.T) {
+	chromium(t)
+	d := startDev(t)
+	var src struct{ Options map[string]string }
+	d.get(t, "/api/v1/sources/orders", &src)
+	d.post(t, "/api/v1/scripts", fmt.Sprintf(`CREATE SINK per_user_out WITH (connector = 'kafka', brokers = '%s', topic = 'per_user', partitions = '3', delivery = 'exactly_once');
+CREATE PIPELINE per_user WITH (parallelism = '3') AS INSERT INTO per_user_out
+SELECT user_id, count(*) AS orders
+FROM orders
+WHERE amount > 0
+GROUP BY TUMBLE(created_at, INTERVAL 10 SECOND), user_id;`, src.Options["brokers"]))
+
+	b := newBrowser(t, d.url+"/#/pipelines", false)
+	row := `document.querySelector('tr.prow[data-name="per_user"]')`
+	const want = "3 tasks on this server; stage orders: 3 tasks on this server"
+	line := `((` + row + ` || {querySelector: () => null}).querySelector('.ptasks') || {}).textContent`
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var got string
+		b.eval(line+` || ''`, &got)
+		if got == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			var api any
+			d.get(t, "/api/v1/pipelines/per_user", &api)
+			t.Fatalf("the tasks line says %q, want %q; the API: %v", got, want, api)
+		}
+	}
+	var orphans string
+	b.eval(row+`.querySelector('.ptasks').dataset.orphans`, &orphans)
+	if orphans != "0" {
+		t.Errorf("%s tasks marked without a live owner on one server", orphans)
+	}
+	// A pipeline of one task on one server says nothing of tasks.
+	var demo bool
+	b.eval(`!!document.querySelector('tr.prow[data-name="enrich_orders"] .ptasks')`, &demo)
+	if demo {
+		t.Errorf("the demo pipeline of one task shows a tasks line")
+	}
+	b.shot("pipelines-tasks")
+
+	b.do(chromedp.Click(chromedp.CSS(`tr.prow[data-name="per_user"] td.pname a`)))
+	b.wait(`document.querySelectorAll('.opgraph g.node').length === 7`, 10*time.Second)
+	var nodes []struct{ Kind, Stage string }
+	b.eval(`[...document.querySelectorAll('.opgraph g.node')].map(g => ({kind: g.dataset.kind, stage: g.dataset.stage}))`, &nodes)
+	var kinds []string
+	for _, n := range nodes {
+		kinds = append(kinds, n.Kind+"/"+n.Stage)
+	}
+	if got := strings.Join(kinds, ","); got != "source/,window/,project/,sink/,source/per_user.orders.repartition,filter/per_user.orders.repartition,repartition/per_user.orders.repartition" {
+		t.Fatalf("graph nodes %s", got)
+	}
+	rep := `document.querySelector('.opgraph g.node[data-kind=repartition]')`
+	var box string
+	b.eval(rep+`.textContent`, &box)
+	for _, s := range []string{"repartition orders", "BY (user_id)", "3 partitions · 3 tasks", "counters: on its tasks"} {
+		if !strings.Contains(box, s) {
+			t.Errorf("the repartition node says %q, want %q in it", box, s)
+		}
+	}
+	// Drawn left to right: the stage's source, the repartition, then the
+	// source reading the internal topic.
+	var order []float64
+	b.eval(`['.opgraph g.node[data-kind=source][data-stage="per_user.orders.repartition"]', '.opgraph g.node[data-kind=repartition]', '.opgraph g.node[data-kind=source][data-stage=""]']
+		.map(s => document.querySelector(s).getBoundingClientRect().left)`, &order)
+	if len(order) != 3 || !(order[0] < order[1] && order[1] < order[2]) {
+		t.Errorf("nodes' left edges %v: not stage source, repartition, reading source", order)
+	}
+	// The pipeline runs: the source reading the stage's topic counts rows.
+	b.wait(`document.querySelector('.opgraph g.node[data-kind=source][data-stage=""]').dataset.rowsIn > 0`, 30*time.Second)
+
+	// Clicking the repartition marks the GROUP BY it partitions for and
+	// lists the topic.
+	b.do(chromedp.Click(chromedp.CSS(`.opgraph g.node[data-kind=repartition]`)))
+	b.wait(`[...document.querySelectorAll('.sqlview .cm-node-span')].map(e => e.textContent).join('') === 'TUMBLE(created_at, INTERVAL 10 SECOND), user_id'`, 5*time.Second)
+	var details []string
+	b.eval(`[...document.querySelectorAll('.nodepanel .details li')].map(li => li.textContent)`, &details)
+	if strings.Join(details, "\n") != "topic sluice.per_user.orders.repartition, 3 partitions\nstage per_user.orders.repartition: 3 tasks\ncounters: on the stage's tasks" {
+		t.Errorf("repartition details %q", details)
+	}
+	var header string
+	b.eval(`document.querySelector('.pipeline-page > .ptasks').textContent`, &header)
+	if header != want {
+		t.Errorf("the pipeline page says %q of its tasks", header)
+	}
+	b.shot("pipeline-tasks")
+}
