@@ -343,9 +343,7 @@ func (l *leaser) tick(ctx context.Context) {
 	l.view = view
 	l.mu.Unlock()
 	share := l.share(ctx)
-	l.mu.Lock()
-	mine := len(l.held)
-	l.mu.Unlock()
+	b := l.balance(share)
 	free := map[string]bool{}
 	for _, obj := range s.cat.List(sql.ObjPipeline) {
 		if !l.wanted(obj.Name, obj.Pipeline.Running) {
@@ -355,7 +353,7 @@ func (l *leaser) tick(ctx context.Context) {
 			if ctx.Err() != nil {
 				break
 			}
-			l.takeFree(obj, u, view, free, share, &mine)
+			l.takeFree(obj, u, view, free, b)
 		}
 	}
 	for k := range l.freeSince {
@@ -363,13 +361,74 @@ func (l *leaser) tick(ctx context.Context) {
 			delete(l.freeSince, k)
 		}
 	}
-	l.shed(view, share, mine)
+	l.shed(view, b)
+}
+
+// balance is how many units this server should run: its share of all
+// units, and of each group of them — the tasks of one repartition stage,
+// or a pipeline's own tasks. Spreading each group on its own keeps a
+// stage's tasks from landing on one server and the pipeline's on another,
+// where the busier group would hold the pipeline back.
+type balance struct {
+	share int
+	mine  int               // units held here
+	group map[string]string // unit key → group
+	size  map[string]int    // units per group
+	held  map[string]int    // units per group held here
+	live  int               // live servers, this one included
+}
+
+// groupShare is how many units of group g each live server should run.
+func (b *balance) groupShare(g string) int { return (b.size[g] + b.live - 1) / b.live }
+
+// full reports whether this server runs its share of units, or of u's
+// group.
+func (b *balance) full(u unit) bool {
+	g := unitGroup(u)
+	return b.mine >= b.share || b.held[g] >= b.groupShare(g)
+}
+
+// took counts a unit taken here.
+func (b *balance) took(u unit) {
+	b.mine++
+	b.held[unitGroup(u)]++
+}
+
+// unitGroup names the group a unit is balanced in: its pipeline's own
+// tasks, or one stage's.
+func unitGroup(u unit) string { return strings.ToLower(u.pipeline) + "\x00" + strings.ToLower(u.stage) }
+
+// balance counts the wanted units per group and those held here.
+func (l *leaser) balance(share int) *balance {
+	b := &balance{share: share, group: map[string]string{}, size: map[string]int{}, held: map[string]int{}}
+	for _, obj := range l.s.cat.List(sql.ObjPipeline) {
+		if !l.wanted(obj.Name, obj.Pipeline.Running) {
+			continue
+		}
+		for _, u := range unitsOf(obj) {
+			g := unitGroup(u)
+			b.group[u.key] = g
+			b.size[g]++
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b.live = len(l.nodes) + 1
+	// Only the leases of wanted units count: one of a unit that no
+	// longer exists, about to be given up, is no load.
+	for k := range l.held {
+		if g, ok := b.group[k]; ok {
+			b.held[g]++
+			b.mine++
+		}
+	}
+	return b
 }
 
 // takeFree starts the unit u of obj here when no live server holds it and
 // this server runs fewer than its share (or it was left free for a lease
 // time), counting it in mine.
-func (l *leaser) takeFree(obj *planner.Object, u unit, view map[string]catalog.Lease, free map[string]bool, share int, mine *int) {
+func (l *leaser) takeFree(obj *planner.Object, u unit, view map[string]catalog.Lease, free map[string]bool, b *balance) {
 	s := l.s
 	k := u.key
 	if x, ok := view[k]; ok && x.Live {
@@ -399,10 +458,10 @@ func (l *leaser) takeFree(obj *planner.Object, u unit, view map[string]catalog.L
 	if busy {
 		return
 	}
-	// Each server takes its share of the units; one left free for a
-	// whole lease time (its share's server cannot take it) is taken
-	// by whoever sees it.
-	if *mine >= share && time.Since(l.freeSince[k]) < l.ttl {
+	// Each server takes its share of the units, and of each group; one
+	// left free for a whole lease time (its share's server cannot take
+	// it) is taken by whoever sees it.
+	if b.full(u) && time.Since(l.freeSince[k]) < l.ttl {
 		return
 	}
 	if x, ok := view[k]; ok && x.Owner != l.id {
@@ -413,7 +472,7 @@ func (l *leaser) takeFree(obj *planner.Object, u unit, view map[string]catalog.L
 	_, got := l.held[k]
 	l.mu.Unlock()
 	if got {
-		*mine++
+		b.took(u)
 	}
 }
 
@@ -462,50 +521,83 @@ func (l *leaser) share(ctx context.Context) int {
 	return (wanted + live - 1) / live
 }
 
-// shed hands tasks over when this server runs more than its share and
-// other live servers run fewer: each stops here in order (written,
-// checkpointed, committed) and its lease is given up, for a server below
-// its share to take. It hands over as many as the others lack, at most
-// what this server has above its share, so a pipeline of many tasks
-// started on one server spreads in one poll; the servers converge
-// without moving more than needed.
-func (l *leaser) shed(view map[string]catalog.Lease, share, mine int) {
-	if mine <= share {
-		return
-	}
-	counts := map[string]int{}
-	for _, x := range view {
-		if x.Live {
-			counts[x.Owner]++
+// shed hands units over when this server runs more than its share, of
+// all units or of a group, and other live servers run fewer: each stops
+// here in order (written, checkpointed, committed) and its lease is given
+// up, for a server below its share to take. It hands over as many as the
+// others lack, at most what this server has above its share, so a
+// pipeline of many tasks started on one server spreads in one poll; the
+// servers converge without moving more than needed.
+func (l *leaser) shed(view map[string]catalog.Lease, b *balance) {
+	counts := map[string]int{}            // live units per server
+	groups := map[string]map[string]int{} // live units per group per server
+	for k, x := range view {
+		if !x.Live {
+			continue
+		}
+		counts[x.Owner]++
+		if g, ok := b.group[k]; ok {
+			if groups[g] == nil {
+				groups[g] = map[string]int{}
+			}
+			groups[g][x.Owner]++
 		}
 	}
 	l.mu.Lock()
-	lack := 0
-	var under []string
-	for _, n := range l.nodes {
-		if c := counts[n]; c < share {
-			lack += share - c
-			under = append(under, n)
-		}
-	}
+	nodes := slices.Clone(l.nodes)
 	l.mu.Unlock()
-	n := min(mine-share, lack)
-	if n <= 0 {
-		return
+	lack := func(g string) int { // what the other servers lack of group g ("": of all)
+		n := 0
+		for _, o := range nodes {
+			if g == "" {
+				n += max(b.share-counts[o], 0)
+			} else {
+				n += max(b.groupShare(g)-groups[g][o], 0)
+			}
+		}
+		return n
 	}
 	s := l.s
 	s.mu.Lock()
-	victims := make([]*run, 0, len(s.runs))
+	runs := make([]*run, 0, len(s.runs))
 	for _, r := range s.runs {
-		victims = append(victims, r)
+		runs = append(runs, r)
 	}
 	s.mu.Unlock()
 	// The highest keys go first: a split pipeline's last tasks.
-	slices.SortFunc(victims, func(a, b *run) int { return strings.Compare(b.u.key, a.u.key) })
-	victims = victims[:min(n, len(victims))]
+	slices.SortFunc(runs, func(a, b *run) int { return strings.Compare(b.u.key, a.u.key) })
+	var victims []*run
+	picked := map[string]bool{}
+	// Groups first: a group run here beyond its share, which others lack.
+	for g, held := range b.held {
+		n := min(held-b.groupShare(g), lack(g))
+		for _, r := range runs {
+			if n <= 0 {
+				break
+			}
+			if unitGroup(r.u) == g && !picked[r.u.key] {
+				victims, picked[r.u.key] = append(victims, r), true
+				n--
+			}
+		}
+	}
+	// Then the total.
+	n := min(b.mine-len(victims)-b.share, lack(""))
+	for _, r := range runs {
+		if n <= 0 {
+			break
+		}
+		if !picked[r.u.key] {
+			victims, picked[r.u.key] = append(victims, r), true
+			n--
+		}
+	}
 	var wg sync.WaitGroup
 	for _, v := range victims {
-		s.log.Info("handing a pipeline over to balance the servers", v.u.logArgs("to", strings.Join(under, ","), "running_here", mine, "share", share)...)
+		// The server below its share gets a whole lease time to take
+		// it before this one, or any, takes it back over its share.
+		l.freeSince[v.u.key] = time.Now()
+		s.log.Info("handing a pipeline over to balance the servers", v.u.logArgs("running_here", b.mine, "share", b.share, "group_share", b.groupShare(unitGroup(v.u)))...)
 		wg.Go(func() {
 			if r := s.stopUnit(v.u.key); r != nil {
 				s.release(r.u.key, r.owner.Fence)

@@ -308,6 +308,13 @@ func (s *Server) reconcile(name string, old, gone *dag.Graph) reconciled {
 	} else {
 		out.stateKept = true
 	}
+	// Units of the old plan that the new one has not (fewer tasks, other
+	// stages) were taken over only to fence them: their leases go.
+	for _, u := range oldUnits {
+		if !slices.ContainsFunc(newUnits, func(n unit) bool { return n.key == u.key }) {
+			s.release(u.key, 0)
+		}
+	}
 	if p.Running {
 		s.startRun(obj)
 	} else {

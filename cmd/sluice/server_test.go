@@ -65,6 +65,16 @@ func startProc(t testing.TB, args ...string) *serverProc {
 		if out := p.stderr.String(); strings.Contains(out, "WARNING: DATA RACE") {
 			t.Errorf("data race in the server:\n%s", out[strings.Index(out, "WARNING: DATA RACE"):])
 		}
+		// A failed test shows what the server did, requests left out.
+		if t.Failed() {
+			var keep []string
+			for _, l := range strings.Split(p.stderr.String(), "\n") {
+				if l != "" && !strings.Contains(l, `"msg":"http request"`) {
+					keep = append(keep, l)
+				}
+			}
+			t.Logf("server %s log:\n%s", p.url, strings.Join(keep[max(len(keep)-200, 0):], "\n"))
+		}
 	})
 	lines := bufio.NewScanner(out)
 	urlc := make(chan string, 1)

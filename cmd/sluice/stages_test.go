@@ -94,3 +94,39 @@ CREATE SINK out2 WITH (connector = 'kafka', brokers = '%[1]s', topic = 'out2', d
 		}
 	}
 }
+
+// Servers share each group of a pipeline's units on its own: the tasks of
+// a repartition stage, and the pipeline's own tasks. Applied on one of two
+// servers, a pipeline of four tasks behind a stage of four settles at two
+// of each on each server, not the stage on one and the pipeline on the
+// other, where the busier half would hold the whole back.
+func TestServersShareEachStage(t *testing.T) {
+	c := newCluster(t, 4, kfake.SeedTopics(4, "out"))
+	nodes := c.workers("node-a", "node-b")
+	c.apply(nodes["node-a"].url, fmt.Sprintf(`CREATE SOURCE events (id UInt64, uid UInt64) WITH (connector = 'kafka', brokers = '%[1]s', topic = 'events');
+CREATE SINK out WITH (connector = 'kafka', brokers = '%[1]s', topic = 'out');
+CREATE PIPELINE users WITH (parallelism = '4') AS
+  INSERT INTO out SELECT uid FROM events DEDUPLICATE BY uid WITHIN INTERVAL 1 HOUR;
+`, c.brokers))
+	want := map[string]int{"node-a stage": 2, "node-a": 2, "node-b stage": 2, "node-b": 2}
+	var got map[string]int
+	waitUntil(t, "each server to run two tasks of the stage and two of the pipeline", 30*time.Second, func() bool {
+		v, ok := splitOf(nodes["node-b"].url, "users")
+		if !ok {
+			return false
+		}
+		got = map[string]int{}
+		for _, tk := range v.Tasks {
+			if !tk.LeaseLive {
+				return false
+			}
+			k := tk.Owner
+			if tk.Stage != "" {
+				k += " stage"
+			}
+			got[k]++
+		}
+		return maps(got, want)
+	})
+	t.Logf("tasks per server: %v", got)
+}
