@@ -175,8 +175,18 @@ CREATE PIPELINE read WITH (%s) AS INSERT INTO void
 		}
 	}
 	b.ReportMetric(all, "worker-cpu-s/Mrec")
-	b.Logf("%d workers, by %s: %d records in %v; tasks per worker %v; CPU seconds meanwhile: broker and benchmark %.2f, workers %.2f; per million records: %.2f, workers %.2f",
-		workers, key, m, d.Round(time.Millisecond), even, cpu[0], cpu[1:], per[0], per[1:])
+	// Which worker runs the stage's tasks: a share counts tasks, not
+	// their work.
+	stage := map[string]int{}
+	if v, ok := splitOf(nodes[0].url, "read"); ok {
+		for _, tk := range v.Tasks {
+			if tk.Stage != "" {
+				stage[tk.Owner]++
+			}
+		}
+	}
+	b.Logf("%d workers, by %s: %d records in %v; tasks per worker %v (of the stage %v); CPU seconds meanwhile: broker and benchmark %.2f, workers %.2f; per million records: %.2f, workers %.2f",
+		workers, key, m, d.Round(time.Millisecond), even, stage, cpu[0], cpu[1:], per[0], per[1:])
 }
 
 // cpuTimes returns the CPU seconds (user and system) this process — the
