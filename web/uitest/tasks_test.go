@@ -157,4 +157,18 @@ CREATE PIPELINE spread WITH (parallelism = '4') AS
 		t.Errorf("%s tasks marked without a live owner while both servers run", orphans)
 	}
 	b.shot("pipelines-owners")
+
+	// A task whose lease ran out (its server died, none has taken it over
+	// yet) is marked: the line the page draws from this answer.
+	var lost struct {
+		Parts   []string
+		Orphans []struct{ Task string }
+	}
+	b.eval(`fetch('/api/v1/pipelines/spread').then(r => r.json()).then(p => {
+		p.tasks[3].lease_live = false;
+		return sluice.taskSummary(p);
+	})`, &lost)
+	if strings.Join(lost.Parts, "; ") != want || len(lost.Orphans) != 1 || lost.Orphans[0].Task != "spread#3" {
+		t.Errorf("with task 3's lease run out: %+v", lost)
+	}
 }
