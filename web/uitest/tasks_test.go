@@ -1,12 +1,17 @@
 package uitest
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sluice-sql/sluice/catalog"
 )
 
 // TestMonitorTasks applies a pipeline of three tasks whose GROUP BY key is
@@ -101,4 +106,69 @@ GROUP BY TUMBLE(created_at, INTERVAL 10 SECOND), user_id;`, src.Options["brokers
 		t.Errorf("the pipeline page says %q of its tasks", header)
 	}
 	b.shot("pipeline-tasks")
+}
+
+// TestMonitorTaskOwners runs two `sluice server`s on one PostgreSQL
+// catalog and a pipeline of four tasks: once they have shared them, the
+// pipelines page of either counts the tasks by the server holding each
+// lease.
+func TestMonitorTaskOwners(t *testing.T) {
+	chromium(t)
+	pg := os.Getenv("SLUICE_TEST_POSTGRES")
+	if pg == "" {
+		t.Skip("SLUICE_TEST_POSTGRES is not set: the servers share a PostgreSQL catalog")
+	}
+	schema := fmt.Sprintf("sluice_uitest_%d_%d", os.Getpid(), time.Now().UnixNano())
+	t.Cleanup(func() { catalog.DropSchema(context.Background(), pg, schema) })
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "events", "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kc.Close)
+	brokers := strings.Join(kc.ListenAddrs(), ",")
+	urls := map[string]string{}
+	for _, node := range []string{"node-a", "node-b"} {
+		urls[node] = startSluice(t, nil, `sluice server listening on (\S+)`, "server", "--listen", "127.0.0.1:0",
+			"--postgres", pg, "--schema", schema, "--data-dir", t.TempDir(), "--node-id", node, "--lease-time", "3s")
+	}
+	a := &dev{url: urls["node-a"]}
+	a.post(t, "/api/v1/scripts", fmt.Sprintf(`CREATE SOURCE events (id UInt64) WITH (connector = 'kafka', brokers = '%[1]s', topic = 'events', start = 'earliest');
+CREATE SINK out WITH (connector = 'kafka', brokers = '%[1]s', topic = 'out', delivery = 'exactly_once');
+CREATE PIPELINE spread WITH (parallelism = '4') AS
+  INSERT INTO out SELECT id FROM events DEDUPLICATE BY _key WITHIN INTERVAL 1 HOUR;`, brokers))
+
+	b := openBrowser(t)
+	b.do(chromedp.Navigate(urls["node-b"] + "/#/pipelines"))
+	const want = "4 tasks · node-a 2 · node-b 2"
+	line := `((document.querySelector('tr.prow[data-name="spread"]') || {querySelector: () => null}).querySelector('.ptasks') || {}).textContent || ''`
+	for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var got string
+		b.eval(line, &got)
+		if got == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the tasks line says %q, want %q", got, want)
+		}
+	}
+	var orphans string
+	b.eval(`document.querySelector('tr.prow[data-name="spread"] .ptasks').dataset.orphans`, &orphans)
+	if orphans != "0" {
+		t.Errorf("%s tasks marked without a live owner while both servers run", orphans)
+	}
+	b.shot("pipelines-owners")
+
+	// A task whose lease ran out (its server died, none has taken it over
+	// yet) is marked: the line the page draws from this answer.
+	var lost struct {
+		Parts   []string
+		Orphans []struct{ Task string }
+	}
+	b.eval(`fetch('/api/v1/pipelines/spread').then(r => r.json()).then(p => {
+		p.tasks[3].lease_live = false;
+		return sluice.taskSummary(p);
+	})`, &lost)
+	if strings.Join(lost.Parts, "; ") != want || len(lost.Orphans) != 1 || lost.Orphans[0].Task != "spread#3" {
+		t.Errorf("with task 3's lease run out: %+v", lost)
+	}
 }

@@ -12,7 +12,7 @@ import { toDiagnostics } from './lint.js';
 import { toOffset, toLineColumn } from './positions.js';
 import { statementAt, selectOf, tokenize } from './script.js';
 import { PreviewPane, PreviewRun } from './preview.js';
-import { PipelinesPage, PipelinePage } from './monitor.js';
+import { PipelinesPage, PipelinePage, taskSummary } from './monitor.js';
 import './style.css';
 
 const html = htm.bind(h);
@@ -465,7 +465,7 @@ addEventListener('keydown', (e) => {
 
 // For tests and the curious: the editor, its diagnostics and timings.
 window.sluice = {
-  metrics, view: null, store, toOffset,
+  metrics, view: null, store, toOffset, taskSummary,
   diagnostics() {
     const out = [];
     forEachDiagnostic(view.state, (d, from, to) => out.push({ from, to, text: view.state.sliceDoc(from, to), message: d.message, severity: d.severity, actions: (d.actions || []).map((a) => a.name) }));
