@@ -433,6 +433,12 @@ func (t *TxnSink) init(ctx context.Context, cfg runtime.SinkConfig) error {
 			}
 		}
 	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		// The transactional id never committed an epoch (a task killed
+		// before its first commit): there is nothing to find. Some
+		// brokers say so with this error rather than with no offset.
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("read the epochs committed by %q: %w", t.txnID, err)
 	}

@@ -234,3 +234,22 @@ func TestDeliveryOption(t *testing.T) {
 	}
 	s.Close()
 }
+
+// A run killed after its write intent and before its first commit leaves
+// a pending epoch for a transactional id that never committed anything:
+// the next run opens its sink (the broker may answer GROUP_ID_NOT_FOUND
+// for the id's offsets) and writes the replay once.
+func TestExactlyOncePendingWithoutCommit(t *testing.T) {
+	brokers := cluster(t, kfake.SeedTopics(2, "out"))
+	s := openTxnSink(t, brokers, 0, 1)
+	write(t, s, ids(0, 5))
+	if err := s.Commit(ctxT(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	got := readCommitted(t, brokers)
+	slices.Sort(got)
+	if want := ids(0, 5); !slices.Equal(got, want) {
+		t.Errorf("read %v, want %v", got, want)
+	}
+}
