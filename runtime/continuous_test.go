@@ -404,11 +404,7 @@ func TestContinuousLeftJoinIsPrompt(t *testing.T) {
 	left, lid := newTestTopic(t, 1)
 	right, rid := newTestTopic(t, 1, "/right")
 	sink, sid := newContSink(t, false)
-	src := func(id int, name, topic string) *dag.Node {
-		return &dag.Node{ID: id, Kind: dag.KindSource, Schema: ordersSchema, TimeCol: 2, Source: &dag.SourceSpec{
-			Name: name, Connector: "memtest", Options: map[string]string{"id": topic},
-			Declared: ordersSchema, Watermark: "ts", IdleTimeout: time.Hour}}
-	}
+	src := func(id int, name, topic string) *dag.Node { return ordersSource(id, name, topic, time.Hour) }
 	j := joinNode(ordersSchema, ordersSchema, dag.Left, time.Minute, 2, 2, 0, 0)
 	out := dag.Schema{{Name: "id", Type: dag.T(dag.String)}, {Name: "amount", Type: tFloat}, {Name: "ramount", Type: tFloat}}
 	p := &dag.Node{ID: 4, Kind: dag.KindProject, Inputs: []int{3}, Schema: out, TimeCol: -1,

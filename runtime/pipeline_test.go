@@ -667,6 +667,14 @@ func TestPreviewKeepsOrderAcrossDecodeWorkers(t *testing.T) {
 	}
 }
 
+// ordersSource is source node id reading the memtest topic as ordersSchema,
+// its time ts, idle after idle.
+func ordersSource(id int, name, topic string, idle time.Duration) *dag.Node {
+	return &dag.Node{ID: id, Kind: dag.KindSource, Schema: ordersSchema, TimeCol: 2, Source: &dag.SourceSpec{
+		Name: name, Connector: "memtest", Options: map[string]string{"id": topic},
+		Declared: ordersSchema, Watermark: "ts", IdleTimeout: idle}}
+}
+
 // TestPipelineLeftJoin runs a LEFT interval join of two sources: matched
 // pairs as the partner arrives, unmatched left rows once both sources'
 // watermarks (the minimum) pass time + d.
@@ -674,11 +682,7 @@ func TestPipelineLeftJoin(t *testing.T) {
 	left, lid := newTestTopic(t, 1)
 	right, rid := newTestTopic(t, 1, "/right")
 	sink, sid := newTestSink(t)
-	src := func(id int, name, topic string) *dag.Node {
-		return &dag.Node{ID: id, Kind: dag.KindSource, Schema: ordersSchema, TimeCol: 2, Source: &dag.SourceSpec{
-			Name: name, Connector: "memtest", Options: map[string]string{"id": topic},
-			Declared: ordersSchema, Watermark: "ts", IdleTimeout: 50 * time.Millisecond}}
-	}
+	src := func(id int, name, topic string) *dag.Node { return ordersSource(id, name, topic, 50*time.Millisecond) }
 	j := joinNode(ordersSchema, ordersSchema, dag.Left, time.Minute, 2, 2, 0, 0)
 	out := dag.Schema{{Name: "id", Type: dag.T(dag.String)}, {Name: "amount", Type: tFloat}, {Name: "ramount", Type: tFloat}}
 	p := &dag.Node{ID: 4, Kind: dag.KindProject, Inputs: []int{3}, Schema: out, TimeCol: -1,
@@ -753,11 +757,7 @@ func TestPipelineLeftRowsSurviveStop(t *testing.T) {
 	left, lid := newTestTopic(t, 1)
 	right, rid := newTestTopic(t, 1, "/right")
 	sink, sid := newTestSink(t)
-	src := func(id int, name, topic string) *dag.Node {
-		return &dag.Node{ID: id, Kind: dag.KindSource, Schema: ordersSchema, TimeCol: 2, Source: &dag.SourceSpec{
-			Name: name, Connector: "memtest", Options: map[string]string{"id": topic},
-			Declared: ordersSchema, Watermark: "ts", IdleTimeout: 30 * time.Millisecond}}
-	}
+	src := func(id int, name, topic string) *dag.Node { return ordersSource(id, name, topic, 30*time.Millisecond) }
 	j := joinNode(ordersSchema, ordersSchema, dag.Left, time.Minute, 2, 2, 0, 0)
 	out := dag.Schema{{Name: "id", Type: dag.T(dag.String)}, {Name: "ramount", Type: tFloat}}
 	p := &dag.Node{ID: 4, Kind: dag.KindProject, Inputs: []int{3}, Schema: out, TimeCol: -1,

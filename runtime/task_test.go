@@ -92,11 +92,7 @@ func TestSplitPipelineRefusesSourcesNotCoPartitioned(t *testing.T) {
 	_, lid := newTestTopic(t, 4)
 	_, rid := newTestTopic(t, 2, "/right")
 	_, sid := newTestSink(t)
-	src := func(id int, name, topic string) *dag.Node {
-		return &dag.Node{ID: id, Kind: dag.KindSource, Schema: ordersSchema, TimeCol: 2, Source: &dag.SourceSpec{
-			Name: name, Connector: "memtest", Options: map[string]string{"id": topic},
-			Declared: ordersSchema, Watermark: "ts", IdleTimeout: 50 * time.Millisecond}}
-	}
+	src := func(id int, name, topic string) *dag.Node { return ordersSource(id, name, topic, 50*time.Millisecond) }
 	j := joinNode(ordersSchema, ordersSchema, dag.Inner, time.Minute, 2, 2, 0, 0)
 	out := dag.Schema{{Name: "id", Type: dag.T(dag.String)}}
 	p := &dag.Node{ID: 4, Kind: dag.KindProject, Inputs: []int{3}, Schema: out, TimeCol: -1,
